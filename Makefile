@@ -1,0 +1,37 @@
+# The two commands of the README quick start. Both create .venv on first use.
+PYTHON ?= python3
+VENV ?= .venv
+# CPU build of PyTorch; override (e.g. TORCH_SPEC='torch==2.5.1') for a CUDA build.
+TORCH_SPEC ?= torch==2.13.0
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint format clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Torch first, so that installing imusynth (torch>=2.4) does not pull a CUDA build.
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $@
+
+demo: $(VENV)/.installed
+	$(BIN)/imusynth demo --out runs/demo
+
+test: $(VENV)/.installed
+	$(BIN)/ruff check imusynth tests benchmarks
+	$(BIN)/ruff format --check imusynth tests benchmarks
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check imusynth tests benchmarks
+	$(BIN)/ruff format --check imusynth tests benchmarks
+
+format: $(VENV)/.installed
+	$(BIN)/ruff format imusynth tests benchmarks
+	$(BIN)/ruff check --fix imusynth tests benchmarks
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

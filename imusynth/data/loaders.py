@@ -1,0 +1,231 @@
+"""Loaders: the only place where file layouts become arrays."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from imusynth.data.spec import DatasetSpec, load_spec
+from imusynth.data.store import read_windows
+from imusynth.data.windows import Recordings, WindowSet, make_windows, resample
+from imusynth.errors import DataError
+
+__all__ = ["load_recordings", "load_windows", "watch_dataset_path"]
+
+log = logging.getLogger(__name__)
+
+# seglearn's docstring: "the extremity side, 1 = right, 0 = left".
+_WATCH_SIDES = {0: "left", 1: "right"}
+
+
+def watch_dataset_path() -> Path:
+    """Path of the Burns et al. smartwatch data shipped inside the installed seglearn."""
+    found = importlib.util.find_spec("seglearn")
+    if found is None or not found.submodule_search_locations:
+        raise DataError("the seglearn package is not installed (pip install seglearn==1.2.5)",
+                        field="source.kind")
+    path = Path(next(iter(found.submodule_search_locations))) / "data" / "watch_dataset.npy"
+    if not path.exists():
+        raise DataError("seglearn is installed but its watch_dataset.npy is missing", path=path)
+    return path
+
+
+def load_recordings(spec: DatasetSpec | str | Path) -> Recordings:
+    """Load the recordings a spec describes (every source kind except ``hdf5``).
+
+    Examples
+    --------
+    >>> recs = load_recordings("data_specs/watch.toml")  # doctest: +SKIP
+    >>> len(recs), recs.classes[:3]  # doctest: +SKIP
+    (140, ('PEN', 'ABD', 'FEL'))
+    """
+    if not isinstance(spec, DatasetSpec):
+        spec = load_spec(spec)
+    kind = spec.source.kind
+    if kind == "seglearn-watch":
+        recs = _load_watch(spec)
+    elif kind in ("csv", "parquet"):
+        recs = _load_long(spec)
+    else:
+        raise DataError(
+            "an hdf5 source holds windows, not recordings; use load_windows",
+            path=spec.path,
+            field="source.kind",
+        )
+    if spec.windows.resample_hz is not None:
+        recs = resample(recs, spec.windows.resample_hz)
+    return recs
+
+
+def load_windows(
+    spec: DatasetSpec | str | Path, length: int | None = None, stride: int | None = None
+) -> WindowSet:
+    """Load a spec's data as windows, using the spec's windowing unless overridden.
+
+    ``length`` and ``stride`` are in samples at the spec's (resampled) rate.
+    """
+    if not isinstance(spec, DatasetSpec):
+        spec = load_spec(spec)
+    if spec.source.kind == "hdf5":
+        return _load_hdf5_windows(spec, length)
+    recs = load_recordings(spec)
+    return make_windows(
+        recs, length or spec.windows.length, stride or spec.windows.stride, spec.windows.short
+    )
+
+
+def _check_channels(spec: DatasetSpec, n: int, where: Path | str) -> None:
+    if n != len(spec.signal.channels):
+        raise DataError(
+            f"the data has {n} channels but the spec lists {len(spec.signal.channels)}",
+            path=where,
+            field="signal.channels",
+        )
+
+
+def _class_codes(spec: DatasetSpec, names, where: Path | str) -> np.ndarray:
+    index = {c: i for i, c in enumerate(spec.classes)}
+    unknown = sorted({str(n) for n in names} - index.keys())
+    if unknown:
+        raise DataError(
+            f"class(es) {', '.join(unknown)} in the data are not listed in the spec",
+            path=where,
+            field="labels.classes",
+        )
+    return np.array([index[str(n)] for n in names], dtype=np.int64)
+
+
+def _check_finite(sig: np.ndarray, channels, rec_id: str, where: Path | str) -> None:
+    bad = ~np.isfinite(sig)
+    if bad.any():
+        ch, t = np.argwhere(bad)[0]
+        raise DataError(
+            f"NaN or Inf in recording {rec_id} at sample {t}", path=where, field=channels[ch]
+        )
+
+
+def _load_watch(spec: DatasetSpec) -> Recordings:
+    path = watch_dataset_path()
+    # A pickled dict: allowed for this one trusted file shipped by seglearn, never for user files.
+    data = np.load(path, allow_pickle=True).item()
+    _check_channels(spec, len(data["X_labels"]), path)
+    names = [data["y_labels"][int(c)] for c in data["y"]]
+    y = _class_codes(spec, names, path)
+    ids = np.array([f"watch-{i:03d}" for i in range(len(data["X"]))])
+    signals = []
+    for rid, x in zip(ids, data["X"], strict=True):
+        sig = np.ascontiguousarray(np.asarray(x, dtype=np.float32).T)  # (T, C) -> (C, T)
+        _check_finite(sig, spec.signal.channels, rid, path)
+        signals.append(sig)
+    return Recordings(
+        signals=signals,
+        y=y,
+        groups=np.array([str(int(s)) for s in data["subject"]]),
+        side=np.array([_WATCH_SIDES[int(s)] for s in data["side"]]),
+        ids=ids,
+        classes=spec.classes,
+        channels=spec.signal.channels,
+        units=spec.signal.units,
+        sampling_rate_hz=spec.signal.sampling_rate_hz,
+        source=f"spec:{spec.name}",
+    )
+
+
+def _load_long(spec: DatasetSpec) -> Recordings:
+    path = spec.source.path
+    assert path is not None  # the spec parser requires a path for these kinds
+    if not path.exists():
+        raise DataError("data file not found", path=path, field="source.path")
+    try:
+        if spec.source.kind == "csv":
+            df = pd.read_csv(path)
+        else:
+            df = pd.read_parquet(path)
+    except ImportError as exc:
+        raise DataError(f"cannot read Parquet ({exc}); pip install pyarrow", path=path) from None
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise DataError(f"cannot parse file ({exc})", path=path, field="source.path") from None
+    cols = spec.columns
+    needed = [cols.recording, cols.subject, cols.label, *spec.signal.channels]
+    needed += [c for c in (cols.time, cols.side) if c]
+    for name in needed:
+        if name not in df.columns:
+            raise DataError("missing column", path=path, field=name)
+    extra = [c for c in df.select_dtypes("number").columns if c not in needed]
+    if extra:
+        log.info("ignoring numeric columns not named in the spec: %s", ", ".join(map(str, extra)))
+    for ch in spec.signal.channels:
+        if not pd.api.types.is_numeric_dtype(df[ch]):
+            raise DataError("channel column is not numeric", path=path, field=ch)
+    if df.empty:
+        raise DataError("no rows", path=path)
+
+    signals, labels, subjects, sides, ids = [], [], [], [], []
+    for rec_id, rec in df.groupby(cols.recording, sort=False):
+        if cols.time:
+            rec = rec.sort_values(cols.time, kind="stable")
+        for key in (cols.label, cols.subject) + ((cols.side,) if cols.side else ()):
+            if rec[key].nunique(dropna=False) != 1:
+                raise DataError(
+                    f"recording {rec_id} has more than one value", path=path, field=key
+                )
+        sig = rec[list(spec.signal.channels)].to_numpy(np.float32).T  # (T, C) -> (C, T)
+        _check_finite(sig, spec.signal.channels, str(rec_id), path)
+        signals.append(np.ascontiguousarray(sig))
+        labels.append(rec[cols.label].iloc[0])
+        subjects.append(str(rec[cols.subject].iloc[0]))
+        sides.append(_side(rec[cols.side].iloc[0], path, cols.side) if cols.side else "")
+        ids.append(str(rec_id))
+    return Recordings(
+        signals=signals,
+        y=_class_codes(spec, labels, path),
+        groups=np.array(subjects),
+        side=np.array(sides),
+        ids=np.array(ids),
+        classes=spec.classes,
+        channels=spec.signal.channels,
+        units=spec.signal.units,
+        sampling_rate_hz=spec.signal.sampling_rate_hz,
+        source=f"spec:{spec.name}",
+    )
+
+
+def _side(value, path: Path, column: str) -> str:
+    text = str(value).strip().lower()
+    aliases = {"l": "left", "left": "left", "0": "left", "r": "right", "right": "right", "1": "right"}
+    if text not in aliases:
+        raise DataError(f"side must be left/right (or l/r), got {value!r}", path=path, field=column)
+    return aliases[text]
+
+
+def _load_hdf5_windows(spec: DatasetSpec, length: int | None) -> WindowSet:
+    path = spec.source.path
+    assert path is not None
+    ws = read_windows(path)
+    if ws.channels != spec.signal.channels:
+        _check_channels(spec, len(ws.channels), path)
+        raise DataError(
+            f"channels {ws.channels} differ from the spec's", path=path, field="signal.channels"
+        )
+    unknown = sorted(set(ws.classes) - set(spec.classes))
+    if unknown:
+        raise DataError(
+            f"class(es) {', '.join(unknown)} in the data are not listed in the spec",
+            path=path,
+            field="labels.classes",
+        )
+    if length is not None and length != ws.X.shape[-1]:
+        raise DataError(
+            f"stored windows have {ws.X.shape[-1]} samples; cannot re-window to {length}",
+            path=path,
+            field="windows.length",
+        )
+    # Re-code labels into the spec's class order.
+    remap = np.array([spec.classes.index(c) for c in ws.classes], dtype=np.int64)
+    ws.y = remap[ws.y]
+    ws.classes = spec.classes
+    return ws

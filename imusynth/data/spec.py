@@ -1,0 +1,283 @@
+"""Dataset specs: TOML files read with :mod:`tomllib` into frozen, validated dataclasses.
+
+A spec describes where recordings come from and how to read them; it holds no data. Every
+key is checked: an unknown key, a missing required key, or a value of the wrong type raises
+:class:`~imusynth.errors.SpecError` naming the file and the dotted key.
+
+Layout (``data_specs/watch.toml`` is a complete example)::
+
+    name = "watch"
+    description = "..."
+
+    [source]
+    kind = "seglearn-watch"     # or "csv", "parquet", "hdf5"
+    path = "my_data.csv"        # csv/parquet/hdf5 only; relative to the spec file
+
+    [signal]
+    sampling_rate_hz = 50.0
+    channels = ["ax", "ay", "az", "wx", "wy", "wz"]
+    units = ["g", "g", "g", "rad/s", "rad/s", "rad/s"]
+    placement = "wrist"
+
+    [labels]
+    classes = ["PEN", "ABD", ...]
+
+    [columns]                   # long-format files only
+    recording = "recording"
+    subject = "subject"
+    label = "label"
+    time = "time"               # optional; rows are sorted by it within a recording
+    side = "side"               # optional
+
+    [windows]
+    length = 250                # samples, or length_s = 5.0
+    stride = 125                # samples, or stride_s = 2.5
+    short = "drop"              # recordings shorter than one window: "error" (default),
+                                # "drop" (skip them, and say how many) or "pad" (repeat the
+                                # last sample up to one window)
+    resample_hz = 50.0          # optional: resample every recording to this rate first
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from imusynth.errors import SpecError
+
+__all__ = [
+    "ColumnSpec",
+    "DatasetSpec",
+    "SignalSpec",
+    "SourceSpec",
+    "WindowSpec",
+    "load_spec",
+    "parse_spec",
+]
+
+SOURCE_KINDS = ("seglearn-watch", "csv", "parquet", "hdf5")
+SHORT_RULES = ("error", "drop", "pad")
+SIDES = ("left", "right", "")
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    kind: str
+    path: Path | None = None
+
+
+@dataclass(frozen=True)
+class SignalSpec:
+    sampling_rate_hz: float
+    channels: tuple[str, ...]
+    units: tuple[str, ...]
+    placement: str = ""
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    recording: str = "recording"
+    subject: str = "subject"
+    label: str = "label"
+    time: str | None = None
+    side: str | None = None
+
+
+@dataclass(frozen=True)
+class WindowSpec:
+    """Default windowing; lengths are resolved to samples at the (resampled) rate."""
+
+    length: int
+    stride: int
+    short: str = "error"
+    resample_hz: float | None = None
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A validated dataset description.
+
+    Examples
+    --------
+    >>> spec = load_spec("data_specs/watch.toml")  # doctest: +SKIP
+    >>> spec.signal.channels  # doctest: +SKIP
+    ('ax', 'ay', 'az', 'wx', 'wy', 'wz')
+    """
+
+    name: str
+    source: SourceSpec
+    signal: SignalSpec
+    classes: tuple[str, ...]
+    windows: WindowSpec
+    columns: ColumnSpec = field(default_factory=ColumnSpec)
+    description: str = ""
+    path: Path | None = None
+
+    @property
+    def rate_hz(self) -> float:
+        """The rate windows are cut at: the resampling target if any, else the native rate."""
+        return self.windows.resample_hz or self.signal.sampling_rate_hz
+
+
+# Schema: key -> (type or tuple of types, required). "str_list" means a list of strings.
+_SCHEMA: dict[str, dict[str, tuple[Any, bool]]] = {
+    "": {"name": (str, True), "description": (str, False)},
+    "source": {"kind": (str, True), "path": (str, False)},
+    "signal": {
+        "sampling_rate_hz": ((int, float), True),
+        "channels": ("str_list", True),
+        "units": ("str_list", True),
+        "placement": (str, False),
+    },
+    "labels": {"classes": ("str_list", True)},
+    "columns": {
+        "recording": (str, False),
+        "subject": (str, False),
+        "label": (str, False),
+        "time": (str, False),
+        "side": (str, False),
+    },
+    "windows": {
+        "length": (int, False),
+        "length_s": ((int, float), False),
+        "stride": (int, False),
+        "stride_s": ((int, float), False),
+        "short": (str, False),
+        "resample_hz": ((int, float), False),
+    },
+}
+_REQUIRED_SECTIONS = ("source", "signal", "labels", "windows")
+
+
+def load_spec(path: str | Path) -> DatasetSpec:
+    """Read and validate a dataset spec from a TOML file.
+
+    Raises
+    ------
+    SpecError
+        If the file cannot be read or parsed, or any key is unknown, missing or mistyped.
+    """
+    path = Path(path)
+    try:
+        with path.open("rb") as fh:
+            raw = tomllib.load(fh)
+    except FileNotFoundError:
+        raise SpecError("spec file not found", path=path) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"not valid TOML ({exc})", path=path) from None
+    except OSError as exc:
+        raise SpecError(f"cannot read spec ({exc.strerror})", path=path) from None
+    return parse_spec(raw, path=path)
+
+
+def parse_spec(raw: dict[str, Any], *, path: str | Path | None = None) -> DatasetSpec:
+    """Validate an already-parsed TOML mapping; ``path`` anchors relative source paths."""
+    where = Path(path) if path is not None else None
+
+    def err(msg: str, key: str | None = None) -> SpecError:
+        return SpecError(msg, path=where, field=key)
+
+    for key, value in raw.items():
+        if isinstance(value, dict):
+            if key not in _SCHEMA or key == "":
+                raise err("unknown section", key)
+        elif key not in _SCHEMA[""]:
+            raise err("unknown key", key)
+    for section in _REQUIRED_SECTIONS:
+        if section not in raw:
+            raise err("missing section", section)
+
+    def section(name: str) -> dict[str, Any]:
+        table = raw if name == "" else raw.get(name, {})
+        out: dict[str, Any] = {}
+        for key, value in table.items():
+            if name == "" and isinstance(value, dict):
+                continue
+            dotted = f"{name}.{key}" if name else key
+            if key not in _SCHEMA[name]:
+                raise err("unknown key", dotted)
+            out[key] = _check_type(value, _SCHEMA[name][key][0], dotted, err)
+        for key, (_, required) in _SCHEMA[name].items():
+            if required and key not in out:
+                raise err("missing key", f"{name}.{key}" if name else key)
+        return out
+
+    top, src, sig, lab, col, win = (
+        section(s) for s in ("", "source", "signal", "labels", "columns", "windows")
+    )
+
+    kind = src["kind"]
+    if kind not in SOURCE_KINDS:
+        raise err(f"must be one of {', '.join(SOURCE_KINDS)}; got {kind!r}", "source.kind")
+    src_path = None
+    if kind != "seglearn-watch":
+        if "path" not in src:
+            raise err(f"missing key (required for kind {kind!r})", "source.path")
+        src_path = Path(src["path"])
+        if not src_path.is_absolute() and where is not None:
+            src_path = where.parent / src_path
+    elif "path" in src:
+        raise err("not used with kind 'seglearn-watch'", "source.path")
+
+    rate = float(sig["sampling_rate_hz"])
+    if not (math.isfinite(rate) and rate > 0):
+        raise err("must be a positive number", "signal.sampling_rate_hz")
+    channels, units = tuple(sig["channels"]), tuple(sig["units"])
+    if not channels:
+        raise err("must list at least one channel", "signal.channels")
+    if len(set(channels)) != len(channels):
+        raise err("channel names must be unique", "signal.channels")
+    if len(units) != len(channels):
+        raise err(f"has {len(units)} entries for {len(channels)} channels", "signal.units")
+
+    classes = tuple(lab["classes"])
+    if len(classes) < 1 or len(set(classes)) != len(classes):
+        raise err("must list unique class names", "labels.classes")
+
+    resample = win.get("resample_hz")
+    if resample is not None and not (math.isfinite(resample) and resample > 0):
+        raise err("must be a positive number", "windows.resample_hz")
+    win_rate = float(resample) if resample is not None else rate
+    length = _samples(win, "length", win_rate, err)
+    stride = _samples(win, "stride", win_rate, err)
+    short = win.get("short", "error")
+    if short not in SHORT_RULES:
+        raise err(f"must be one of {', '.join(SHORT_RULES)}; got {short!r}", "windows.short")
+
+    return DatasetSpec(
+        name=top["name"],
+        description=top.get("description", ""),
+        source=SourceSpec(kind=kind, path=src_path),
+        signal=SignalSpec(rate, channels, units, sig.get("placement", "")),
+        classes=classes,
+        columns=ColumnSpec(**col),
+        windows=WindowSpec(
+            length, stride, short, None if resample is None else float(resample)
+        ),
+        path=where,
+    )
+
+
+def _check_type(value: Any, kind: Any, dotted: str, err) -> Any:
+    if kind == "str_list":
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise err("expected a list of strings", dotted)
+        return value
+    # bool is an int in Python; a spec that says `length = true` is still wrong.
+    if isinstance(value, bool) or not isinstance(value, kind):
+        names = " or ".join(t.__name__ for t in (kind if isinstance(kind, tuple) else (kind,)))
+        raise err(f"expected {names}, got {type(value).__name__}", dotted)
+    return value
+
+
+def _samples(win: dict[str, Any], key: str, rate: float, err) -> int:
+    in_samples, in_seconds = win.get(key), win.get(f"{key}_s")
+    if (in_samples is None) == (in_seconds is None):
+        raise err(f"give exactly one of {key} (samples) or {key}_s (seconds)", f"windows.{key}")
+    n = in_samples if in_samples is not None else round(in_seconds * rate)
+    if n < 1:
+        raise err("must be at least one sample", f"windows.{key}")
+    return int(n)

@@ -1,0 +1,144 @@
+"""The HDF5 window store: the file contract every stage reads and writes.
+
+Datasets: ``X`` float32 (N, C, T) or (N, 1, H, W), ``y`` int64, ``groups`` (subject or
+patient id, UTF-8 strings), ``is_synthetic`` bool; optionally ``recording`` int64, ``side``
+strings and ``joint_angles`` float32 (N, J, T). Attributes: ``classes``, ``channels``,
+``units``, ``sampling_rate_hz``, ``source``, ``imusynth_version`` (and ``joint_names``).
+Writes are atomic: a temporary file in the target folder, then a rename.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from imusynth import __version__
+from imusynth.data.windows import ImageSet, WindowSet
+from imusynth.errors import StoreError
+
+__all__ = ["atomic_path", "read_windows", "write_windows"]
+
+_STR = h5py.string_dtype("utf-8")
+_REQUIRED = ("X", "y", "groups", "is_synthetic")
+_ATTRS = ("classes", "channels", "units", "sampling_rate_hz")
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path, *, field: str = "out") -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` only on success.
+
+    A failure anywhere inside the block leaves no partial file behind.
+    """
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise StoreError(f"folder {str(path.parent)!r} does not exist", path=path, field=field)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_windows(path: str | Path, ws: WindowSet, *, source: str | None = None) -> Path:
+    """Write ``ws`` to an HDF5 file atomically and return the path.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> ws = WindowSet(np.ones((2, 1, 8), np.float32), [0, 1], ["a", "b"], ("u", "v"),
+    ...                ("x",), ("g",), 50.0)
+    >>> f = write_windows(os.path.join(tempfile.mkdtemp(), "w.h5"), ws)
+    >>> read_windows(f).class_counts()
+    {'u': 1, 'v': 1}
+    """
+    ws.validate()
+    path = Path(path)
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        f.create_dataset("X", data=ws.X, chunks=_chunks(ws.X.shape), compression="gzip",
+                         compression_opts=4, shuffle=True)
+        f.create_dataset("y", data=ws.y.astype(np.int64))
+        f.create_dataset("groups", data=ws.groups.astype(object), dtype=_STR)
+        f.create_dataset("is_synthetic", data=ws.is_synthetic.astype(bool))
+        if ws.recording is not None:
+            f.create_dataset("recording", data=ws.recording)
+        if ws.side is not None:
+            f.create_dataset("side", data=ws.side.astype(object), dtype=_STR)
+        if ws.joint_angles is not None:
+            f.create_dataset("joint_angles", data=ws.joint_angles, compression="gzip")
+            f.attrs["joint_names"] = list(ws.joint_names or ())
+        f.attrs["classes"] = list(ws.classes)
+        f.attrs["channels"] = list(ws.channels)
+        f.attrs["units"] = list(ws.units)
+        f.attrs["sampling_rate_hz"] = float(ws.sampling_rate_hz)
+        f.attrs["source"] = source if source is not None else ws.source
+        f.attrs["imusynth_version"] = __version__
+    return path
+
+
+def _chunks(shape: tuple[int, ...]) -> tuple[int, ...] | None:
+    # About 1 MiB chunks of whole windows, so a streamed read of a batch touches few chunks.
+    if shape[0] == 0:
+        return None
+    per_row = int(np.prod(shape[1:])) * 4
+    return (max(1, min(shape[0], (1 << 20) // max(per_row, 1))),) + tuple(shape[1:])
+
+
+def read_windows(path: str | Path) -> WindowSet:
+    """Read a window (or image) file written by :func:`write_windows`.
+
+    Raises
+    ------
+    StoreError
+        If the file is missing, not HDF5, truncated, or lacks a required dataset/attribute.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise StoreError("file not found", path=path)
+    try:
+        with h5py.File(path, "r") as f:
+            for name in _REQUIRED:
+                if name not in f:
+                    raise StoreError("missing dataset", path=path, field=name)
+            for name in _ATTRS:
+                if name not in f.attrs:
+                    raise StoreError("missing attribute", path=path, field=name)
+            X = f["X"][()]
+            kwargs = dict(
+                y=f["y"][()],
+                groups=f["groups"].asstr()[()],
+                is_synthetic=f["is_synthetic"][()],
+                recording=f["recording"][()] if "recording" in f else None,
+                side=f["side"].asstr()[()] if "side" in f else None,
+                joint_angles=f["joint_angles"][()] if "joint_angles" in f else None,
+                joint_names=tuple(_strs(f.attrs["joint_names"])) if "joint_angles" in f else None,
+                classes=tuple(_strs(f.attrs["classes"])),
+                channels=tuple(_strs(f.attrs["channels"])),
+                units=tuple(_strs(f.attrs["units"])),
+                sampling_rate_hz=float(f.attrs["sampling_rate_hz"]),
+                source=str(f.attrs.get("source", "")),
+            )
+    except StoreError:
+        raise
+    except (OSError, KeyError, ValueError, TypeError) as exc:
+        raise StoreError(f"unreadable or truncated HDF5 file ({exc})", path=path) from None
+    cls = ImageSet if X.ndim == 4 else WindowSet
+    try:
+        return cls(X=X, **kwargs)
+    except StoreError:
+        raise
+    except ValueError as exc:  # DataError from validation: name this file
+        field = getattr(exc, "field", None)
+        raise StoreError(getattr(exc, "message", str(exc)), path=path, field=field) from None
+
+
+def _strs(values) -> list[str]:
+    return [v.decode() if isinstance(v, bytes) else str(v) for v in np.atleast_1d(values)]

@@ -1,0 +1,285 @@
+"""Recordings, windows, and the step between them (resampling, windowing)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import numpy as np
+from scipy.signal import resample_poly
+
+from imusynth.errors import DataError
+
+__all__ = [
+    "ImageSet",
+    "Recordings",
+    "WindowSet",
+    "concatenate",
+    "count_short",
+    "make_windows",
+    "resample",
+]
+
+
+@dataclass
+class Recordings:
+    """Variable-length recordings, one label, subject and side each.
+
+    ``signals[i]`` is a float32 array ``(C, T_i)`` sampled at ``sampling_rate_hz``.
+    """
+
+    signals: list[np.ndarray]
+    y: np.ndarray  # (R,) int64 class codes
+    groups: np.ndarray  # (R,) str subject ids
+    side: np.ndarray  # (R,) str: "left", "right" or ""
+    ids: np.ndarray  # (R,) str recording ids
+    classes: tuple[str, ...]
+    channels: tuple[str, ...]
+    units: tuple[str, ...]
+    sampling_rate_hz: float
+    source: str = ""
+
+    def __len__(self) -> int:
+        return len(self.signals)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.array([s.shape[1] for s in self.signals], dtype=np.int64)
+
+
+@dataclass
+class WindowSet:
+    """Fixed-length windows ``X (N, C, T)`` with their labels and provenance.
+
+    The one container every later stage consumes: training, sampling, evaluation and the
+    HDF5 store. Images use the same container (:class:`ImageSet`) with ``X (N, 1, H, W)``.
+
+    Examples
+    --------
+    >>> ws = WindowSet(
+    ...     X=np.zeros((4, 6, 250), np.float32), y=np.array([0, 1, 0, 1]),
+    ...     groups=np.array(["1", "1", "2", "2"]), classes=("PEN", "ABD"),
+    ...     channels=("ax", "ay", "az", "wx", "wy", "wz"),
+    ...     units=("g", "g", "g", "rad/s", "rad/s", "rad/s"), sampling_rate_hz=50.0)
+    >>> ws.subset(ws.groups == "2").X.shape
+    (2, 6, 250)
+    >>> ws.class_counts()
+    {'PEN': 2, 'ABD': 2}
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    groups: np.ndarray
+    classes: tuple[str, ...]
+    channels: tuple[str, ...]
+    units: tuple[str, ...]
+    sampling_rate_hz: float
+    recording: np.ndarray | None = None
+    side: np.ndarray | None = None
+    is_synthetic: np.ndarray = field(default=None)  # type: ignore[assignment]
+    joint_angles: np.ndarray | None = None
+    joint_names: tuple[str, ...] | None = None
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        self.X = np.ascontiguousarray(self.X, dtype=np.float32)
+        n = len(self.X)
+        self.y = np.asarray(self.y, dtype=np.int64)
+        self.groups = np.asarray(self.groups).astype(str)
+        self.classes, self.channels = tuple(self.classes), tuple(self.channels)
+        self.units = tuple(self.units)
+        if self.is_synthetic is None:
+            self.is_synthetic = np.zeros(n, dtype=bool)
+        self.is_synthetic = np.asarray(self.is_synthetic, dtype=bool)
+        if self.recording is not None:
+            self.recording = np.asarray(self.recording, dtype=np.int64)
+        if self.side is not None:
+            self.side = np.asarray(self.side).astype(str)
+        if self.joint_angles is not None:
+            self.joint_angles = np.asarray(self.joint_angles, dtype=np.float32)
+            self.joint_names = tuple(self.joint_names or ())
+        self.validate()
+
+    def validate(self) -> None:
+        """Check shapes and values; raises :class:`DataError` naming the field."""
+        if self.X.ndim not in (3, 4):
+            raise DataError(f"expected (N, C, T) or (N, 1, H, W), got {self.X.shape}", field="X")
+        n = len(self.X)
+        for name in ("y", "groups", "is_synthetic", "recording", "side"):
+            arr = getattr(self, name)
+            if arr is not None and arr.shape != (n,):
+                raise DataError(f"expected shape ({n},), got {arr.shape}", field=name)
+        if self.X.shape[1] != len(self.channels):
+            raise DataError(
+                f"X has {self.X.shape[1]} channels but {len(self.channels)} channel names",
+                field="channels",
+            )
+        if len(self.units) != len(self.channels):
+            raise DataError("one unit per channel is required", field="units")
+        if n and (self.y.min() < 0 or self.y.max() >= len(self.classes)):
+            raise DataError(
+                f"label codes must lie in 0..{len(self.classes) - 1}, got {self.y.min()}.."
+                f"{self.y.max()}",
+                field="y",
+            )
+        if not np.all(np.isfinite(self.X)):
+            raise DataError("NaN or Inf in signal values", field="X")
+        if self.joint_angles is not None:
+            if self.joint_angles.shape[0] != n or self.joint_angles.ndim != 3:
+                raise DataError(
+                    f"expected (N, J, T) with N={n}, got {self.joint_angles.shape}",
+                    field="joint_angles",
+                )
+            if len(self.joint_names or ()) != self.joint_angles.shape[1]:
+                raise DataError("one name per joint coordinate is required", field="joint_names")
+
+    def __len__(self) -> int:
+        return len(self.X)
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.classes)
+
+    def subset(self, index: np.ndarray | slice) -> WindowSet:
+        """Rows selected by a boolean mask, integer index or slice."""
+
+        def take(a):
+            return None if a is None else a[index]
+
+        return dataclasses.replace(
+            self,
+            X=self.X[index],
+            y=self.y[index],
+            groups=self.groups[index],
+            recording=take(self.recording),
+            side=take(self.side),
+            is_synthetic=self.is_synthetic[index],
+            joint_angles=take(self.joint_angles),
+        )
+
+    def class_counts(self) -> dict[str, int]:
+        counts = np.bincount(self.y, minlength=self.n_classes)
+        return {c: int(k) for c, k in zip(self.classes, counts, strict=True)}
+
+
+class ImageSet(WindowSet):
+    """A :class:`WindowSet` of images ``(N, 1, H, W)``; ``sampling_rate_hz`` is 0."""
+
+
+def concatenate(sets: list[WindowSet]) -> WindowSet:
+    """Stack window sets that share classes, channels, units and rate."""
+    if not sets:
+        raise DataError("nothing to concatenate")
+    first = sets[0]
+    for other in sets[1:]:
+        for name in ("classes", "channels", "units", "sampling_rate_hz"):
+            if getattr(other, name) != getattr(first, name):
+                raise DataError(
+                    f"cannot combine sets with different {name}: {getattr(first, name)} vs "
+                    f"{getattr(other, name)}",
+                    field=name,
+                )
+        if other.X.shape[1:] != first.X.shape[1:]:
+            raise DataError(f"shape {other.X.shape[1:]} vs {first.X.shape[1:]}", field="X")
+
+    def cat(name, fill):
+        parts = [getattr(s, name) for s in sets]
+        if all(p is None for p in parts):
+            return None
+        return np.concatenate([fill(s) if p is None else p for s, p in zip(sets, parts, strict=True)])
+
+    with_joints = [s.joint_angles is not None for s in sets]
+    joints = None
+    if all(with_joints) and len({s.joint_names for s in sets}) == 1:
+        joints = np.concatenate([s.joint_angles for s in sets])
+    return dataclasses.replace(
+        first,
+        X=np.concatenate([s.X for s in sets]),
+        y=np.concatenate([s.y for s in sets]),
+        groups=np.concatenate([s.groups for s in sets]),
+        recording=cat("recording", lambda s: np.full(len(s), -1, np.int64)),
+        side=cat("side", lambda s: np.full(len(s), "", dtype="<U5")),
+        is_synthetic=np.concatenate([s.is_synthetic for s in sets]),
+        joint_angles=joints,
+        joint_names=first.joint_names if joints is not None else None,
+    )
+
+
+def resample(recs: Recordings, rate_hz: float) -> Recordings:
+    """Resample every recording to ``rate_hz`` with a polyphase anti-aliasing filter."""
+    if rate_hz == recs.sampling_rate_hz:
+        return recs
+    ratio = Fraction(rate_hz / recs.sampling_rate_hz).limit_denominator(1000)
+    signals = [
+        resample_poly(s, ratio.numerator, ratio.denominator, axis=1).astype(np.float32)
+        for s in recs.signals
+    ]
+    return dataclasses.replace(recs, signals=signals, sampling_rate_hz=float(rate_hz))
+
+
+def make_windows(recs: Recordings, length: int, stride: int, short: str = "error") -> WindowSet:
+    """Cut recordings into windows of ``length`` samples every ``stride`` samples.
+
+    Parameters
+    ----------
+    recs : Recordings
+    length, stride : int
+        In samples at ``recs.sampling_rate_hz``.
+    short : {"error", "drop", "pad"}
+        What to do with a recording shorter than one window: raise :class:`DataError`,
+        skip it (use :func:`count_short` to report how many), or pad it to one window by
+        repeating its last sample (so no energy is invented).
+
+    Examples
+    --------
+    >>> recs = Recordings([np.arange(10, dtype=np.float32)[None]], np.array([0]),
+    ...     np.array(["s1"]), np.array([""]), np.array(["r0"]), ("A",), ("x",), ("g",), 50.0)
+    >>> make_windows(recs, length=4, stride=3).X[:, 0, 0]
+    array([0., 3., 6.], dtype=float32)
+    """
+    if length < 1 or stride < 1:
+        raise DataError("window length and stride must be at least 1 sample", field="length")
+    if short not in ("error", "drop", "pad"):
+        raise DataError(f"unknown short-recording rule {short!r}", field="windows.short")
+    xs, rows = [], []
+    for r, sig in enumerate(recs.signals):
+        t = sig.shape[1]
+        if t < length:
+            if short == "error":
+                raise DataError(
+                    f"recording {recs.ids[r]} has {t} samples, shorter than one window of "
+                    f"{length} (set windows.short to 'drop' or 'pad')",
+                    field="windows.length",
+                )
+            if short == "drop":
+                continue
+            sig = np.pad(sig, ((0, 0), (0, length - t)), mode="edge")
+            t = length
+        starts = np.arange(0, t - length + 1, stride)
+        # (C, T) -> (n_windows, C, length) as a strided view, copied once below
+        view = np.lib.stride_tricks.sliding_window_view(sig, length, axis=1)[:, starts]
+        xs.append(np.transpose(view, (1, 0, 2)))  # (W, C, L)
+        rows.append(np.full(len(starts), r, dtype=np.int64))
+    if not xs:
+        raise DataError(
+            f"no recording is at least one window ({length} samples) long", field="windows.length"
+        )
+    rec_idx = np.concatenate(rows)
+    return WindowSet(
+        X=np.concatenate(xs).astype(np.float32),
+        y=recs.y[rec_idx],
+        groups=recs.groups[rec_idx],
+        classes=recs.classes,
+        channels=recs.channels,
+        units=recs.units,
+        sampling_rate_hz=recs.sampling_rate_hz,
+        recording=rec_idx,
+        side=recs.side[rec_idx],
+        source=recs.source,
+    )
+
+
+def count_short(recs: Recordings, length: int) -> int:
+    """How many recordings are shorter than one window (what the "drop" rule skips)."""
+    return int(np.sum(recs.lengths < length))
