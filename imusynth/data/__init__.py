@@ -1,6 +1,11 @@
 """Data layer: specs, loaders, windows, splits, normalisation and the HDF5 store."""
 
-from imusynth.data.loaders import load_recordings, load_windows, watch_dataset_path
+from imusynth.data.loaders import (
+    load_recordings,
+    load_windows,
+    watch_dataset_path,
+    window_recordings,
+)
 from imusynth.data.normalize import ChannelNormalizer
 from imusynth.data.spec import DatasetSpec, load_spec, parse_spec
 from imusynth.data.splits import check_disjoint, leave_k_subjects_out, subject_kfold
@@ -35,5 +40,6 @@ __all__ = [
     "resample",
     "subject_kfold",
     "watch_dataset_path",
+    "window_recordings",
     "write_windows",
 ]

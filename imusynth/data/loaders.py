@@ -14,7 +14,7 @@ from imusynth.data.store import read_windows
 from imusynth.data.windows import Recordings, WindowSet, make_windows, resample
 from imusynth.errors import DataError
 
-__all__ = ["load_recordings", "load_windows", "watch_dataset_path"]
+__all__ = ["load_recordings", "load_windows", "watch_dataset_path", "window_recordings"]
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +26,10 @@ def watch_dataset_path() -> Path:
     """Path of the Burns et al. smartwatch data shipped inside the installed seglearn."""
     found = importlib.util.find_spec("seglearn")
     if found is None or not found.submodule_search_locations:
-        raise DataError("the seglearn package is not installed (pip install seglearn==1.2.5)",
-                        field="source.kind")
+        raise DataError(
+            "the seglearn package is not installed (pip install seglearn==1.2.5)",
+            field="source.kind",
+        )
     path = Path(next(iter(found.submodule_search_locations))) / "data" / "watch_dataset.npy"
     if not path.exists():
         raise DataError("seglearn is installed but its watch_dataset.npy is missing", path=path)
@@ -72,10 +74,21 @@ def load_windows(
         spec = load_spec(spec)
     if spec.source.kind == "hdf5":
         return _load_hdf5_windows(spec, length)
-    recs = load_recordings(spec)
-    return make_windows(
-        recs, length or spec.windows.length, stride or spec.windows.stride, spec.windows.short
-    )
+    return window_recordings(load_recordings(spec), spec, length, stride)
+
+
+def window_recordings(
+    recs: Recordings, spec: DatasetSpec, length: int | None = None, stride: int | None = None
+) -> WindowSet:
+    """:func:`make_windows` with the spec's defaults; errors name the spec file."""
+    try:
+        return make_windows(
+            recs, length or spec.windows.length, stride or spec.windows.stride, spec.windows.short
+        )
+    except DataError as exc:
+        if exc.path is None:
+            raise DataError(exc.message, path=spec.path, field=exc.field) from None
+        raise
 
 
 def _check_channels(spec: DatasetSpec, n: int, where: Path | str) -> None:
@@ -170,9 +183,7 @@ def _load_long(spec: DatasetSpec) -> Recordings:
             rec = rec.sort_values(cols.time, kind="stable")
         for key in (cols.label, cols.subject) + ((cols.side,) if cols.side else ()):
             if rec[key].nunique(dropna=False) != 1:
-                raise DataError(
-                    f"recording {rec_id} has more than one value", path=path, field=key
-                )
+                raise DataError(f"recording {rec_id} has more than one value", path=path, field=key)
         sig = rec[list(spec.signal.channels)].to_numpy(np.float32).T  # (T, C) -> (C, T)
         _check_finite(sig, spec.signal.channels, str(rec_id), path)
         signals.append(np.ascontiguousarray(sig))
@@ -196,7 +207,14 @@ def _load_long(spec: DatasetSpec) -> Recordings:
 
 def _side(value, path: Path, column: str) -> str:
     text = str(value).strip().lower()
-    aliases = {"l": "left", "left": "left", "0": "left", "r": "right", "right": "right", "1": "right"}
+    aliases = {
+        "l": "left",
+        "left": "left",
+        "0": "left",
+        "r": "right",
+        "right": "right",
+        "1": "right",
+    }
     if text not in aliases:
         raise DataError(f"side must be left/right (or l/r), got {value!r}", path=path, field=column)
     return aliases[text]

@@ -254,9 +254,7 @@ def parse_spec(raw: dict[str, Any], *, path: str | Path | None = None) -> Datase
         signal=SignalSpec(rate, channels, units, sig.get("placement", "")),
         classes=classes,
         columns=ColumnSpec(**col),
-        windows=WindowSpec(
-            length, stride, short, None if resample is None else float(resample)
-        ),
+        windows=WindowSpec(length, stride, short, None if resample is None else float(resample)),
         path=where,
     )
 

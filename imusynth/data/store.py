@@ -63,8 +63,14 @@ def write_windows(path: str | Path, ws: WindowSet, *, source: str | None = None)
     ws.validate()
     path = Path(path)
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
-        f.create_dataset("X", data=ws.X, chunks=_chunks(ws.X.shape), compression="gzip",
-                         compression_opts=4, shuffle=True)
+        f.create_dataset(
+            "X",
+            data=ws.X,
+            chunks=_chunks(ws.X.shape),
+            compression="gzip",
+            compression_opts=4,
+            shuffle=True,
+        )
         f.create_dataset("y", data=ws.y.astype(np.int64))
         f.create_dataset("groups", data=ws.groups.astype(object), dtype=_STR)
         f.create_dataset("is_synthetic", data=ws.is_synthetic.astype(bool))

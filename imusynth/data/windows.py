@@ -187,7 +187,9 @@ def concatenate(sets: list[WindowSet]) -> WindowSet:
         parts = [getattr(s, name) for s in sets]
         if all(p is None for p in parts):
             return None
-        return np.concatenate([fill(s) if p is None else p for s, p in zip(sets, parts, strict=True)])
+        return np.concatenate(
+            [fill(s) if p is None else p for s, p in zip(sets, parts, strict=True)]
+        )
 
     with_joints = [s.joint_angles is not None for s in sets]
     joints = None

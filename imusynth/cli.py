@@ -1,0 +1,247 @@
+"""The ``imusynth`` command line; the only module that prints.
+
+Every subcommand shares ``--seed``, ``--device`` and ``-v/--verbose`` / ``-q/--quiet``.
+A user error (bad file, bad value, ...) ends the command with exit code 2 and one line
+naming the file and the field, without a traceback and without a partial output file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from imusynth import __version__
+from imusynth.errors import ConfigError, ImusynthError
+
+EXIT_USER_ERROR = 2
+
+log = logging.getLogger("imusynth")
+
+
+# ---------------------------------------------------------------------------- helpers
+def _common() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    g = common.add_argument_group("common options")
+    g.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    g.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] (default: auto)")
+    verbosity = g.add_mutually_exclusive_group()
+    verbosity.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    verbosity.add_argument(
+        "-q", "--quiet", action="store_true", help="only errors; no progress bars"
+    )
+    return common
+
+
+def _out_path(value: str) -> Path:
+    """An output file whose folder must already exist (checked before any work is done)."""
+    path = Path(value)
+    if not path.parent.is_dir():
+        raise argparse.ArgumentTypeError(f"folder {str(path.parent)!r} does not exist")
+    return path
+
+
+def _positive_int(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {value!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
+    return n
+
+
+def _progress(args: argparse.Namespace) -> bool:
+    return not args.quiet and sys.stderr.isatty()
+
+
+def _say(args: argparse.Namespace, text: str = "") -> None:
+    if not args.quiet:
+        print(text)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports errors on one line with exit code 2 (argparse's own code)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(EXIT_USER_ERROR, f"{self.prog}: error: {message}\n")
+
+
+# ---------------------------------------------------------------------------- data
+def _cmd_data_info(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from imusynth.data import load_recordings, load_spec, load_windows
+
+    spec = load_spec(args.spec)
+    print(f"dataset     {spec.name}" + (f" - {spec.description}" if spec.description else ""))
+    print(
+        f"source      {spec.source.kind}" + (f" ({spec.source.path})" if spec.source.path else "")
+    )
+    if spec.source.kind == "hdf5":
+        ws = load_windows(spec)
+        print(f"windows     {len(ws)} of {ws.X.shape[-1]} samples")
+        print(f"subjects    {len(np.unique(ws.groups))}")
+        counts = ws.class_counts()
+        rate = ws.sampling_rate_hz
+    else:
+        recs = load_recordings(spec)
+        lengths = recs.lengths
+        rate = recs.sampling_rate_hz
+        print(f"recordings  {len(recs)} ({lengths.min()}-{lengths.max()} samples each)")
+        print(f"subjects    {len(np.unique(recs.groups))}: {', '.join(_natural(recs.groups))}")
+        print(f"duration    {lengths.sum() / rate / 60:.1f} min in total")
+        counts = {c: int(np.sum(recs.y == i)) for i, c in enumerate(recs.classes)}
+    print(f"rate        {rate:g} Hz" + (" (resampled)" if spec.windows.resample_hz else ""))
+    print(f"placement   {spec.signal.placement or '-'}")
+    print(
+        "channels    "
+        + ", ".join(
+            f"{c} [{u}]" for c, u in zip(spec.signal.channels, spec.signal.units, strict=True)
+        )
+    )
+    unit = "windows" if spec.source.kind == "hdf5" else "recordings"
+    print(f"classes     ({unit})")
+    for name, n in counts.items():
+        print(f"  {name:<10} {n}")
+    print(
+        f"windowing   length {spec.windows.length}, stride {spec.windows.stride} samples, "
+        f"short recordings: {spec.windows.short}"
+    )
+    return 0
+
+
+def _natural(values) -> list[str]:
+    uniq = sorted(set(map(str, values)), key=lambda s: (len(s), s))
+    return uniq
+
+
+def _cmd_data_windows(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from imusynth.data import (
+        count_short,
+        load_recordings,
+        load_spec,
+        load_windows,
+        window_recordings,
+        write_windows,
+    )
+
+    spec = load_spec(args.spec)
+    length = args.length or spec.windows.length
+    stride = args.stride or spec.windows.stride
+    if spec.source.kind == "hdf5":
+        ws = load_windows(spec, length=length)
+    else:
+        recs = load_recordings(spec)
+        ws = window_recordings(recs, spec, length, stride)
+        dropped = count_short(recs, length) if spec.windows.short == "drop" else 0
+        if dropped:
+            _say(args, f"dropped {dropped} recording(s) shorter than one window ({length} samples)")
+    write_windows(args.out, ws, source=f"spec:{args.spec}")
+    _say(
+        args,
+        f"wrote {len(ws)} windows of {ws.X.shape[1]} x {ws.X.shape[2]} "
+        f"({len(np.unique(ws.groups))} subjects, {ws.n_classes} classes) to {args.out}",
+    )
+    return 0
+
+
+def _add_data(sub) -> None:
+    p = sub.add_parser("data", help="inspect and window datasets")
+    dsub = p.add_subparsers(dest="data_command", required=True, parser_class=_Parser)
+    info = dsub.add_parser(
+        "info",
+        parents=[_common()],
+        help="summarise a dataset spec's data",
+        description="Print recordings, subjects, classes with counts, channels with units, "
+        "sampling rate and total duration of the data a spec describes.",
+    )
+    info.add_argument("spec", type=Path, help="dataset spec (TOML), e.g. data_specs/watch.toml")
+    info.set_defaults(func=_cmd_data_info)
+    win = dsub.add_parser(
+        "windows",
+        parents=[_common()],
+        help="cut a dataset into windows and write HDF5",
+        description="Window a spec's recordings (its default length/stride unless given) and "
+        "write them in imusynth's HDF5 format.",
+    )
+    win.add_argument("spec", type=Path, help="dataset spec (TOML)")
+    win.add_argument("--out", type=_out_path, required=True, help="output HDF5 file")
+    win.add_argument("--length", type=_positive_int, help="window length in samples")
+    win.add_argument("--stride", type=_positive_int, help="stride in samples")
+    win.set_defaults(func=_cmd_data_windows)
+
+
+# ---------------------------------------------------------------------------- demo
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from imusynth.data import load_spec, load_windows, write_windows
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    spec = load_spec(args.spec)
+    ws = load_windows(spec)
+    path = write_windows(out / "windows.h5", ws, source=f"spec:{args.spec}")
+    _say(args, f"[1/1] windowed {spec.name}: {len(ws)} windows {ws.X.shape[1:]} -> {path}")
+    for name, n in ws.class_counts().items():
+        _say(args, f"      {name:<6} {n}")
+    return 0
+
+
+def _add_demo(sub) -> None:
+    p = sub.add_parser(
+        "demo",
+        parents=[_common()],
+        help="run the main job on the embedded default data",
+        description="Window the smartwatch data and write the results to --out.",
+    )
+    p.add_argument("--out", default="runs/demo", help="output folder (default: runs/demo)")
+    p.add_argument("--spec", default=str(_default_spec()), help="dataset spec")
+    p.set_defaults(func=_cmd_demo)
+
+
+def _default_spec() -> Path:
+    return Path(__file__).resolve().parent.parent / "data_specs" / "watch.toml"
+
+
+# ---------------------------------------------------------------------------- main
+_COMMANDS: list[Callable] = [_add_data, _add_demo]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="imusynth",
+        description="Conditional GANs of wearable inertial-sensor data, for augmenting and "
+        "rebalancing exercise-classification datasets.",
+    )
+    parser.add_argument("--version", action="version", version=f"imusynth {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for add in _COMMANDS:
+        add(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        if args.device not in ("auto", "cpu") and not args.device.startswith("cuda"):
+            raise ConfigError(
+                f"unknown device {args.device!r} (use auto, cpu or cuda)", field="--device"
+            )
+        return int(args.func(args) or 0)
+    except ImusynthError as exc:
+        print(f"imusynth: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("imusynth: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

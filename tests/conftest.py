@@ -1,0 +1,55 @@
+"""Shared fixtures: small, deterministic data and helpers to run the CLI in-process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(0)
+
+
+@pytest.fixture
+def run_cli(capsys):
+    """Run ``imusynth ARGS`` in-process; return (exit code, stdout, stderr)."""
+    from imusynth.cli import main
+
+    def run(*args: str) -> tuple[int, str, str]:
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as exc:  # argparse exits on bad usage
+            code = exc.code if isinstance(exc.code, int) else 1
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+@pytest.fixture
+def tiny_windows():
+    """A small WindowSet: 3 subjects x 2 classes x 4 windows, 6 channels x 32 samples."""
+    from imusynth.data import WindowSet
+
+    g = np.random.default_rng(1)
+    n = 24
+    y = np.tile(np.repeat([0, 1], 4), 3)
+    X = g.normal(size=(n, 6, 32)).astype(np.float32) + y[:, None, None]
+    return WindowSet(
+        X=X,
+        y=y,
+        groups=np.repeat(["1", "2", "3"], 8),
+        classes=("ABD", "FEL"),
+        channels=("ax", "ay", "az", "wx", "wy", "wz"),
+        units=("g", "g", "g", "rad/s", "rad/s", "rad/s"),
+        sampling_rate_hz=50.0,
+        recording=np.repeat(np.arange(6), 4),
+        side=np.repeat(["right", "left"], 12),
+        source="test",
+    )
