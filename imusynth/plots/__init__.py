@@ -1,0 +1,1 @@
+"""Figures; every function returns or saves a matplotlib Figure (no pyplot state)."""

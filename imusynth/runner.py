@@ -1,0 +1,578 @@
+"""Experiments: augmentation and rebalancing grids under subject-wise cross-validation.
+
+One grid cell is (fold, seed, training size, number of added samples, arm). Everything that
+learns from data -- the classifier's normaliser, the augmenters' choice of source windows and
+the GANs -- sees the training subjects of the cell's fold only. GANs are trained once per
+(fold, seed, training size, generator) and cached on disk, so every arm that uses synthetic
+data reuses the same generator. Rows are appended to ``results.csv`` as cells finish; an
+interrupted experiment resumes from the rows it has.
+
+Arms of the augmentation study (``kind = "augmentation"``):
+
+- ``real``: real training windows only.
+- ``classical``: plus ``n_added`` classically augmented windows per class.
+- ``cgan:<generator>``: plus ``n_added`` synthetic windows per class.
+- ``classical+cgan:<generator>``: plus ``n_added / 2`` of each.
+- ``synthetic:<generator>``: ``n_added`` synthetic windows per class only (TSTR).
+
+Arms of the rebalancing study (``kind = "rebalancing"``), after the ``rebalance.classes``
+have been cut to ``rebalance.fraction`` of their training windows:
+
+- ``reference``: the uncut training set (what imbalance costs is measured against it).
+- ``none``, ``class_weight``, ``random_over``, ``smote`` (imbalanced-learn, on flattened
+  windows), ``classical_over`` (augmented copies), ``cgan:<generator>`` (synthetic windows);
+  every oversampler tops each class up to the largest class's count.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import tomllib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from imusynth.data import WindowSet, load_windows, read_windows, subject_kfold
+from imusynth.errors import ConfigError
+
+__all__ = ["ExperimentConfig", "load_experiment", "run_experiment", "summarise"]
+
+log = logging.getLogger(__name__)
+
+KINDS = ("augmentation", "rebalancing")
+AUG_ARMS = ("real", "classical", "cgan", "classical+cgan", "synthetic")
+REB_ARMS = ("reference", "none", "class_weight", "random_over", "smote", "classical_over", "cgan")
+METRICS = ("accuracy", "balanced_accuracy", "macro_f1", "minority_recall")
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """A whole experiment, read from ``experiments/*.toml``.
+
+    ``train_subjects`` of 0 means all training subjects of the fold; ``n_added`` counts
+    added windows per class (augmentation study only).
+    """
+
+    name: str
+    kind: str
+    data: str  # a dataset spec or an HDF5 windows file
+    arms: tuple[str, ...]
+    n_splits: int = 5
+    seeds: tuple[int, ...] = (0,)
+    train_subjects: tuple[int, ...] = (0,)
+    n_added: tuple[int, ...] = (0,)
+    classifier: dict[str, Any] = field(default_factory=dict)
+    gan_config: str = "watch_cgan.toml"
+    gan_set: tuple[str, ...] = ()
+    augment: dict[str, float] = field(default_factory=dict)
+    rebalance_classes: tuple[str, ...] = ()
+    rebalance_fraction: float = 0.1
+    device: str = "cpu"
+    path: str = ""
+
+    def generators(self) -> tuple[str, ...]:
+        return tuple(sorted({a.split(":", 1)[1] for a in self.arms if ":" in a}))
+
+
+_TOP = {"name", "kind", "data", "cv", "grid", "classifier", "gan", "augment", "rebalance", "quick"}
+
+
+def load_experiment(path: str | Path, *, quick: bool = False) -> ExperimentConfig:
+    """Read an experiment TOML; ``quick`` applies its ``[quick]`` overrides.
+
+    Relative paths (``data``, ``gan.config``) are resolved against the TOML's folder.
+    """
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError("experiment config not found", path=path) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"not valid TOML ({exc})", path=path) from None
+    unknown = sorted(set(raw) - _TOP)
+    if unknown:
+        raise ConfigError("unknown key", path=path, field=unknown[0])
+    if quick:
+        for section, values in raw.get("quick", {}).items():
+            if not isinstance(values, dict):
+                raise ConfigError("expected a table", path=path, field=f"quick.{section}")
+            raw.setdefault(section, {}).update(values)
+
+    def get(section: str, key: str, default: Any, kind: type | tuple) -> Any:
+        table = raw.get(section, {}) if section else raw
+        value = table.get(key, default)
+        if value is None:
+            raise ConfigError("missing key", path=path, field=f"{section}.{key}".strip("."))
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+            raise ConfigError(
+                f"wrong type {type(value).__name__}", path=path, field=f"{section}.{key}".strip(".")
+            )
+        return value
+
+    for section, allowed in {
+        "cv": {"n_splits", "seeds"},
+        "grid": {"arms", "train_subjects", "n_added"},
+        "gan": {"config", "set"},
+        "rebalance": {"classes", "fraction"},
+        "augment": {"jitter", "scaling", "magnitude_warp", "time_warp", "rotation_deg"},
+    }.items():
+        extra = sorted(set(raw.get(section, {})) - allowed)
+        if extra:
+            raise ConfigError("unknown key", path=path, field=f"{section}.{extra[0]}")
+
+    kind = get("", "kind", None, str)
+    if kind not in KINDS:
+        raise ConfigError(f"must be one of {', '.join(KINDS)}", path=path, field="kind")
+    data = get("", "data", None, str)
+    if not data.startswith("/"):
+        data = str((path.parent / data).resolve())
+    gan_config = get("gan", "config", "watch_cgan.toml", str)
+    if not gan_config.startswith("/"):
+        gan_config = str((path.parent / gan_config).resolve())
+    arms = tuple(get("grid", "arms", None, list))
+    allowed_arms = AUG_ARMS if kind == "augmentation" else REB_ARMS
+    for arm in arms:
+        base, _, gen = arm.partition(":")
+        if base not in allowed_arms or (base.endswith("cgan") or base == "synthetic") != bool(gen):
+            raise ConfigError(
+                f"unknown arm {arm!r} for a {kind} experiment", path=path, field="grid.arms"
+            )
+        if gen and gen not in ("conv1d", "kinematic"):
+            raise ConfigError(f"unknown generator {gen!r}", path=path, field="grid.arms")
+    cfg = ExperimentConfig(
+        name=get("", "name", path.stem, str),
+        kind=kind,
+        data=data,
+        arms=arms,
+        n_splits=get("cv", "n_splits", 5, int),
+        seeds=tuple(get("cv", "seeds", [0], list)),
+        train_subjects=tuple(get("grid", "train_subjects", [0], list)),
+        n_added=tuple(get("grid", "n_added", [0], list)),
+        classifier=dict(raw.get("classifier", {})),
+        gan_config=gan_config,
+        gan_set=tuple(get("gan", "set", [], list)),
+        augment={k: float(v) for k, v in raw.get("augment", {}).items()},
+        rebalance_classes=tuple(get("rebalance", "classes", [], list)),
+        rebalance_fraction=float(get("rebalance", "fraction", 0.1, (int, float))),
+        path=str(path),
+    )
+    if kind == "rebalancing" and not cfg.rebalance_classes:
+        raise ConfigError(
+            "a rebalancing experiment needs classes to cut", path=path, field="rebalance.classes"
+        )
+    if not 0 < cfg.rebalance_fraction <= 1:
+        raise ConfigError("must lie in (0, 1]", path=path, field="rebalance.fraction")
+    return cfg
+
+
+# ------------------------------------------------------------------------------ the grid
+@dataclass(frozen=True)
+class Unit:
+    """The cells that share one training set (and therefore one cached GAN per generator)."""
+
+    fold: int
+    seed: int
+    train_subjects: int
+
+
+def _key(row: dict[str, Any]) -> tuple:
+    return (
+        int(row["fold"]),
+        int(row["seed"]),
+        int(row["train_subjects"]),
+        int(row["n_added"]),
+        str(row["arm"]),
+    )
+
+
+def _cells(cfg: ExperimentConfig, unit: Unit) -> list[tuple[int, str]]:
+    if cfg.kind == "rebalancing":
+        return [(0, arm) for arm in cfg.arms]
+    cells = []
+    for n in cfg.n_added:
+        for arm in cfg.arms:
+            if arm == "real" and n != min(cfg.n_added):
+                continue  # the real-only arm does not depend on n_added
+            if arm != "real" and n == 0:
+                continue
+            cells.append((n if arm != "real" else 0, arm))
+    return cells
+
+
+def run_experiment(
+    cfg: ExperimentConfig,
+    out_dir: str | Path,
+    *,
+    jobs: int = 1,
+    device: str = "cpu",
+    progress: bool = False,
+    windows: WindowSet | None = None,
+) -> Path:
+    """Run (or resume) every cell of the grid; returns the path of ``results.csv``.
+
+    ``jobs`` > 1 runs units (fold x seed x training size) in parallel with joblib; results
+    are identical to a serial run, since every cell is seeded from its own coordinates.
+    """
+    from joblib import Parallel, delayed
+    from tqdm.auto import tqdm
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2, default=str))
+    ws = windows if windows is not None else _load(cfg.data)
+    results = out / "results.csv"
+    done = {_key(r) for r in _read_rows(results)}
+    folds = subject_kfold(ws.groups, cfg.n_splits, seed=0)
+    units = [
+        Unit(f, s, k) for f in range(cfg.n_splits) for s in cfg.seeds for k in cfg.train_subjects
+    ]
+    todo = [
+        u
+        for u in units
+        if any((u.fold, u.seed, u.train_subjects, n, a) not in done for n, a in _cells(cfg, u))
+    ]
+    total = sum(len(_cells(cfg, u)) for u in units)
+    bar = tqdm(
+        total=total,
+        initial=total
+        - sum(
+            sum((u.fold, u.seed, u.train_subjects, n, a) not in done for n, a in _cells(cfg, u))
+            for u in todo
+        ),
+        desc=cfg.name,
+        disable=not progress,
+        unit="cell",
+    )
+    work = [delayed(_run_unit)(cfg, ws, folds[u.fold], u, done, out, device, jobs) for u in todo]
+    for rows in Parallel(n_jobs=jobs, return_as="generator_unordered")(work):
+        _append_rows(results, rows)
+        bar.update(len(rows))
+    bar.close()
+    return results
+
+
+def _load(data: str) -> WindowSet:
+    return read_windows(data) if data.endswith((".h5", ".hdf5")) else load_windows(data)
+
+
+def _read_rows(path: Path) -> list[dict[str, str]]:
+    if not path.exists():
+        return []
+    with path.open(newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _append_rows(path: Path, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    new = not path.exists()
+    fields = list(rows[0])
+    if not new:
+        with path.open(newline="") as fh:
+            fields = next(csv.reader(fh))
+    with path.open("a", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
+        if new:
+            writer.writeheader()
+        writer.writerows(rows)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _seed(*parts: Any) -> int:
+    digest = hashlib.sha256(repr(parts).encode()).digest()
+    return int.from_bytes(digest[:4], "little")
+
+
+def _training_set(
+    cfg: ExperimentConfig, ws: WindowSet, train_idx: np.ndarray, unit: Unit
+) -> WindowSet:
+    train = ws.subset(train_idx)
+    if unit.train_subjects:
+        subjects = np.unique(train.groups)
+        if unit.train_subjects > len(subjects):
+            raise ConfigError(
+                f"{unit.train_subjects} training subjects asked, fold has {len(subjects)}",
+                field="grid.train_subjects",
+            )
+        rng = np.random.default_rng(_seed("subjects", unit.fold, unit.seed))
+        keep = rng.choice(subjects, size=unit.train_subjects, replace=False)
+        train = train.subset(np.isin(train.groups, keep))
+    return train
+
+
+def _cut_minority(cfg: ExperimentConfig, train: WindowSet, unit: Unit) -> WindowSet:
+    """Keep ``fraction`` of each rare class's windows, whole recordings first (no leakage of
+    overlapping windows between what is kept and what is not is possible: all are training)."""
+    rng = np.random.default_rng(_seed("cut", unit.fold, unit.seed))
+    keep = np.ones(len(train), dtype=bool)
+    for name in cfg.rebalance_classes:
+        if name not in train.classes:
+            raise ConfigError(f"unknown class {name!r}", field="rebalance.classes")
+        idx = np.flatnonzero(train.y == train.classes.index(name))
+        n_keep = max(2, round(cfg.rebalance_fraction * len(idx)))
+        drop = rng.permutation(idx)[n_keep:]
+        keep[drop] = False
+    return train.subset(keep)
+
+
+def _run_unit(cfg, ws, split, unit, done, out, device, jobs) -> list[dict[str, Any]]:
+    if jobs > 1:
+        import torch
+
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // jobs))
+    train_idx, test_idx = split
+    train = _training_set(cfg, ws, train_idx, unit)
+    test = ws.subset(test_idx)
+    full_train = train
+    if cfg.kind == "rebalancing":
+        train = _cut_minority(cfg, train, unit)
+    minority = [train.classes.index(c) for c in cfg.rebalance_classes]
+    gans: dict[str, Any] = {}
+    rows = []
+    for n_added, arm in _cells(cfg, unit):
+        if (unit.fold, unit.seed, unit.train_subjects, n_added, arm) in done:
+            continue
+        base, _, gen = arm.partition(":")
+        if gen and gen not in gans:
+            gans[gen] = _fitted_gan(cfg, train, unit, gen, out, device)
+        rng = np.random.default_rng(
+            _seed("arm", unit.fold, unit.seed, unit.train_subjects, n_added, arm)
+        )
+        source = full_train if arm == "reference" else train
+        X, y, groups, clf_kwargs = _arm_training_set(cfg, base, source, n_added, gans.get(gen), rng)
+        clf = _classifier(cfg, device, seed=_seed("clf", unit.fold, unit.seed), **clf_kwargs)
+        clf.fit(X, y, groups=groups if len(np.unique(groups[groups != ""])) > 1 else None)
+        n_real = 0 if base == "synthetic" else len(source)
+        pred = clf.predict(test.X)
+        rows.append(
+            {
+                "experiment": cfg.name,
+                "fold": unit.fold,
+                "seed": unit.seed,
+                "train_subjects": unit.train_subjects,
+                "n_added": n_added,
+                "arm": arm,
+                "n_train_real": n_real,
+                "n_train_added": len(X) - n_real,
+                **_scores(test.y, pred, test.n_classes, minority),
+            }
+        )
+    return rows
+
+
+def _arm_training_set(cfg, base, train: WindowSet, n_added, gan, rng):
+    """The arm's training rows ``(X, y, groups, classifier overrides)``.
+
+    Rows made from a real window keep its subject, so that the classifier's early-stopping
+    split (by subject) never validates on copies of a training subject; GAN and SMOTE rows
+    have no subject (group ``""``) and always train.
+    """
+    X, y, g = train.X, train.y, train.groups
+    counts = np.bincount(y, minlength=train.n_classes)
+    top_up = {c: int(counts.max()) for c in range(len(counts))}
+
+    def with_synthetic(Xa, ya, ga, per_class):
+        Xs, ys = _sample(gan, per_class, rng)
+        return (
+            np.concatenate([Xa, Xs]),
+            np.concatenate([ya, ys]),
+            np.concatenate([ga, np.full(len(ys), "")]),
+            {},
+        )
+
+    if base in ("real", "none", "reference"):
+        return X, y, g, {}
+    if base == "class_weight":
+        return X, y, g, {"class_weight": "balanced"}
+    if base == "classical":
+        return _augmented(cfg, X, y, g, {c: counts[c] + n_added for c in range(len(counts))}, rng)
+    if base == "classical_over":
+        return _augmented(cfg, X, y, g, top_up, rng)
+    if base in ("random_over", "smote"):
+        from imblearn.over_sampling import SMOTE, RandomOverSampler
+
+        state = int(rng.integers(2**31))
+        if base == "random_over":
+            sampler = RandomOverSampler(random_state=state)
+        else:
+            k = min(5, int(counts[counts > 0].min()) - 1)
+            sampler = SMOTE(k_neighbors=k, random_state=state)
+        Xf, yr = sampler.fit_resample(X.reshape(len(X), -1), y)  # (N, C*T)
+        Xr = Xf.reshape((-1,) + X.shape[1:]).astype(np.float32)  # (N', C, T)
+        if base == "random_over":
+            gr = g[sampler.sample_indices_]
+        else:
+            gr = np.concatenate([g, np.full(len(yr) - len(y), "")])
+        return Xr, yr, gr, {}
+    if base == "cgan":
+        if cfg.kind == "rebalancing":
+            return with_synthetic(X, y, g, {c: top_up[c] - int(counts[c]) for c in top_up})
+        return with_synthetic(X, y, g, n_added)
+    if base == "classical+cgan":
+        half = n_added // 2
+        Xa, ya, ga, _ = _augmented(
+            cfg, X, y, g, {c: counts[c] + half for c in range(len(counts))}, rng
+        )
+        return with_synthetic(Xa, ya, ga, n_added - half)
+    if base == "synthetic":
+        Xs, ys = _sample(gan, n_added, rng)
+        return Xs, ys, np.full(len(ys), ""), {}
+    raise ConfigError(f"unknown arm {base!r}", field="grid.arms")
+
+
+def classical_augmenter(params: dict[str, float]) -> Callable:
+    """The classical time-series augmentation used by the experiments (Um et al. 2017)."""
+    from imusynth.augment import Compose, Jitter, MagnitudeWarp, Rotation, Scaling, TimeWarp
+
+    steps = []
+    if params.get("rotation_deg", 15.0) > 0:
+        steps.append(Rotation(max_angle_deg=params.get("rotation_deg", 15.0)))
+    if params.get("time_warp", 0.2) > 0:
+        steps.append(TimeWarp(sigma=params.get("time_warp", 0.2)))
+    if params.get("magnitude_warp", 0.1) > 0:
+        steps.append(MagnitudeWarp(sigma=params.get("magnitude_warp", 0.1)))
+    if params.get("scaling", 0.1) > 0:
+        steps.append(Scaling(sigma=params.get("scaling", 0.1)))
+    if params.get("jitter", 0.02) > 0:
+        steps.append(Jitter(sigma=params.get("jitter", 0.02)))
+    return Compose(steps)
+
+
+def _augmented(cfg, X, y, groups, targets, rng):
+    from imusynth.augment import augment_to_counts
+
+    augmenter = classical_augmenter(cfg.augment)
+    Xa, ya, src = augment_to_counts(X, y, targets, augmenter, rng, return_indices=True)
+    return Xa, ya, groups[src], {}
+
+
+def _sample(gan, per_class: int | dict[int, int], rng):
+    """Synthetic windows; ``per_class`` is a count for every class or one per class code."""
+    if isinstance(per_class, dict):
+        per_class = {str(gan.classes_[c]): int(n) for c, n in per_class.items()}
+    Xs, ys = gan.sample(n_per_class=per_class, seed=int(rng.integers(2**31)))
+    return np.asarray(Xs, np.float32), np.asarray(ys, np.int64)
+
+
+def _classifier(cfg: ExperimentConfig, device: str, seed: int, **overrides):
+    from imusynth.models.classifiers import CNNClassifier
+
+    params = {**cfg.classifier, **overrides}
+    return CNNClassifier(**params, device=device, random_state=seed)
+
+
+def _fitted_gan(
+    cfg: ExperimentConfig, train: WindowSet, unit: Unit, generator: str, out: Path, device: str
+):
+    """Train the unit's GAN on its training windows, or load it from the cache."""
+    from imusynth.gan import ConditionalGAN
+    from imusynth.train.config import load_config
+
+    run_dir = out / "gans" / f"fold{unit.fold}-seed{unit.seed}-k{unit.train_subjects}-{generator}"
+    if (run_dir / "DONE").exists():
+        return ConditionalGAN.load(run_dir, device=device)
+    overrides = [
+        *cfg.gan_set,
+        f"model.generator={generator}",
+        f"train.seed={_seed('gan', unit.fold, unit.seed, unit.train_subjects) % 2**31}",
+    ]
+    gan = ConditionalGAN(config=load_config(cfg.gan_config, overrides), device=device)
+    gan.fit(
+        train.X,
+        train.y,
+        groups=train.groups,
+        side=train.side,
+        classes=train.classes,
+        channels=train.channels,
+        units=train.units,
+        sampling_rate_hz=train.sampling_rate_hz,
+    )
+    gan.save(run_dir)
+    (run_dir / "DONE").write_text("ok\n")
+    return gan
+
+
+def _scores(y_true, y_pred, n_classes, minority) -> dict[str, float]:
+    from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score, recall_score
+
+    labels = np.arange(n_classes)
+    out = {
+        "accuracy": accuracy_score(y_true, y_pred),
+        "balanced_accuracy": balanced_accuracy_score(y_true, y_pred),
+        "macro_f1": f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0),
+    }
+    recalls = recall_score(y_true, y_pred, labels=labels, average=None, zero_division=0)
+    out["minority_recall"] = float(np.mean(recalls[minority])) if minority else float("nan")
+    for c, r in enumerate(recalls):
+        out[f"recall_{c}"] = float(r)
+    return {k: float(v) for k, v in out.items()}
+
+
+# ------------------------------------------------------------------------------ reporting
+def summarise(results_csv: str | Path, out_dir: str | Path, classes: tuple[str, ...] = ()) -> Path:
+    """Write ``summary.md`` (mean ± sd over folds and seeds) and the figures beside it."""
+    import pandas as pd
+
+    df = pd.read_csv(results_csv)
+    out = Path(out_dir)
+    keys = ["train_subjects", "n_added", "arm"]
+    metrics = [m for m in METRICS if m in df and df[m].notna().any()]
+    agg = df.groupby(keys)[metrics].agg(["mean", "std", "count"])
+    lines = [
+        f"# {df['experiment'].iloc[0]}",
+        "",
+        f"{df[['fold', 'seed']].drop_duplicates().shape[0]} fold x seed pairs; "
+        "mean ± sd over folds and seeds (subject-wise CV).",
+        "",
+    ]
+    header = "| train subjects | added / class | arm | " + " | ".join(metrics) + " | n |"
+    lines += [header, "|" + "---|" * (len(metrics) + 4)]
+    for (k, n, arm), row in agg.iterrows():
+        cells = [f"{row[(m, 'mean')]:.3f} ± {row[(m, 'std')]:.3f}" for m in metrics]
+        lines.append(
+            f"| {k or 'all'} | {n} | {arm} | "
+            + " | ".join(cells)
+            + f" | {int(row[(metrics[0], 'count')])} |"
+        )
+    lines += ["", _paired_table(df, metrics[0] if "macro_f1" not in metrics else "macro_f1")]
+    path = out / "summary.md"
+    path.write_text("\n".join(lines) + "\n")
+    from imusynth.plots.experiments import plot_experiment
+
+    plot_experiment(df, out)
+    return path
+
+
+def _paired_table(df, metric: str) -> str:
+    """Paired differences against the baseline arm of the same fold and seed."""
+    base = "real" if "real" in set(df["arm"]) else "none"
+    if base not in set(df["arm"]):
+        return ""
+    ref = df[df["arm"] == base].set_index(["fold", "seed", "train_subjects"])[metric]
+    lines = [
+        f"Paired difference in {metric} against `{base}` (same fold, seed and size):",
+        "",
+        "| train subjects | added / class | arm | mean diff | sd | wins/n |",
+        "|---|---|---|---|---|---|",
+    ]
+    for (k, n, arm), g in df[df["arm"] != base].groupby(["train_subjects", "n_added", "arm"]):
+        d = g.set_index(["fold", "seed", "train_subjects"])[metric] - ref
+        d = d.dropna()
+        lines.append(
+            f"| {k or 'all'} | {n} | {arm} | {d.mean():+.3f} | {d.std():.3f} | "
+            f"{int((d > 0).sum())}/{len(d)} |"
+        )
+    return "\n".join(lines)
+
+
+def iter_rows(path: str | Path) -> Iterator[dict[str, str]]:
+    yield from _read_rows(Path(path))

@@ -1,0 +1,183 @@
+"""Experiment runner: grid bookkeeping, in-fold fitting, resume, parallel == serial."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+
+from imusynth.data import WindowSet
+from imusynth.errors import ConfigError
+from imusynth.runner import load_experiment, run_experiment, summarise
+
+from .conftest import ROOT
+
+
+def _windows(n_subjects=4, per_class=6, classes=("A", "B", "C"), length=32) -> WindowSet:
+    g = np.random.default_rng(0)
+    y = np.tile(np.repeat(np.arange(len(classes)), per_class), n_subjects)
+    t = np.arange(length) / 50.0
+    base = np.sin(2 * np.pi * (1 + y[:, None]) * t)  # class = frequency
+    X = np.repeat(base[:, None], 6, axis=1) + 0.3 * g.normal(size=(len(y), 6, length))
+    return WindowSet(
+        X=X.astype(np.float32),
+        y=y,
+        groups=np.repeat([f"s{i}" for i in range(n_subjects)], per_class * len(classes)),
+        classes=classes,
+        channels=("ax", "ay", "az", "wx", "wy", "wz"),
+        units=("g",) * 3 + ("rad/s",) * 3,
+        sampling_rate_hz=50.0,
+        side=np.full(len(y), "right"),
+    )
+
+
+def _config(tmp_path, kind="augmentation", arms=None, extra=""):
+    arms = arms or ["real", "classical", "cgan:conv1d", "synthetic:conv1d"]
+    text = f"""
+name = "t"
+kind = "{kind}"
+data = "unused.h5"
+[cv]
+n_splits = 2
+seeds = [0]
+[grid]
+arms = {arms!r}
+train_subjects = [0]
+n_added = [0, 4]
+[classifier]
+arch = "frid_adar"
+epochs = 2
+val_fraction = 0.0
+batch_size = 16
+[gan]
+config = "{ROOT / "experiments" / "watch_cgan.toml"}"
+set = ["train.steps=3", "train.batch_size=8", "train.checkpoint_every=0",
+       "model.g_width=32", "model.d_width=8"]
+{extra}
+""".replace("'", '"')
+    path = tmp_path / "exp.toml"
+    path.write_text(text)
+    return path
+
+
+def _rows(path):
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_augmentation_grid_runs_and_resumes(tmp_path, monkeypatch):
+    from imusynth.models import classifiers
+
+    seen = []
+    original = classifiers.CNNClassifier.fit
+
+    def spy(self, X, y, groups=None):
+        seen.append(None if groups is None else set(groups))
+        return original(self, X, y, groups)
+
+    monkeypatch.setattr(classifiers.CNNClassifier, "fit", spy)
+    ws = _windows()
+    cfg = load_experiment(_config(tmp_path))
+    out = tmp_path / "res"
+    results = run_experiment(cfg, out, windows=ws)
+    rows = _rows(results)
+    # per fold: real once, and 3 other arms at n_added=4
+    assert len(rows) == 2 * (1 + 3)
+    assert {r["arm"] for r in rows} == {"real", "classical", "cgan:conv1d", "synthetic:conv1d"}
+    for r in rows:
+        assert 0.0 <= float(r["accuracy"]) <= 1.0
+        if r["arm"] == "synthetic:conv1d":
+            assert int(r["n_train_real"]) == 0 and int(r["n_train_added"]) == 3 * 4
+        elif r["arm"] != "real":
+            assert int(r["n_train_added"]) == 3 * 4
+    # GANs are trained once per fold and cached
+    assert sorted(p.name for p in (out / "gans").iterdir()) == [
+        "fold0-seed0-k0-conv1d",
+        "fold1-seed0-k0-conv1d",
+    ]
+    # resume: nothing left to do, nothing new is fitted
+    n_fits = len(seen)
+    run_experiment(cfg, out, windows=ws)
+    assert len(_rows(results)) == len(rows) and len(seen) == n_fits
+    # a lost row is recomputed, and only that one
+    with open(results, newline="") as fh:
+        lines = fh.readlines()
+    with open(results, "w", newline="") as fh:
+        fh.writelines(lines[:-1])
+    run_experiment(cfg, out, windows=ws)
+    assert len(_rows(results)) == len(rows) and len(seen) == n_fits + 1
+    summary = summarise(results, out)
+    text = summary.read_text()
+    assert "± " in text and "Paired difference" in text
+    assert (out / "accuracy_vs_added.png").stat().st_size > 5000
+
+
+def test_training_subjects_never_include_test_subjects(tmp_path, monkeypatch):
+    from imusynth import runner
+
+    ws = _windows(n_subjects=6)
+    calls = []
+    original = runner._run_unit
+
+    def spy(cfg, windows, split, unit, *args):
+        train_idx, test_idx = split
+        calls.append((set(windows.groups[train_idx]), set(windows.groups[test_idx])))
+        return original(cfg, windows, split, unit, *args)
+
+    monkeypatch.setattr(runner, "_run_unit", spy)
+    cfg = load_experiment(_config(tmp_path, arms=["real"]))
+    run_experiment(cfg, tmp_path / "r", windows=ws)
+    assert len(calls) == 2
+    for train, test in calls:
+        assert train and test and not train & test
+
+
+def test_rebalancing_cuts_and_tops_up(tmp_path):
+    ws = _windows(per_class=10)
+    extra = '[rebalance]\nclasses = ["B"]\nfraction = 0.2'
+    arms = ["reference", "none", "class_weight", "random_over", "smote", "classical_over"]
+    cfg = load_experiment(_config(tmp_path, kind="rebalancing", arms=arms, extra=extra))
+    rows = _rows(run_experiment(cfg, tmp_path / "r", windows=ws))
+    assert len(rows) == 2 * len(arms)
+    by_arm = {r["arm"]: r for r in rows if r["fold"] == "0"}
+    per_fold_class = 2 * 10  # two training subjects x 10 windows
+    assert int(by_arm["reference"]["n_train_real"]) == 3 * per_fold_class
+    assert int(by_arm["none"]["n_train_real"]) == 2 * per_fold_class + 4  # B cut to 20 %
+    for arm in ("random_over", "smote", "classical_over"):
+        assert int(by_arm[arm]["n_train_added"]) == per_fold_class - 4
+    assert all(r["minority_recall"] != "" for r in rows)
+
+
+def test_parallel_equals_serial(tmp_path):
+    ws = _windows()
+    cfg = load_experiment(_config(tmp_path, arms=["real", "classical"]))
+    serial = _rows(run_experiment(cfg, tmp_path / "s", windows=ws))
+    parallel = _rows(run_experiment(cfg, tmp_path / "p", windows=ws, jobs=2))
+    key = lambda r: (r["fold"], r["arm"], r["n_added"])  # noqa: E731
+    assert sorted(serial, key=key) == sorted(parallel, key=key)
+
+
+@pytest.mark.parametrize(
+    ("edit", "field"),
+    [
+        (lambda t: t.replace('kind = "augmentation"', 'kind = "magic"'), "kind"),
+        (lambda t: t.replace('"real",', '"real", "gan:conv1d",'), "grid.arms"),
+        (lambda t: t.replace("n_splits = 2", "n_splits = 2\nfolds = 3"), "cv.folds"),
+        (lambda t: t.replace('name = "t"', 'name = "t"\ncolour = 1'), "colour"),
+    ],
+)
+def test_bad_experiment_configs(tmp_path, edit, field):
+    path = _config(tmp_path)
+    path.write_text(edit(path.read_text()))
+    with pytest.raises(ConfigError) as info:
+        load_experiment(path)
+    assert info.value.field == field
+
+
+def test_shipped_configs_parse_and_quick_overrides():
+    for name in ("watch_augmentation", "watch_rebalancing"):
+        full = load_experiment(ROOT / "experiments" / f"{name}.toml")
+        quick = load_experiment(ROOT / "experiments" / f"{name}.toml", quick=True)
+        assert quick.n_splits < full.n_splits
+        assert quick.classifier["epochs"] < full.classifier["epochs"]
