@@ -8,10 +8,13 @@ naming the file and the field, without a traceback and without a partial output 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+
+import numpy as np
 
 from imusynth import __version__
 from imusynth.errors import ConfigError, ImusynthError
@@ -71,8 +74,6 @@ class _Parser(argparse.ArgumentParser):
 
 # ---------------------------------------------------------------------------- data
 def _cmd_data_info(args: argparse.Namespace) -> int:
-    import numpy as np
-
     from imusynth.data import load_recordings, load_spec, load_windows
 
     spec = load_spec(args.spec)
@@ -80,6 +81,8 @@ def _cmd_data_info(args: argparse.Namespace) -> int:
     print(
         f"source      {spec.source.kind}" + (f" ({spec.source.path})" if spec.source.path else "")
     )
+    if spec.is_image:
+        return _image_info(load_windows(spec))
     if spec.source.kind == "hdf5":
         ws = load_windows(spec)
         print(f"windows     {len(ws)} of {ws.X.shape[-1]} samples")
@@ -113,14 +116,24 @@ def _cmd_data_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _image_info(ims) -> int:
+    import numpy as np
+
+    print(f"images      {len(ims)} of {ims.X.shape[2]} x {ims.X.shape[3]} pixels")
+    print(f"patients    {len(np.unique(ims.groups))}")
+    print(f"channels    {ims.channels[0]} [{ims.units[0]}], values in [-1, 1]")
+    print("classes     (images)")
+    for name, n in ims.class_counts().items():
+        print(f"  {name:<10} {n}")
+    return 0
+
+
 def _natural(values) -> list[str]:
     uniq = sorted(set(map(str, values)), key=lambda s: (len(s), s))
     return uniq
 
 
 def _cmd_data_windows(args: argparse.Namespace) -> int:
-    import numpy as np
-
     from imusynth.data import (
         count_short,
         load_recordings,
@@ -131,6 +144,14 @@ def _cmd_data_windows(args: argparse.Namespace) -> int:
     )
 
     spec = load_spec(args.spec)
+    if spec.is_image:  # ROIs are written as they are: (N, 1, H, W), nothing to cut
+        ims = load_windows(spec)
+        write_windows(args.out, ims, source=f"spec:{args.spec}")
+        _say(
+            args,
+            f"wrote {len(ims)} images {ims.X.shape[1:]} ({ims.n_classes} classes) to {args.out}",
+        )
+        return 0
     length = args.length or spec.windows.length
     stride = args.stride or spec.windows.stride
     if spec.source.kind == "hdf5":
@@ -407,18 +428,261 @@ def _add_experiment(sub) -> None:
     p.set_defaults(func=_cmd_experiment)
 
 
+# ---------------------------------------------------------------------------- kinematics
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from imusynth.data import WindowSet, write_windows
+    from imusynth.kinematics import EXERCISES, simulate_dataset
+
+    names = [e.strip().upper() for part in args.exercise for e in part.split(",") if e.strip()]
+    exercises = list(EXERCISES) if names == ["ALL"] else names
+    unknown = [e for e in exercises if e not in EXERCISES]
+    if unknown:
+        raise ConfigError(
+            f"unknown exercise {unknown[0]!r} (known: {', '.join(EXERCISES)})", field="--exercise"
+        )
+    ds = simulate_dataset(
+        tuple(exercises),
+        args.n,
+        args.subjects,
+        length=args.length,
+        fs=args.rate,
+        side=args.side,
+        seed=args.seed,
+    )
+    ws = WindowSet(
+        X=ds["X"],
+        y=ds["y"],
+        groups=ds["groups"],
+        classes=ds["classes"],
+        channels=ds["channels"],
+        units=ds["units"],
+        sampling_rate_hz=ds["sampling_rate_hz"],
+        side=ds["side"],
+        joint_angles=ds["joint_angles"],
+        joint_names=ds["joint_names"],
+        source="simulate",
+    )
+    write_windows(
+        args.out,
+        ws,
+        source=f"simulate:seed={args.seed}",
+        extra={"mount": ds["mount"].astype(np.float32)},
+    )
+    _say(
+        args,
+        f"wrote {len(ws)} simulated windows ({args.n} per exercise: "
+        f"{', '.join(exercises)}; {args.subjects} subjects) with joint angles to {args.out}",
+    )
+    return 0
+
+
+def _cmd_ik(args: argparse.Namespace) -> int:
+    from imusynth.data import read_windows, write_windows
+    from imusynth.kinematics import ArmModel, fit_joint_angles
+
+    ws = read_windows(args.windows)
+    idx = _imu_channels(ws, args.windows)
+    sides = ws.side if ws.side is not None else np.full(len(ws), "")
+    q, r2, mount = None, np.zeros((len(ws), 6), np.float32), np.zeros((len(ws), 3), np.float32)
+    for side in sorted(set(sides)):
+        rows = np.flatnonzero(sides == side)
+        model = ArmModel(side=side or "right")
+        X = ws.X[rows][:, idx]  # (B, 6, T): ax ay az wx wy wz
+        res = fit_joint_angles(
+            X[:, :3],
+            X[:, 3:],
+            ws.sampling_rate_hz,
+            model,
+            steps=args.steps,
+            device=args.device,
+            progress=_progress(args),
+            seed=args.seed,
+        )
+        if q is None:
+            q = np.zeros((len(ws),) + tuple(res.q.shape[1:]), np.float32)
+            names = res.joint_names
+        q[rows] = res.q.numpy()
+        r2[rows] = res.r2.numpy()
+        mount[rows] = res.mount.numpy()
+    out = dataclasses.replace(ws, joint_angles=q, joint_names=names)
+    write_windows(
+        args.out, out, source=f"ik:{args.windows}", extra={"ik_r2": r2, "ik_mount": mount}
+    )
+    _say(args, f"fitted {len(ws)} windows; median R² per class (ax ay az wx wy wz):")
+    for c, name in enumerate(ws.classes):
+        sel = ws.y == c
+        if sel.any():
+            med = np.median(r2[sel], axis=0)
+            _say(
+                args,
+                f"  {name:<6} " + " ".join(f"{v:5.2f}" for v in med) + f"   mean {med.mean():.2f}",
+            )
+    _say(args, f"wrote joint angles and fit quality (ik_r2, ik_mount) to {args.out}")
+    return 0
+
+
+def _imu_channels(ws, path) -> list[int]:
+    from imusynth.errors import DataError
+
+    need = ("ax", "ay", "az", "wx", "wy", "wz")
+    missing = [c for c in need if c not in ws.channels]
+    if missing:
+        raise DataError(
+            f"needs channels {', '.join(need)}; missing {', '.join(missing)}",
+            path=path,
+            field="channels",
+        )
+    idx = [ws.channels.index(c) for c in need]
+    units = [ws.units[i] for i in idx]
+    if units != ["g"] * 3 + ["rad/s"] * 3:
+        raise DataError(
+            f"needs accelerometer in g and gyroscope in rad/s, got {units}",
+            path=path,
+            field="units",
+        )
+    return idx
+
+
+def _add_kinematics(sub) -> None:
+    p = sub.add_parser(
+        "simulate",
+        parents=[_common()],
+        help="simulate exercise windows with the arm model",
+        description="Simulate watch windows of shoulder exercises through the kinematic arm "
+        "model, with per-subject variability; writes a windows file with the true joint angles.",
+    )
+    p.add_argument(
+        "--exercise",
+        action="append",
+        required=True,
+        help="exercise(s), e.g. ABD or ABD,IR, or ALL (repeatable)",
+    )
+    p.add_argument("--n", type=_positive_int, default=50, help="windows per exercise")
+    p.add_argument("--subjects", type=_positive_int, default=10, help="simulated subjects")
+    p.add_argument("--length", type=_positive_int, default=250, help="samples per window")
+    p.add_argument("--rate", type=float, default=50.0, help="sampling rate in Hz")
+    p.add_argument("--side", choices=("right", "left", "both"), default="both")
+    p.add_argument("--out", type=_out_path, required=True, help="output HDF5 file")
+    p.set_defaults(func=_cmd_simulate)
+
+    p = sub.add_parser(
+        "ik",
+        parents=[_common()],
+        help="fit joint angles to recorded windows",
+        description="Inverse kinematics: fit joint-angle trajectories and the watch mounting "
+        "to each window by gradient descent through the arm model; report R² per channel.",
+    )
+    p.add_argument("windows", type=Path, help="HDF5 windows file (ax..wz in g and rad/s)")
+    p.add_argument("--out", type=_out_path, required=True, help="output HDF5 file")
+    p.add_argument("--steps", type=_positive_int, default=300, help="optimiser steps")
+    p.set_defaults(func=_cmd_ik)
+
+
+# ---------------------------------------------------------------------------- turing
+def _cmd_turing_make(args: argparse.Namespace) -> int:
+    from imusynth.data import read_windows
+    from imusynth.turing import KEY_NAME, make_sheet
+
+    real, synthetic = read_windows(args.real), read_windows(args.synthetic)
+    page = make_sheet(real, synthetic, args.n, args.out, seed=args.seed)
+    kind = "images" if real.X.ndim == 4 else "windows"
+    _say(args, f"wrote {page} ({args.n} {kind}, half real, shuffled) for the readers")
+    _say(args, f"wrote {Path(args.out) / KEY_NAME}: the answer key, keep it from the readers")
+    return 0
+
+
+def _cmd_turing_score(args: argparse.Namespace) -> int:
+    from imusynth.turing import score_answers, turing_table
+
+    scores = [score_answers(args.sheet, path) for path in args.answers]
+    print(turing_table(scores))
+    return 0
+
+
+def _add_turing(sub) -> None:
+    p = sub.add_parser("turing", help="visual Turing test of real vs synthetic samples")
+    tsub = p.add_subparsers(dest="turing_command", required=True, parser_class=_Parser)
+    make = tsub.add_parser(
+        "make",
+        parents=[_common()],
+        help="write a blinded sheet and its answer key",
+        description="Write SHEET_DIR/sheet.html, a self-contained page showing N shuffled "
+        "items (half real, half synthetic; images, or IMU windows as plots) with answer "
+        "fields real/synthetic and class and a button that exports the answers as CSV, and "
+        "SHEET_DIR/answer_key.csv. Hand out the page only.",
+    )
+    make.add_argument("--real", type=Path, required=True, help="real samples (HDF5)")
+    make.add_argument("--synthetic", type=Path, required=True, help="synthetic samples (HDF5)")
+    make.add_argument("--n", type=_positive_int, default=60, help="items (default 60)")
+    make.add_argument("--out", type=_out_dir, required=True, help="sheet folder")
+    make.set_defaults(func=_cmd_turing_make)
+    score = tsub.add_parser(
+        "score",
+        parents=[_common()],
+        help="score exported answers against the key",
+        description="Real-vs-synthetic accuracy and class accuracy on real and on synthetic "
+        "items, one row per answers file (the layout of Frid-Adar et al. 2018, Table III).",
+    )
+    score.add_argument("sheet", type=Path, help="sheet folder written by turing make")
+    score.add_argument("answers", type=Path, nargs="+", help="answers CSV exported by the page")
+    score.set_defaults(func=_cmd_turing_score)
+
+
 # ---------------------------------------------------------------------------- demo
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from imusynth.data import load_spec, load_windows, write_windows
+    import time
 
+    from imusynth.data import load_spec, load_windows, write_windows
+    from imusynth.gan import balance_windows, train_run
+    from imusynth.train.config import config_to_toml, load_config
+
+    start = time.perf_counter()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     spec = load_spec(args.spec)
     ws = load_windows(spec)
     path = write_windows(out / "windows.h5", ws, source=f"spec:{args.spec}")
-    _say(args, f"[1/1] windowed {spec.name}: {len(ws)} windows {ws.X.shape[1:]} -> {path}")
-    for name, n in ws.class_counts().items():
-        _say(args, f"      {name:<6} {n}")
+    _say(
+        args,
+        f"[1/3] windowed {spec.name}: {len(ws)} windows of {ws.X.shape[1]} channels x "
+        f"{ws.X.shape[2]} samples from {len(np.unique(ws.groups))} subjects -> {path}",
+    )
+
+    config = load_config(args.config, [*(args.set or ()), f"train.seed={args.seed}"])
+    run_dir = out / "run"
+    if run_dir.exists() and any(run_dir.iterdir()):
+        import shutil
+
+        shutil.rmtree(run_dir)  # the demo always trains afresh
+    _say(
+        args,
+        f"[2/3] training a {config.model.generator} conditional GAN for "
+        f"{config.train.steps} steps on {args.device} ...",
+    )
+    run = train_run(config, ws, run_dir, device=args.device, progress=_progress(args))
+    (run_dir / "config.toml").write_text(config_to_toml(config))
+    figures = sorted(p.name for p in run_dir.glob("*.png"))
+    _say(
+        args,
+        f"      run folder {run_dir}: checkpoint, config.toml, metrics.csv, "
+        f"{', '.join(figures) or 'no figures'}",
+    )
+
+    balanced = balance_windows(ws, run, seed=args.seed)
+    bpath = write_windows(out / "balanced.h5", balanced, source=f"demo:{run_dir}")
+    _say(
+        args,
+        f"[3/3] balanced every exercise to {max(balanced.class_counts().values())} "
+        f"windows with {int(balanced.is_synthetic.sum())} synthetic ones -> {bpath}",
+    )
+    before = ws.class_counts()
+    for name, n in balanced.class_counts().items():
+        _say(args, f"      {name:<6} {before[name]:>4} real + {n - before[name]:>3} synthetic")
+    _say(
+        args,
+        f"done in {time.perf_counter() - start:.0f} s. Look at "
+        f"{run_dir / (figures[-1] if figures else '')} for real vs synthetic windows.",
+    )
     return 0
 
 
@@ -427,10 +691,25 @@ def _add_demo(sub) -> None:
         "demo",
         parents=[_common()],
         help="run the main job on the embedded default data",
-        description="Window the smartwatch data and write the results to --out.",
+        description="Window the smartwatch data, train a small conditional GAN on it, write "
+        "a class-balanced windows file and a figure of real vs synthetic windows per exercise.",
     )
-    p.add_argument("--out", default="runs/demo", help="output folder (default: runs/demo)")
+    p.add_argument(
+        "--out", default="runs/demo", type=_out_dir, help="output folder (default: runs/demo)"
+    )
     p.add_argument("--spec", default=str(_default_spec()), help="dataset spec")
+    p.add_argument(
+        "--config",
+        type=Path,
+        default=_repo_file("experiments", "watch_cgan.toml"),
+        help="GAN config (default: experiments/watch_cgan.toml)",
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override a GAN config value, e.g. train.steps=300 (repeatable)",
+    )
     p.set_defaults(func=_cmd_demo)
 
 
@@ -439,7 +718,15 @@ def _default_spec() -> Path:
 
 
 # ---------------------------------------------------------------------------- main
-_COMMANDS: list[Callable] = [_add_data, _add_gan, _add_evaluate, _add_experiment, _add_demo]
+_COMMANDS: list[Callable] = [
+    _add_data,
+    _add_kinematics,
+    _add_gan,
+    _add_evaluate,
+    _add_experiment,
+    _add_turing,
+    _add_demo,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

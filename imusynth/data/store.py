@@ -48,8 +48,17 @@ def atomic_path(path: str | Path, *, field: str = "out") -> Iterator[Path]:
             os.unlink(tmp)
 
 
-def write_windows(path: str | Path, ws: WindowSet, *, source: str | None = None) -> Path:
+def write_windows(
+    path: str | Path,
+    ws: WindowSet,
+    *,
+    source: str | None = None,
+    extra: dict[str, np.ndarray] | None = None,
+) -> Path:
     """Write ``ws`` to an HDF5 file atomically and return the path.
+
+    ``extra`` adds datasets beside the contract's (e.g. inverse-kinematics fit quality
+    ``ik_r2``); readers that do not know them ignore them.
 
     Examples
     --------
@@ -81,6 +90,10 @@ def write_windows(path: str | Path, ws: WindowSet, *, source: str | None = None)
         if ws.joint_angles is not None:
             f.create_dataset("joint_angles", data=ws.joint_angles, compression="gzip")
             f.attrs["joint_names"] = list(ws.joint_names or ())
+        for name, values in (extra or {}).items():
+            if name in f:
+                raise StoreError("extra dataset collides with a contract dataset", field=name)
+            f.create_dataset(name, data=np.asarray(values))
         f.attrs["classes"] = list(ws.classes)
         f.attrs["channels"] = list(ws.channels)
         f.attrs["units"] = list(ws.units)
