@@ -1,5 +1,9 @@
 """Experiments: augmentation and rebalancing grids under subject-wise cross-validation.
 
+The same runner serves windows ``(N, C, T)`` and images ``(N, 1, H, W)`` (the liver-lesion
+study of Frid-Adar et al. 2018, ``experiments/ct_augmentation.toml``): only the data the
+config names, the classical augmenter (time-series or image) and the generators differ.
+
 One grid cell is (fold, seed, training size, number of added samples, arm). Everything that
 learns from data -- the classifier's normaliser, the augmenters' choice of source windows and
 the GANs -- sees the training subjects of the cell's fold only. GANs are trained once per
@@ -12,8 +16,20 @@ Arms of the augmentation study (``kind = "augmentation"``):
 - ``real``: real training windows only.
 - ``classical``: plus ``n_added`` classically augmented windows per class.
 - ``cgan:<generator>``: plus ``n_added`` synthetic windows per class.
-- ``classical+cgan:<generator>``: plus ``n_added / 2`` of each.
+- ``classical+cgan:<generator>``: plus ``n_added / 2`` of each; or, with
+  ``grid.classical_base`` set, plus ``classical_base`` classically augmented and ``n_added``
+  synthetic windows per class (Frid-Adar et al.: synthetic data added on top of the classic
+  augmentation).
 - ``synthetic:<generator>``: ``n_added`` synthetic windows per class only (TSTR).
+
+Generators: ``conv1d`` and ``kinematic`` for windows (:class:`imusynth.gan.ConditionalGAN`),
+``dcgan`` (one GAN per class) and ``acgan`` for images (:class:`imusynth.gan2d.ImageGAN`).
+With ``gan.augment_to`` set, a GAN trains on the fold's training windows classically
+augmented to that many per class, as Frid-Adar et al. trained their GANs.
+
+Every row also holds the test confusion matrix (``cm_<true>_<predicted>``), from which
+:func:`summarise` writes per-class sensitivity and specificity tables in the layout of
+Frid-Adar et al.'s Tables I, II and V.
 
 Arms of the rebalancing study (``kind = "rebalancing"``), after the ``rebalance.classes``
 have been cut to ``rebalance.fraction`` of their training windows:
@@ -31,6 +47,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import math
 import os
 import tomllib
 from collections.abc import Callable, Iterator
@@ -42,8 +59,16 @@ import numpy as np
 
 from imusynth.data import WindowSet, load_windows, read_windows, subject_kfold
 from imusynth.errors import ConfigError
+from imusynth.train.config import IMAGE_GENERATORS
 
-__all__ = ["ExperimentConfig", "load_experiment", "run_experiment", "summarise"]
+__all__ = [
+    "ExperimentConfig",
+    "classical_augmenter",
+    "image_augmenter",
+    "load_experiment",
+    "run_experiment",
+    "summarise",
+]
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +76,8 @@ KINDS = ("augmentation", "rebalancing")
 AUG_ARMS = ("real", "classical", "cgan", "classical+cgan", "synthetic")
 REB_ARMS = ("reference", "none", "class_weight", "random_over", "smote", "classical_over", "cgan")
 METRICS = ("accuracy", "balanced_accuracy", "macro_f1", "minority_recall")
+WINDOW_GENERATORS = ("conv1d", "kinematic")
+DATA_INFO = "data.json"
 
 
 @dataclass(frozen=True)
@@ -58,7 +85,9 @@ class ExperimentConfig:
     """A whole experiment, read from ``experiments/*.toml``.
 
     ``train_subjects`` of 0 means all training subjects of the fold; ``n_added`` counts
-    added windows per class (augmentation study only).
+    added windows per class (augmentation study only). ``stratify`` makes the subject-wise
+    folds also balance the classes (scikit-learn's ``StratifiedGroupKFold``);
+    ``classical_base`` and ``gan_augment_to`` are described in the module docstring.
     """
 
     name: str
@@ -77,6 +106,9 @@ class ExperimentConfig:
     rebalance_fraction: float = 0.1
     device: str = "cpu"
     path: str = ""
+    stratify: bool = False
+    classical_base: int = 0
+    gan_augment_to: int = 0
 
     def generators(self) -> tuple[str, ...]:
         return tuple(sorted({a.split(":", 1)[1] for a in self.arms if ":" in a}))
@@ -118,11 +150,20 @@ def load_experiment(path: str | Path, *, quick: bool = False) -> ExperimentConfi
         return value
 
     for section, allowed in {
-        "cv": {"n_splits", "seeds"},
-        "grid": {"arms", "train_subjects", "n_added"},
-        "gan": {"config", "set"},
+        "cv": {"n_splits", "seeds", "stratify"},
+        "grid": {"arms", "train_subjects", "n_added", "classical_base"},
+        "gan": {"config", "set", "augment_to"},
         "rebalance": {"classes", "fraction"},
-        "augment": {"jitter", "scaling", "magnitude_warp", "time_warp", "rotation_deg"},
+        "augment": {
+            "jitter",
+            "scaling",
+            "magnitude_warp",
+            "time_warp",
+            "rotation_deg",
+            "flip",
+            "shift_px",
+            "zoom",
+        },
     }.items():
         extra = sorted(set(raw.get(section, {})) - allowed)
         if extra:
@@ -145,7 +186,7 @@ def load_experiment(path: str | Path, *, quick: bool = False) -> ExperimentConfi
             raise ConfigError(
                 f"unknown arm {arm!r} for a {kind} experiment", path=path, field="grid.arms"
             )
-        if gen and gen not in ("conv1d", "kinematic"):
+        if gen and gen not in WINDOW_GENERATORS + IMAGE_GENERATORS:
             raise ConfigError(f"unknown generator {gen!r}", path=path, field="grid.arms")
     cfg = ExperimentConfig(
         name=get("", "name", path.stem, str),
@@ -163,6 +204,9 @@ def load_experiment(path: str | Path, *, quick: bool = False) -> ExperimentConfi
         rebalance_classes=tuple(get("rebalance", "classes", [], list)),
         rebalance_fraction=float(get("rebalance", "fraction", 0.1, (int, float))),
         path=str(path),
+        stratify=get("cv", "stratify", False, bool),
+        classical_base=get("grid", "classical_base", 0, int),
+        gan_augment_to=get("gan", "augment_to", 0, int),
     )
     if kind == "rebalancing" and not cfg.rebalance_classes:
         raise ConfigError(
@@ -170,6 +214,17 @@ def load_experiment(path: str | Path, *, quick: bool = False) -> ExperimentConfi
         )
     if not 0 < cfg.rebalance_fraction <= 1:
         raise ConfigError("must lie in (0, 1]", path=path, field="rebalance.fraction")
+    for key, value in (
+        ("grid.classical_base", cfg.classical_base),
+        ("gan.augment_to", cfg.gan_augment_to),
+    ):
+        if value < 0:
+            raise ConfigError("must be >= 0", path=path, field=key)
+    budget = cfg.classifier.get("sample_budget")
+    if budget is not None and (
+        isinstance(budget, bool) or not isinstance(budget, int) or budget < 1
+    ):
+        raise ConfigError("must be a positive integer", path=path, field="classifier.sample_budget")
     return cfg
 
 
@@ -228,9 +283,22 @@ def run_experiment(
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2, default=str))
     ws = windows if windows is not None else _load(cfg.data)
+    _check_generators(cfg, ws)
+    (out / DATA_INFO).write_text(
+        json.dumps(
+            {
+                "classes": list(ws.classes),
+                "modality": "image" if ws.X.ndim == 4 else "windows",
+                "shape": list(ws.X.shape),
+                "groups": len(np.unique(ws.groups)),
+                "source": ws.source,
+            },
+            indent=2,
+        )
+    )
     results = out / "results.csv"
     done = {_key(r) for r in _read_rows(results)}
-    folds = subject_kfold(ws.groups, cfg.n_splits, seed=0)
+    folds = _folds(cfg, ws)
     units = [
         Unit(f, s, k) for f in range(cfg.n_splits) for s in cfg.seeds for k in cfg.train_subjects
     ]
@@ -257,6 +325,39 @@ def run_experiment(
         bar.update(len(rows))
     bar.close()
     return results
+
+
+def _check_generators(cfg: ExperimentConfig, ws: WindowSet) -> None:
+    image = ws.X.ndim == 4
+    suitable = IMAGE_GENERATORS if image else WINDOW_GENERATORS
+    for gen in cfg.generators():
+        if gen not in suitable:
+            raise ConfigError(
+                f"generator {gen!r} does not make {'images' if image else 'windows'}, which "
+                f"the data are (use {' or '.join(suitable)})",
+                path=cfg.path or None,
+                field="grid.arms",
+            )
+
+
+def _folds(cfg: ExperimentConfig, ws: WindowSet) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Subject-wise folds; with ``cv.stratify`` also balanced by class (Frid-Adar et al.'s
+    lesions cluster by class within patients, so plain patient folds can miss a class)."""
+    if not cfg.stratify:
+        return subject_kfold(ws.groups, cfg.n_splits, seed=0)
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    n_groups = len(np.unique(ws.groups))
+    if not 2 <= cfg.n_splits <= n_groups:
+        raise ConfigError(
+            f"need 2 <= n_splits <= number of subjects ({n_groups}), got {cfg.n_splits}",
+            field="cv.n_splits",
+        )
+    splitter = StratifiedGroupKFold(cfg.n_splits, shuffle=True, random_state=0)
+    return [
+        (np.asarray(tr), np.asarray(te))
+        for tr, te in splitter.split(np.zeros(len(ws.y)), ws.y, ws.groups)
+    ]
 
 
 def _load(data: str) -> WindowSet:
@@ -349,7 +450,9 @@ def _run_unit(cfg, ws, split, unit, done, out, device, jobs) -> list[dict[str, A
         )
         source = full_train if arm == "reference" else train
         X, y, groups, clf_kwargs = _arm_training_set(cfg, base, source, n_added, gans.get(gen), rng)
-        clf = _classifier(cfg, device, seed=_seed("clf", unit.fold, unit.seed), **clf_kwargs)
+        clf = _classifier(
+            cfg, device, seed=_seed("clf", unit.fold, unit.seed), n_train=len(X), **clf_kwargs
+        )
         clf.fit(X, y, groups=groups if len(np.unique(groups[groups != ""])) > 1 else None)
         n_real = 0 if base == "synthetic" else len(source)
         pred = clf.predict(test.X)
@@ -363,6 +466,7 @@ def _run_unit(cfg, ws, split, unit, done, out, device, jobs) -> list[dict[str, A
                 "arm": arm,
                 "n_train_real": n_real,
                 "n_train_added": len(X) - n_real,
+                "added_per_class": round((len(X) - n_real) / train.n_classes, 3),
                 **_scores(test.y, pred, test.n_classes, minority),
             }
         )
@@ -418,11 +522,14 @@ def _arm_training_set(cfg, base, train: WindowSet, n_added, gan, rng):
             return with_synthetic(X, y, g, {c: top_up[c] - int(counts[c]) for c in top_up})
         return with_synthetic(X, y, g, n_added)
     if base == "classical+cgan":
-        half = n_added // 2
+        if cfg.classical_base:
+            n_classic, n_synthetic = cfg.classical_base, n_added
+        else:
+            n_classic, n_synthetic = n_added // 2, n_added - n_added // 2
         Xa, ya, ga, _ = _augmented(
-            cfg, X, y, g, {c: counts[c] + half for c in range(len(counts))}, rng
+            cfg, X, y, g, {c: counts[c] + n_classic for c in range(len(counts))}, rng
         )
-        return with_synthetic(Xa, ya, ga, n_added - half)
+        return with_synthetic(Xa, ya, ga, n_synthetic)
     if base == "synthetic":
         Xs, ys = _sample(gan, n_added, rng)
         return Xs, ys, np.full(len(ys), ""), {}
@@ -447,10 +554,35 @@ def classical_augmenter(params: dict[str, float]) -> Callable:
     return Compose(steps)
 
 
+def image_augmenter(params: dict[str, float]) -> Callable:
+    """The classic image augmentation of Frid-Adar et al. 2018: flips, rotation, translation
+    and scaling, each new ROI drawing all four (``flip`` probability per axis, ``rotation_deg``
+    largest angle, ``shift_px`` largest shift, ``zoom``: scale factors in
+    ``[1 / (1 + zoom), 1 + zoom]``)."""
+    from imusynth.augment import Compose
+    from imusynth.augment.images import Flip, ImageRotation, ImageScaling, Translation
+
+    steps = []
+    if params.get("flip", 0.5) > 0:
+        steps.append(Flip(params.get("flip", 0.5), params.get("flip", 0.5)))
+    if params.get("rotation_deg", 180.0) > 0:
+        steps.append(ImageRotation(params.get("rotation_deg", 180.0)))
+    if params.get("shift_px", 4) > 0:
+        steps.append(Translation(int(params.get("shift_px", 4))))
+    if params.get("zoom", 0.1) > 0:
+        zoom = 1.0 + params.get("zoom", 0.1)
+        steps.append(ImageScaling(1.0 / zoom, zoom))
+    return Compose(steps)
+
+
+def _augmenter(cfg: ExperimentConfig, ndim: int) -> Callable:
+    return image_augmenter(cfg.augment) if ndim == 4 else classical_augmenter(cfg.augment)
+
+
 def _augmented(cfg, X, y, groups, targets, rng):
     from imusynth.augment import augment_to_counts
 
-    augmenter = classical_augmenter(cfg.augment)
+    augmenter = _augmenter(cfg, X.ndim)
     Xa, ya, src = augment_to_counts(X, y, targets, augmenter, rng, return_indices=True)
     return Xa, ya, groups[src], {}
 
@@ -463,46 +595,76 @@ def _sample(gan, per_class: int | dict[int, int], rng):
     return np.asarray(Xs, np.float32), np.asarray(ys, np.int64)
 
 
-def _classifier(cfg: ExperimentConfig, device: str, seed: int, **overrides):
+def _classifier(cfg: ExperimentConfig, device: str, seed: int, n_train: int, **overrides):
+    """The arm's classifier. ``classifier.sample_budget`` caps the samples seen per fit:
+    ``epochs`` shrinks to ``ceil(budget / n_train)`` for large (augmented) training sets, so
+    every arm gets about the same number of gradient steps."""
     from imusynth.models.classifiers import CNNClassifier
 
     params = {**cfg.classifier, **overrides}
+    budget = params.pop("sample_budget", None)
+    if budget:
+        epochs = params.get("epochs", CNNClassifier().epochs)
+        params["epochs"] = int(max(1, min(epochs, math.ceil(budget / max(n_train, 1)))))
     return CNNClassifier(**params, device=device, random_state=seed)
 
 
 def _fitted_gan(
     cfg: ExperimentConfig, train: WindowSet, unit: Unit, generator: str, out: Path, device: str
 ):
-    """Train the unit's GAN on its training windows, or load it from the cache."""
+    """Train the unit's GAN on its training windows, or load it from the cache.
+
+    With ``gan.augment_to``, the GAN trains on the training windows classically augmented
+    to that many per class (never on test subjects: they are not in ``train``)."""
     from imusynth.gan import ConditionalGAN
+    from imusynth.gan2d import ImageGAN
     from imusynth.train.config import load_config
 
+    estimator = ImageGAN if generator in IMAGE_GENERATORS else ConditionalGAN
     run_dir = out / "gans" / f"fold{unit.fold}-seed{unit.seed}-k{unit.train_subjects}-{generator}"
     if (run_dir / "DONE").exists():
-        return ConditionalGAN.load(run_dir, device=device)
+        return estimator.load(run_dir, device=device)
     overrides = [
         *cfg.gan_set,
         f"model.generator={generator}",
         f"train.seed={_seed('gan', unit.fold, unit.seed, unit.train_subjects) % 2**31}",
     ]
-    gan = ConditionalGAN(config=load_config(cfg.gan_config, overrides), device=device)
-    gan.fit(
-        train.X,
-        train.y,
-        groups=train.groups,
-        side=train.side,
-        classes=train.classes,
-        channels=train.channels,
-        units=train.units,
-        sampling_rate_hz=train.sampling_rate_hz,
-    )
+    gan = estimator(config=load_config(cfg.gan_config, overrides), device=device)
+    X, y, src = train.X, train.y, np.arange(len(train))
+    if cfg.gan_augment_to:
+        from imusynth.augment import augment_to_counts
+
+        counts = np.bincount(y, minlength=train.n_classes)
+        targets = {c: max(int(n), cfg.gan_augment_to) for c, n in enumerate(counts)}
+        rng = np.random.default_rng(_seed("gan-augment", unit.fold, unit.seed, unit.train_subjects))
+        augmenter = _augmenter(cfg, X.ndim)
+        X, y, src = augment_to_counts(X, y, targets, augmenter, rng, return_indices=True)
+    if estimator is ImageGAN:
+        gan.fit(X, y, groups=train.groups[src], classes=train.classes)
+    else:
+        gan.fit(
+            X,
+            y,
+            groups=train.groups[src],
+            side=None if train.side is None else train.side[src],
+            classes=train.classes,
+            channels=train.channels,
+            units=train.units,
+            sampling_rate_hz=train.sampling_rate_hz,
+        )
     gan.save(run_dir)
     (run_dir / "DONE").write_text("ok\n")
     return gan
 
 
 def _scores(y_true, y_pred, n_classes, minority) -> dict[str, float]:
-    from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score, recall_score
+    from sklearn.metrics import (
+        accuracy_score,
+        balanced_accuracy_score,
+        confusion_matrix,
+        f1_score,
+        recall_score,
+    )
 
     labels = np.arange(n_classes)
     out = {
@@ -514,16 +676,28 @@ def _scores(y_true, y_pred, n_classes, minority) -> dict[str, float]:
     out["minority_recall"] = float(np.mean(recalls[minority])) if minority else float("nan")
     for c, r in enumerate(recalls):
         out[f"recall_{c}"] = float(r)
-    return {k: float(v) for k, v in out.items()}
+    out = {k: float(v) for k, v in out.items()}
+    cm = confusion_matrix(y_true, y_pred, labels=labels)  # rows: true, columns: predicted
+    for i in range(n_classes):
+        for j in range(n_classes):
+            out[f"cm_{i}_{j}"] = int(cm[i, j])
+    return out
 
 
 # ------------------------------------------------------------------------------ reporting
 def summarise(results_csv: str | Path, out_dir: str | Path, classes: tuple[str, ...] = ()) -> Path:
-    """Write ``summary.md`` (mean ± sd over folds and seeds) and the figures beside it."""
+    """Write ``summary.md`` (mean ± sd over folds and seeds) and the figures beside it.
+
+    The summary ends with per-class sensitivity and specificity tables (see
+    :func:`sensitivity_specificity_tables`); ``classes`` names the class codes (default: the
+    names ``run_experiment`` saved in ``data.json`` beside the results).
+    """
     import pandas as pd
 
     df = pd.read_csv(results_csv)
     out = Path(out_dir)
+    if not classes:
+        classes = _saved_classes(Path(results_csv).parent)
     keys = ["train_subjects", "n_added", "arm"]
     metrics = [m for m in METRICS if m in df and df[m].notna().any()]
     agg = df.groupby(keys)[metrics].agg(["mean", "std", "count"])
@@ -536,20 +710,121 @@ def summarise(results_csv: str | Path, out_dir: str | Path, classes: tuple[str, 
     ]
     header = "| train subjects | added / class | arm | " + " | ".join(metrics) + " | n |"
     lines += [header, "|" + "---|" * (len(metrics) + 4)]
+    totals = df.groupby(keys)["added_per_class"].mean() if "added_per_class" in df else None
     for (k, n, arm), row in agg.iterrows():
         cells = [f"{row[(m, 'mean')]:.3f} ± {row[(m, 'std')]:.3f}" for m in metrics]
+        added = f"{n}"
+        if totals is not None and abs(totals[(k, n, arm)] - n) > 0.5 and arm != "real":
+            added += f" ({totals[(k, n, arm)]:g} in all)"
         lines.append(
-            f"| {k or 'all'} | {n} | {arm} | "
+            f"| {k or 'all'} | {added} | {arm} | "
             + " | ".join(cells)
             + f" | {int(row[(metrics[0], 'count')])} |"
         )
     lines += ["", _paired_table(df, metrics[0] if "macro_f1" not in metrics else "macro_f1")]
+    tables = sensitivity_specificity_tables(df, classes)
+    if tables:
+        lines += ["", tables]
     path = out / "summary.md"
     path.write_text("\n".join(lines) + "\n")
     from imusynth.plots.experiments import plot_experiment
 
     plot_experiment(df, out)
     return path
+
+
+def _saved_classes(folder: Path) -> tuple[str, ...]:
+    try:
+        return tuple(json.loads((folder / DATA_INFO).read_text())["classes"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return ()
+
+
+def confusion_matrix_of(df, n_classes: int) -> np.ndarray:
+    """The test confusion matrix summed over the rows of ``df`` (rows true, columns
+    predicted); each test sample counts once per seed."""
+    cm = np.zeros((n_classes, n_classes), dtype=np.int64)
+    for i in range(n_classes):
+        for j in range(n_classes):
+            cm[i, j] = int(df[f"cm_{i}_{j}"].sum())
+    return cm
+
+
+def sensitivity_specificity(cm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-class sensitivity (recall of the true class) and specificity (share of the other
+    classes' samples not called this class) of a confusion matrix (rows true).
+
+    Examples
+    --------
+    >>> sens, spec = sensitivity_specificity(np.array([[8, 2], [1, 9]]))
+    >>> sens.round(2).tolist(), spec.round(2).tolist()
+    ([0.8, 0.9], [0.9, 0.8])
+    """
+    cm = np.asarray(cm, dtype=np.float64)
+    total, tp = cm.sum(), np.diag(cm)
+    true, called = cm.sum(1), cm.sum(0)
+    negatives = total - true
+    sens = np.divide(tp, true, out=np.full(len(cm), np.nan), where=true > 0)
+    spec = np.divide(
+        negatives - (called - tp), negatives, out=np.full(len(cm), np.nan), where=negatives > 0
+    )
+    return sens, spec
+
+
+def sensitivity_specificity_tables(df, classes: tuple[str, ...] = ()) -> str:
+    """Markdown confusion matrices with per-class sensitivity and specificity.
+
+    One table per arm at its best number of added samples (highest mean accuracy), for the
+    largest training size, in the layout of Frid-Adar et al. 2018, Tables I, II and V: rows
+    are the classifier's calls, columns the ground truth, the last column each class's
+    specificity and the last row each class's sensitivity; the matrix is summed over the
+    test folds (and seeds). Empty when the results hold no confusion matrices.
+    """
+    n_classes = sum(1 for c in df.columns if str(c).startswith("recall_"))
+    if n_classes == 0 or f"cm_{n_classes - 1}_{n_classes - 1}" not in df:
+        return ""
+    df = df[df[f"cm_{n_classes - 1}_{n_classes - 1}"].notna()]
+    if df.empty:
+        return ""
+    names = list(classes) if len(classes) == n_classes else [str(c) for c in range(n_classes)]
+    sizes = sorted(df["train_subjects"].unique())
+    size = 0 if 0 in sizes else sizes[-1]
+    df = df[df["train_subjects"] == size]
+    pairs = df[["fold", "seed"]].drop_duplicates().shape[0]
+    lines = [
+        "Per-class sensitivity and specificity (layout of Frid-Adar et al. 2018, Tables I, II "
+        f"and V): each arm at its best number of added samples, {'all' if size == 0 else size} "
+        f"training subjects, confusion matrix summed over {pairs} test fold x seed pairs.",
+        "",
+        "| arm | added / class | accuracy | mean sensitivity | mean specificity |",
+        "|---|---|---|---|---|",
+    ]
+    details = []
+    for arm in dict.fromkeys(df["arm"]):
+        rows = df[df["arm"] == arm]
+        acc = rows.groupby("n_added")["accuracy"].mean()
+        best = acc.idxmax()
+        chosen = rows[rows["n_added"] == best]
+        cm = confusion_matrix_of(chosen, n_classes)
+        sens, spec = sensitivity_specificity(cm)
+        added = chosen["added_per_class"].mean() if "added_per_class" in chosen else best
+        lines.append(
+            f"| {arm} | {added:g} | {chosen['accuracy'].mean():.3f} ± "
+            f"{chosen['accuracy'].std():.3f} | {np.nanmean(sens):.1%} | {np.nanmean(spec):.1%} |"
+        )
+        details += [
+            "",
+            f"**{arm}**, {added:g} added per class "
+            f"(accuracy {np.trace(cm) / max(cm.sum(), 1):.1%} of {cm.sum()} test calls):",
+            "",
+            "| classification \\ truth | " + " | ".join(names) + " | specificity |",
+            "|---|" + "---|" * (n_classes + 1),
+        ]
+        for j, name in enumerate(names):  # row j: samples the classifier called class j
+            counts = " | ".join(str(int(cm[i, j])) for i in range(n_classes))
+            details.append(f"| {name} | {counts} | {spec[j]:.1%} |")
+        details.append("| sensitivity | " + " | ".join(f"{v:.1%}" for v in sens) + " | |")
+    return "\n".join(lines + details)
 
 
 def _paired_table(df, metric: str) -> str:

@@ -11,10 +11,16 @@ import pandas as pd
 
 from imusynth.data.spec import DatasetSpec, load_spec
 from imusynth.data.store import read_windows
-from imusynth.data.windows import Recordings, WindowSet, make_windows, resample
-from imusynth.errors import DataError
+from imusynth.data.windows import ImageSet, Recordings, WindowSet, make_windows, resample
+from imusynth.errors import ConfigError, DataError
 
-__all__ = ["load_recordings", "load_windows", "watch_dataset_path", "window_recordings"]
+__all__ = [
+    "load_images",
+    "load_recordings",
+    "load_windows",
+    "watch_dataset_path",
+    "window_recordings",
+]
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +54,12 @@ def load_recordings(spec: DatasetSpec | str | Path) -> Recordings:
     if not isinstance(spec, DatasetSpec):
         spec = load_spec(spec)
     kind = spec.source.kind
+    if spec.is_image:
+        raise DataError(
+            "an image source holds ROIs, not recordings; use load_windows or load_images",
+            path=spec.path,
+            field="source.kind",
+        )
     if kind == "seglearn-watch":
         recs = _load_watch(spec)
     elif kind in ("csv", "parquet"):
@@ -68,13 +80,95 @@ def load_windows(
 ) -> WindowSet:
     """Load a spec's data as windows, using the spec's windowing unless overridden.
 
-    ``length`` and ``stride`` are in samples at the spec's (resampled) rate.
+    ``length`` and ``stride`` are in samples at the spec's (resampled) rate. An image spec
+    gives an :class:`ImageSet` (see :func:`load_images`); it takes neither.
     """
     if not isinstance(spec, DatasetSpec):
         spec = load_spec(spec)
+    if spec.is_image:
+        if length is not None or stride is not None:
+            raise DataError(
+                "images are not cut into windows (no length or stride)",
+                path=spec.path,
+                field="windows.length",
+            )
+        return load_images(spec)
     if spec.source.kind == "hdf5":
         return _load_hdf5_windows(spec, length)
     return window_recordings(load_recordings(spec), spec, length, stride)
+
+
+# Loader arguments -> the spec keys that set them (for error messages).
+_LOADER_KEYS = {
+    "n_per_class": "source.counts",
+    "n_patients": "source.patients",
+    "patient_pattern": "source.patient_pattern",
+    "size": "image.size",
+    "window": "image.window",
+}
+
+
+def load_images(spec: DatasetSpec | str | Path) -> ImageSet:
+    """Load the ROIs of an image spec as an :class:`ImageSet` ``X (N, 1, size, size)``.
+
+    Intensities lie in [-1, 1]; ``groups`` are patient ids; ``sampling_rate_hz`` is 0. The
+    source kinds: ``"phantoms"`` (:func:`imusynth.data.phantoms.make_liver_phantoms`, drawn
+    from ``source.seed``), ``"image-folder"`` (:func:`imusynth.data.images.load_image_folder`,
+    one sub-folder per class) and ``"image-manifest"``
+    (:func:`imusynth.data.images.load_image_manifest`, a CSV of path, label, patient).
+
+    Raises
+    ------
+    DataError
+        Missing or malformed files (naming the file and the field), or a class folder or
+        label the spec does not list.
+
+    Examples
+    --------
+    >>> ims = load_images("data_specs/liver_phantoms.toml")  # doctest: +SKIP
+    >>> ims.X.shape, ims.class_counts()  # doctest: +SKIP
+    ((182, 1, 64, 64), {'cyst': 53, 'metastasis': 64, 'hemangioma': 65})
+    """
+    from imusynth.data import images, phantoms
+
+    if not isinstance(spec, DatasetSpec):
+        spec = load_spec(spec)
+    if not spec.is_image or spec.image is None:
+        raise DataError(
+            f"kind {spec.source.kind!r} is not an image source", path=spec.path, field="source.kind"
+        )
+    src, size, window = spec.source, spec.image.size, spec.image.window
+    try:
+        if src.kind == "phantoms":
+            kwargs: dict = {"size": size, "rng": np.random.default_rng(src.seed)}
+            if src.counts is not None:
+                kwargs["n_per_class"] = src.counts
+            if src.patients is not None:
+                kwargs["n_patients"] = src.patients
+            data = phantoms.make_liver_phantoms(**kwargs)
+        elif src.kind == "image-folder":
+            kwargs = {"classes": spec.classes, "size": size, "window": window}
+            if src.patient_pattern is not None:
+                kwargs["patient_pattern"] = src.patient_pattern
+            data = images.load_image_folder(src.path, **kwargs)
+        else:
+            data = images.load_image_manifest(
+                src.path, classes=spec.classes, size=size, window=window
+            )
+    except ConfigError as exc:
+        # A spec value the loader rejects: name the spec file and the key.
+        key = _LOADER_KEYS.get(exc.field or "", exc.field)
+        raise DataError(exc.message, path=spec.path, field=key) from None
+    return ImageSet(
+        X=data["X"],
+        y=data["y"],
+        groups=data["groups"],
+        classes=spec.classes,
+        channels=spec.signal.channels,
+        units=spec.signal.units,
+        sampling_rate_hz=0.0,
+        source=f"spec:{spec.name}",
+    )
 
 
 def window_recordings(

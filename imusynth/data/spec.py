@@ -36,11 +36,32 @@ Layout (``data_specs/watch.toml`` is a complete example)::
                                 # "drop" (skip them, and say how many) or "pad" (repeat the
                                 # last sample up to one window)
     resample_hz = 50.0          # optional: resample every recording to this rate first
+
+Image specs (``data_specs/liver_phantoms.toml``, ``data_specs/example_rois.toml``) describe
+ROIs ``(N, 1, H, W)`` instead; they have no ``[windows]`` or ``[columns]`` section, one
+channel, and a sampling rate of 0 (``sampling_rate_hz`` may be left out)::
+
+    [source]
+    kind = "image-folder"       # or "image-manifest" (path: a CSV with columns path,
+                                # label, patient) or "phantoms" (no path)
+    path = "rois"               # one sub-folder per class, named as in labels.classes
+    patient_pattern = '^(?P<patient>[A-Za-z0-9]+)_'   # image-folder only; default: see data.images
+    # phantoms only: seed = 0, counts = [53, 64, 65], patients = 60
+
+    [signal]
+    channels = ["intensity"]
+    units = ["scaled"]          # intensities are mapped to [-1, 1]
+
+    [image]
+    size = 64                   # side in pixels after resizing (default 64)
+    window = [-50.0, 200.0]     # optional, files only: intensity window mapped to [-1, 1]
+                                # (e.g. Hounsfield units of NPY files); see data.images
 """
 
 from __future__ import annotations
 
 import math
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,8 +70,10 @@ from typing import Any
 from imusynth.errors import SpecError
 
 __all__ = [
+    "IMAGE_KINDS",
     "ColumnSpec",
     "DatasetSpec",
+    "ImageSpec",
     "SignalSpec",
     "SourceSpec",
     "WindowSpec",
@@ -58,15 +81,23 @@ __all__ = [
     "parse_spec",
 ]
 
-SOURCE_KINDS = ("seglearn-watch", "csv", "parquet", "hdf5")
+SIGNAL_KINDS = ("seglearn-watch", "csv", "parquet", "hdf5")
+IMAGE_KINDS = ("phantoms", "image-folder", "image-manifest")
+SOURCE_KINDS = SIGNAL_KINDS + IMAGE_KINDS
 SHORT_RULES = ("error", "drop", "pad")
 SIDES = ("left", "right", "")
 
 
 @dataclass(frozen=True)
 class SourceSpec:
+    """Where the data come from; the image-only keys are ``None`` for signal sources."""
+
     kind: str
     path: Path | None = None
+    seed: int = 0  # phantoms: seeds the phantom generator
+    counts: tuple[int, ...] | None = None  # phantoms: lesions per class (None: the paper's)
+    patients: int | None = None  # phantoms: number of patients (None: the generator's)
+    patient_pattern: str | None = None  # image-folder: regex for the patient id in file names
 
 
 @dataclass(frozen=True)
@@ -97,6 +128,14 @@ class WindowSpec:
 
 
 @dataclass(frozen=True)
+class ImageSpec:
+    """How ROIs become ``(1, size, size)`` images in [-1, 1] (image sources only)."""
+
+    size: int = 64
+    window: tuple[float, float] | None = None
+
+
+@dataclass(frozen=True)
 class DatasetSpec:
     """A validated dataset description.
 
@@ -111,23 +150,38 @@ class DatasetSpec:
     source: SourceSpec
     signal: SignalSpec
     classes: tuple[str, ...]
-    windows: WindowSpec
+    windows: WindowSpec | None  # None for image sources
     columns: ColumnSpec = field(default_factory=ColumnSpec)
     description: str = ""
     path: Path | None = None
+    image: ImageSpec | None = None  # image sources only
+
+    @property
+    def is_image(self) -> bool:
+        """True for ROI sources (phantoms, image folders, manifests)."""
+        return self.source.kind in IMAGE_KINDS
 
     @property
     def rate_hz(self) -> float:
         """The rate windows are cut at: the resampling target if any, else the native rate."""
+        if self.windows is None:
+            return self.signal.sampling_rate_hz
         return self.windows.resample_hz or self.signal.sampling_rate_hz
 
 
 # Schema: key -> (type or tuple of types, required). "str_list" means a list of strings.
 _SCHEMA: dict[str, dict[str, tuple[Any, bool]]] = {
     "": {"name": (str, True), "description": (str, False)},
-    "source": {"kind": (str, True), "path": (str, False)},
+    "source": {
+        "kind": (str, True),
+        "path": (str, False),
+        "seed": (int, False),
+        "counts": ("int_list", False),
+        "patients": (int, False),
+        "patient_pattern": (str, False),
+    },
     "signal": {
-        "sampling_rate_hz": ((int, float), True),
+        "sampling_rate_hz": ((int, float), False),  # required for signal sources
         "channels": ("str_list", True),
         "units": ("str_list", True),
         "placement": (str, False),
@@ -148,8 +202,17 @@ _SCHEMA: dict[str, dict[str, tuple[Any, bool]]] = {
         "short": (str, False),
         "resample_hz": ((int, float), False),
     },
+    "image": {"size": (int, False), "window": ("number_list", False)},
 }
-_REQUIRED_SECTIONS = ("source", "signal", "labels", "windows")
+_REQUIRED_SECTIONS = ("source", "signal", "labels")
+# Which source kinds each optional source key is for (path: every kind but these two).
+_SOURCE_KEY_KINDS = {
+    "path": tuple(k for k in SOURCE_KINDS if k not in ("seglearn-watch", "phantoms")),
+    "seed": ("phantoms",),
+    "counts": ("phantoms",),
+    "patients": ("phantoms",),
+    "patient_pattern": ("image-folder",),
+}
 
 
 def load_spec(path: str | Path) -> DatasetSpec:
@@ -205,26 +268,25 @@ def parse_spec(raw: dict[str, Any], *, path: str | Path | None = None) -> Datase
                 raise err("missing key", f"{name}.{key}" if name else key)
         return out
 
-    top, src, sig, lab, col, win = (
-        section(s) for s in ("", "source", "signal", "labels", "columns", "windows")
+    top, src, sig, lab, col, win, img = (
+        section(s) for s in ("", "source", "signal", "labels", "columns", "windows", "image")
     )
 
     kind = src["kind"]
     if kind not in SOURCE_KINDS:
         raise err(f"must be one of {', '.join(SOURCE_KINDS)}; got {kind!r}", "source.kind")
+    for key, kinds in _SOURCE_KEY_KINDS.items():
+        if key in src and kind not in kinds:
+            raise err(f"not used with kind {kind!r}", f"source.{key}")
     src_path = None
-    if kind != "seglearn-watch":
+    if kind in _SOURCE_KEY_KINDS["path"]:
         if "path" not in src:
             raise err(f"missing key (required for kind {kind!r})", "source.path")
         src_path = Path(src["path"])
         if not src_path.is_absolute() and where is not None:
             src_path = where.parent / src_path
-    elif "path" in src:
-        raise err("not used with kind 'seglearn-watch'", "source.path")
 
-    rate = float(sig["sampling_rate_hz"])
-    if not (math.isfinite(rate) and rate > 0):
-        raise err("must be a positive number", "signal.sampling_rate_hz")
+    image = kind in IMAGE_KINDS
     channels, units = tuple(sig["channels"]), tuple(sig["units"])
     if not channels:
         raise err("must list at least one channel", "signal.channels")
@@ -236,6 +298,31 @@ def parse_spec(raw: dict[str, Any], *, path: str | Path | None = None) -> Datase
     classes = tuple(lab["classes"])
     if len(classes) < 1 or len(set(classes)) != len(classes):
         raise err("must list unique class names", "labels.classes")
+
+    if image:
+        rate = float(sig.get("sampling_rate_hz", 0.0))
+        if rate != 0:
+            raise err("must be 0 (or left out) for an image source", "signal.sampling_rate_hz")
+        _check_image_layout(raw, channels, err)
+        return DatasetSpec(
+            name=top["name"],
+            description=top.get("description", ""),
+            source=_image_source(kind, src, src_path, classes, err),
+            signal=SignalSpec(rate, channels, units, sig.get("placement", "")),
+            classes=classes,
+            windows=None,
+            path=where,
+            image=_image_section(kind, img, err),
+        )
+    if "image" in raw:
+        raise err(f"not used with kind {kind!r}", "image")
+    if "windows" not in raw:
+        raise err("missing section", "windows")
+    if "sampling_rate_hz" not in sig:
+        raise err("missing key", "signal.sampling_rate_hz")
+    rate = float(sig["sampling_rate_hz"])
+    if not (math.isfinite(rate) and rate > 0):
+        raise err("must be a positive number", "signal.sampling_rate_hz")
 
     resample = win.get("resample_hz")
     if resample is not None and not (math.isfinite(resample) and resample > 0):
@@ -259,10 +346,75 @@ def parse_spec(raw: dict[str, Any], *, path: str | Path | None = None) -> Datase
     )
 
 
+def _check_image_layout(raw: dict[str, Any], channels: tuple[str, ...], err) -> None:
+    for name in ("windows", "columns"):
+        if name in raw:
+            raise err("not used with an image source", name)
+    if len(channels) != 1:
+        raise err(f"an image source has one channel, got {len(channels)}", "signal.channels")
+
+
+def _image_source(kind: str, src: dict[str, Any], path: Path | None, classes, err) -> SourceSpec:
+    counts = src.get("counts")
+    if counts is not None:
+        if len(counts) != len(classes) or min(counts) < 0 or sum(counts) == 0:
+            raise err(
+                f"need {len(classes)} non-negative counts (one per class), not all zero",
+                "source.counts",
+            )
+        counts = tuple(counts)
+    if kind == "phantoms":
+        from imusynth.data.phantoms import PHANTOM_CLASSES
+
+        if classes != PHANTOM_CLASSES:
+            raise err(
+                f"the phantoms have classes {list(PHANTOM_CLASSES)}, in this order",
+                "labels.classes",
+            )
+    patients = src.get("patients")
+    if patients is not None and not 1 <= patients <= sum(counts or (patients,)):
+        raise err("must be at least 1 and at most the number of lesions", "source.patients")
+    seed = src.get("seed", 0)
+    if seed < 0:
+        raise err("must be >= 0", "source.seed")
+    pattern = src.get("patient_pattern")
+    if pattern is not None:
+        try:
+            groups = re.compile(pattern).groups
+        except re.error as exc:
+            raise err(f"not a valid regular expression ({exc})", "source.patient_pattern") from None
+        if groups < 1:
+            raise err("needs a group for the patient id", "source.patient_pattern")
+    return SourceSpec(kind, path, seed, counts, patients, pattern)
+
+
+def _image_section(kind: str, img: dict[str, Any], err) -> ImageSpec:
+    size = img.get("size", ImageSpec.size)
+    if size < 16:
+        raise err(f"must be at least 16 pixels, got {size}", "image.size")
+    window = img.get("window")
+    if window is not None:
+        if kind == "phantoms":
+            raise err("not used with kind 'phantoms' (already windowed)", "image.window")
+        if len(window) != 2 or not all(math.isfinite(v) for v in window) or window[0] >= window[1]:
+            raise err("expected [low, high] with low < high", "image.window")
+        window = (float(window[0]), float(window[1]))
+    return ImageSpec(size=size, window=window)
+
+
 def _check_type(value: Any, kind: Any, dotted: str, err) -> Any:
     if kind == "str_list":
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise err("expected a list of strings", dotted)
+        return value
+    if kind in ("int_list", "number_list"):
+        allowed = int if kind == "int_list" else (int, float)
+        if not isinstance(value, list) or not all(
+            isinstance(v, allowed) and not isinstance(v, bool) for v in value
+        ):
+            raise err(
+                f"expected a list of {'integers' if kind == 'int_list' else 'numbers'}", dotted
+            )
         return value
     # bool is an int in Python; a spec that says `length = true` is still wrong.
     if isinstance(value, bool) or not isinstance(value, kind):

@@ -15,8 +15,9 @@ def plot_experiment(df, out_dir: str | Path) -> list[Path]:
 
     Augmentation results get ``accuracy_vs_added.png`` (the analogue of Frid-Adar et al.
     2018, Fig. 8: one panel per training size, one line per arm, mean ± sd over folds and
-    seeds); rebalancing results get ``rebalancing.png`` (bars of macro-F1, balanced
-    accuracy and minority recall per arm).
+    seeds, against all samples added per class -- for classic + synthetic arms on top of a
+    classic base, base plus synthetic); rebalancing results get ``rebalancing.png`` (bars of
+    macro-F1, balanced accuracy and minority recall per arm).
     """
     out = Path(out_dir)
     if "reference" in set(df["arm"]) or "none" in set(df["arm"]):
@@ -31,12 +32,12 @@ def _curves(df, path: Path) -> Path:
     for ax, k in zip(axes, sizes, strict=True):
         sub = df[df["train_subjects"] == k]
         real = sub[sub["arm"] == "real"]["accuracy"]
-        xs = sorted(sub["n_added"].unique())
+        x_col = "added_per_class" if "added_per_class" in sub else "n_added"
         if len(real):
             ax.axhline(real.mean(), color="k", lw=1.5, label="real only")
             ax.axhspan(real.mean() - real.std(), real.mean() + real.std(), color="k", alpha=0.08)
         for arm, g in sub[sub["arm"] != "real"].groupby("arm"):
-            stats = g.groupby("n_added")["accuracy"].agg(["mean", "std"]).reindex(xs).dropna()
+            stats = g.groupby(x_col)["accuracy"].agg(["mean", "std"]).sort_index().dropna()
             ax.errorbar(
                 stats.index,
                 stats["mean"],
@@ -46,7 +47,7 @@ def _curves(df, path: Path) -> Path:
                 label=arm,
             )
         ax.set_title(f"{k or 'all'} training subjects per fold")
-        ax.set_xlabel("added windows per class")
+        ax.set_xlabel("added samples per class")
         ax.set_ylabel("accuracy on held-out subjects")
         ax.grid(alpha=0.3)
     axes[-1].legend(fontsize=8)
