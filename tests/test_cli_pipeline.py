@@ -45,7 +45,7 @@ def test_train_sample_balance(run_cli, tmp_path, windows_file, tiny_windows):
     assert code == 2 and "--resume" in _one_line(err)
 
     out_file = tmp_path / "s.h5"
-    code, out, err = run_cli(
+    code, _, err = run_cli(
         "sample", run, "--per-class", "5", "--classes", "FEL", "--out", out_file, "--seed", "3"
     )
     assert code == 0, err
