@@ -35,7 +35,7 @@ def _one_line(err: str) -> str:
 
 def test_train_sample_balance(run_cli, tmp_path, windows_file, tiny_windows):
     run = tmp_path / "run"
-    code, out, err = run_cli(
+    code, _, err = run_cli(
         "train", "--data", windows_file, "--out", run, *TINY_GAN, "--device", "cpu", "-q"
     )
     assert code == 0, err
