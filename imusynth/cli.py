@@ -574,7 +574,9 @@ def _add_kinematics(sub) -> None:
     )
     p.add_argument("windows", type=Path, help="HDF5 windows file (ax..wz in g and rad/s)")
     p.add_argument("--out", type=_out_path, required=True, help="output HDF5 file")
-    p.add_argument("--steps", type=_positive_int, default=300, help="optimiser steps")
+    p.add_argument(
+        "--steps", type=_positive_int, default=150, help="L-BFGS iterations per window batch"
+    )
     p.set_defaults(func=_cmd_ik)
 
 

@@ -1,0 +1,550 @@
+"""Differentiable upper-extremity kinematic chain that synthesises wrist-watch IMU signals.
+
+World and thorax frames (ISB, Wu et al. 2005)
+---------------------------------------------
+X anterior, Y superior, Z to the right. Gravity points along -Y. The chain is modelled for a
+right arm; a left arm is its mirror image through the sagittal plane (see *Mirroring*).
+
+Joint coordinates (radians), in ``ArmModel.joint_names`` order
+--------------------------------------------------------------
+``trunk_flexion``      thorax bends forward about the hip (present when ``trunk=True``)
+``trunk_lateral``      thorax leans toward the arm side
+``shoulder_plane``     plane of elevation: 0 = abduction in the frontal plane,
+                       +pi/2 = forward flexion in the sagittal plane
+``shoulder_elevation`` elevation of the humerus away from the hanging position (negative
+                       values swing the arm the other way in the same plane, e.g. extension)
+``shoulder_rotation``  ISB axial rotation of the humerus, + internal / - external
+``elbow_flexion``      0 = straight arm
+``forearm_pronation``  0 = neutral (thumb forward with the arm hanging, thumb up with the
+                       elbow at 90 deg), + pronation / - supination
+
+The humerus orientation relative to the thorax is the ISB YXY' sequence (Wu et al. 2005),
+``R_hum = Ry(plane) Rx(-elevation) Ry(rotation)``, and the forearm is
+``R_fa = R_hum Rz(elbow) Ry(pronation)``; every coordinate is one rotation about one axis.
+At zero the arm hangs straight with the palm facing the thigh. Two properties of YXY' to
+keep in mind: (1) axial rotation is counted in the frame already turned by the plane of
+elevation, so the arm raised in plane ``p`` without twisting (elbow axis horizontal) has
+``rotation = -p`` (e.g. -90 deg in forward flexion); (2) at zero elevation plane and axial
+rotation turn about the same axis (gimbal lock), so only their sum is identifiable from data
+while the arm hangs. Its joint range is therefore wider than the anatomical one.
+
+Watch (sensor) frame
+--------------------
+The watch sits on the dorsal distal forearm (``sensor_distance`` from the elbow,
+``sensor_height`` above the forearm axis). On the right arm: x along the forearm toward the
+hand, z out of the watch face (dorsal), y = z x x toward the thumb (radial). This matches the
+seglearn watch data (Burns et al. 2018): with the arm hanging (pendulum), right-arm windows
+read ax ~ -1 g; with the elbow at 90 deg and the thumb up (rotations), ay ~ +1 g. An optional
+per-sample ``mount`` rotation (watch worn rotated on the wrist) is applied in the sensor frame.
+
+Mirroring
+---------
+A left arm is the reflection ``M = diag(1, 1, -1)`` of the right arm, with the same joint
+angles. A watch worn the usual way is mirror-symmetric except for its x axis (the watch
+cannot be left-handed), so on the left arm x points toward the elbow; this is what the
+seglearn left-arm windows show (pendulum ax ~ +1 g). Readings map as
+``acc_left = (-ax, ay, az)`` and ``gyro_left = (wx, -wy, -wz)`` (angular velocity is a
+pseudovector), applied before the mount rotation.
+
+Signals
+-------
+``gyro`` is analytic: the world angular velocity is ``sum_j axis_j(t) * dq_j/dt``, rotated
+into the sensor frame. ``acc`` is the specific force ``(d^2 p/dt^2 + g e_Y) / g`` in the sensor
+frame, so a watch at rest reads magnitude 1. Time derivatives (of ``q`` and of the sensor
+position ``p``) use a Savitzky-Golay differentiator (local polynomial fit, default window 9,
+order 4) applied as one banded matrix product. At the first and last ``window // 2`` samples
+the polynomial fitted to the first/last full window is differentiated at those points, so no
+sample is lost or left to a crude one-sided difference: for a 1 Hz sinusoid at 50 Hz the
+velocity is within 0.1% and the acceleration within 1.5% everywhere, ends included (0.02%
+inside); at 2 Hz within 1% and 10% at the very ends. The gain at the Nyquist frequency stays
+below that of a central difference (no blow-up of sampling noise).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from functools import lru_cache
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from imusynth.errors import ConfigError, DataError
+from imusynth.kinematics.rotations import axis_angle_to_matrix
+
+__all__ = [
+    "ARM_JOINTS",
+    "DEFAULT_LIMITS_DEG",
+    "GRAVITY",
+    "POINT_NAMES",
+    "TRUNK_JOINTS",
+    "ArmGeometry",
+    "ArmModel",
+    "ArmOutput",
+    "time_derivative",
+]
+
+GRAVITY = 9.80665  # m/s^2, standard gravity: the "g" of the accelerometer unit
+TRUNK_JOINTS = ("trunk_flexion", "trunk_lateral")
+ARM_JOINTS = (
+    "shoulder_plane",
+    "shoulder_elevation",
+    "shoulder_rotation",
+    "elbow_flexion",
+    "forearm_pronation",
+)
+# Adult active ranges of motion (AAOS-like), widened slightly so that the sigmoid
+# parametrisation used by the inverse kinematics can reach the usual resting poses.
+DEFAULT_LIMITS_DEG: dict[str, tuple[float, float]] = {
+    "trunk_flexion": (-20.0, 90.0),
+    "trunk_lateral": (-30.0, 30.0),
+    "shoulder_plane": (-90.0, 150.0),
+    "shoulder_elevation": (-60.0, 180.0),
+    "shoulder_rotation": (-180.0, 110.0),  # ISB YXY': anatomical range shifted by -plane
+    "elbow_flexion": (-5.0, 150.0),
+    "forearm_pronation": (-90.0, 90.0),
+}
+POINT_NAMES = ("hip", "neck", "shoulder", "elbow", "wrist", "sensor")
+
+
+@dataclass(frozen=True)
+class ArmGeometry:
+    """Segment lengths and watch placement in metres (adult defaults).
+
+    Attributes
+    ----------
+    trunk_length : float
+        Hip (trunk pivot) to shoulder height.
+    shoulder_width : float
+        Lateral offset of the shoulder joint centre from the midline.
+    upper_arm_length : float
+        Shoulder to elbow joint centre.
+    forearm_length : float
+        Elbow to wrist joint centre.
+    sensor_distance : float
+        Watch position along the forearm, measured from the elbow.
+    sensor_height : float
+        Watch offset from the forearm axis toward the dorsal side.
+
+    Examples
+    --------
+    >>> ArmGeometry(forearm_length=0.24).forearm_length
+    0.24
+    """
+
+    trunk_length: float = 0.50
+    shoulder_width: float = 0.19
+    upper_arm_length: float = 0.31
+    forearm_length: float = 0.26
+    sensor_distance: float = 0.23
+    sensor_height: float = 0.015
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if not (isinstance(v, int | float) and math.isfinite(v) and v >= 0):
+                raise ConfigError(
+                    f"must be a finite length >= 0 in metres, got {v!r}", field=f.name
+                )
+
+
+@dataclass
+class ArmOutput:
+    """What :class:`ArmModel` returns.
+
+    Attributes
+    ----------
+    acc : Tensor
+        (B, 3, T) specific force in the sensor frame, in g.
+    gyro : Tensor
+        (B, 3, T) angular velocity in the sensor frame, in rad/s.
+    points : Tensor
+        (B, P, 3, T) world positions in metres of :data:`POINT_NAMES` (hip at the origin).
+    orientation : Tensor
+        (B, T, 3, 3) world-from-sensor rotation (columns: sensor axes in world coordinates).
+    point_names : tuple of str
+        Names of the P points.
+    """
+
+    acc: Tensor
+    gyro: Tensor
+    points: Tensor
+    orientation: Tensor
+    point_names: tuple[str, ...] = POINT_NAMES
+
+    @property
+    def imu(self) -> Tensor:
+        """(B, 6, T) ``[ax, ay, az, wx, wy, wz]``, the watch-data channel order."""
+        return torch.cat((self.acc, self.gyro), dim=1)  # (B, 6, T)
+
+
+# ----------------------------------------------------------------------------- derivatives
+
+
+def _poly_rows(window: int, polyorder: int, deriv: int, positions: tuple[int, ...]) -> np.ndarray:
+    """Rows r such that ``r @ x[window]`` is the ``deriv``-th derivative (per sample) at each
+    position of the least-squares polynomial of ``polyorder`` through the window."""
+    t = np.arange(window, dtype=np.float64) - (window - 1) / 2
+    pinv = np.linalg.pinv(np.vander(t, polyorder + 1, increasing=True))  # (p+1, window)
+    out = np.zeros((len(positions), window))
+    for row, pos in enumerate(positions):
+        x = pos - (window - 1) / 2
+        for i in range(deriv, polyorder + 1):
+            out[row] += pinv[i] * math.factorial(i) / math.factorial(i - deriv) * x ** (i - deriv)
+    return out
+
+
+@lru_cache(maxsize=64)
+def _sg_rows(window: int, polyorder: int, deriv: int) -> np.ndarray:
+    return _poly_rows(window, polyorder, deriv, tuple(range(window)))  # (window, window)
+
+
+@lru_cache(maxsize=32)
+def _derivative_matrix(
+    n_t: int, window: int, polyorder: int, deriv: int, dtype: torch.dtype, device: torch.device
+) -> Tensor:
+    """Banded (T, T) operator: centred filter inside, end-window polynomials at the ends."""
+    if n_t < window:
+        p = min(polyorder, n_t - 1)
+        mat = _poly_rows(n_t, p, deriv, tuple(range(n_t))) if p >= deriv else np.zeros((n_t, n_t))
+        return torch.as_tensor(mat, dtype=dtype, device=device)
+    rows = _sg_rows(window, polyorder, deriv)
+    half = window // 2
+    mat = np.zeros((n_t, n_t))
+    mat[:half, :window] = rows[:half]
+    mat[n_t - half :, n_t - window :] = rows[half + 1 :]
+    for i in range(half, n_t - half):
+        mat[i, i - half : i + half + 1] = rows[half]
+    return torch.as_tensor(mat, dtype=dtype, device=device)
+
+
+def time_derivative(
+    x: Tensor, fs: float, order: int = 1, *, window: int = 9, polyorder: int = 4
+) -> Tensor:
+    """Savitzky-Golay time derivative of ``x`` ``(..., T)`` along the last axis.
+
+    The interior uses the centred least-squares polynomial filter; the first and last
+    ``window // 2`` samples differentiate the polynomial fitted to the first and last full
+    window at those samples, so no sample is lost or degraded to a first-order difference.
+    Windows shorter than ``window`` use one polynomial of order ``min(polyorder, T - 1)``
+    through all samples. The operator is one banded (T, T) matrix product: on a CPU this is
+    several times faster, forward and backward, than a single-channel ``conv1d``.
+
+    Parameters
+    ----------
+    x : Tensor
+        (..., T) signal sampled at ``fs`` Hz.
+    fs : float
+        Sampling rate in Hz.
+    order : int
+        1 or 2 (velocity or acceleration), or 0 (smoothing only).
+    window, polyorder : int
+        Odd window length and polynomial order (``polyorder < window``, ``polyorder >= order``).
+
+    Returns
+    -------
+    Tensor
+        (..., T), in units of x per second**order.
+
+    Examples
+    --------
+    >>> import torch
+    >>> t = torch.arange(50, dtype=torch.float64) / 50
+    >>> v = time_derivative(t**2, 50.0)
+    >>> bool(torch.allclose(v, 2 * t))
+    True
+    """
+    if window % 2 != 1 or not (order <= polyorder < window) or order < 0:
+        raise ConfigError(
+            f"need odd window > polyorder >= order >= 0, got {window=}, {polyorder=}, {order=}",
+            field="window",
+        )
+    mat = _derivative_matrix(x.shape[-1], window, polyorder, order, x.dtype, x.device)
+    return (x @ mat.T) * float(fs) ** order
+
+
+# ----------------------------------------------------------------------------- the model
+
+
+def _geometry_value(
+    geometry: Mapping[str, float | Tensor] | ArmGeometry | None,
+    default: ArmGeometry,
+    name: str,
+    batch: int,
+    like: Tensor,
+) -> Tensor:
+    """A length as a (B, 1) tensor: per-sample override, else the model's default."""
+    if isinstance(geometry, ArmGeometry):
+        value: float | Tensor = getattr(geometry, name)
+    elif geometry is not None and name in geometry:
+        value = geometry[name]
+    else:
+        value = getattr(default, name)
+    v = torch.as_tensor(value, dtype=like.dtype, device=like.device)
+    if v.ndim == 0:
+        return v.expand(batch)[:, None]  # (B, 1)
+    if v.shape != (batch,):
+        raise DataError(f"expected a scalar or shape ({batch},), got {tuple(v.shape)}", field=name)
+    return v[:, None]  # (B, 1)
+
+
+def _mount_matrix(mount: Tensor, batch: int, like: Tensor) -> Tensor:
+    mount = mount.to(dtype=like.dtype, device=like.device)
+    if mount.shape == (batch, 3):
+        return axis_angle_to_matrix(mount)  # (B, 3, 3)
+    if mount.shape == (batch, 3, 3):
+        return mount
+    raise DataError(
+        f"mount must be (B, 3) axis-angle or (B, 3, 3) matrices with B={batch}, "
+        f"got {tuple(mount.shape)}",
+        field="mount",
+    )
+
+
+class ArmModel(nn.Module):
+    """Wrist-watch IMU signals from joint-angle trajectories of one arm (and the trunk).
+
+    See the module docstring for frames, joint conventions, mirroring and derivatives.
+    The model has no trainable parameters; it is an ``nn.Module`` so that it moves with
+    ``.to(device)`` and composes with generators.
+
+    Parameters
+    ----------
+    side : {"right", "left"}
+        Which arm; the left arm is the sagittal mirror image of the right.
+    trunk : bool
+        Include ``trunk_flexion`` and ``trunk_lateral`` (J = 7), else a fixed thorax (J = 5).
+    geometry : ArmGeometry, optional
+        Default segment lengths and watch placement (adult defaults).
+    limits : mapping of str to (float, float), optional
+        Joint ranges in radians overriding :data:`DEFAULT_LIMITS_DEG` by joint name.
+    deriv_window, deriv_polyorder : int
+        Savitzky-Golay differentiator (see :func:`time_derivative`).
+
+    Attributes
+    ----------
+    joint_names : tuple of str
+        The J joint coordinates, in the order of ``q``'s second axis.
+    joint_limits : Tensor
+        (J, 2) float64 buffer, lower and upper bound of each joint in radians.
+
+    Examples
+    --------
+    >>> import torch
+    >>> model = ArmModel(side="right")
+    >>> out = model(torch.zeros(2, len(model.joint_names), 100), fs=50.0)
+    >>> out.acc.shape, round(float(out.acc[0, :, 0].norm()), 6)
+    (torch.Size([2, 3, 100]), 1.0)
+    """
+
+    joint_limits: Tensor
+
+    def __init__(
+        self,
+        side: str = "right",
+        *,
+        trunk: bool = True,
+        geometry: ArmGeometry | None = None,
+        limits: Mapping[str, tuple[float, float]] | None = None,
+        deriv_window: int = 9,
+        deriv_polyorder: int = 4,
+    ) -> None:
+        super().__init__()
+        if side not in ("right", "left"):
+            raise ConfigError(f"side must be 'right' or 'left', got {side!r}", field="side")
+        if deriv_window % 2 != 1 or not (2 <= deriv_polyorder < deriv_window):
+            raise ConfigError(
+                "deriv_window must be odd and > deriv_polyorder >= 2", field="deriv_window"
+            )
+        self.side = side
+        self.trunk = bool(trunk)
+        self.geometry = geometry if geometry is not None else ArmGeometry()
+        self.deriv_window = int(deriv_window)
+        self.deriv_polyorder = int(deriv_polyorder)
+        self.joint_names: tuple[str, ...] = (TRUNK_JOINTS if self.trunk else ()) + ARM_JOINTS
+        lim = {k: (math.radians(a), math.radians(b)) for k, (a, b) in DEFAULT_LIMITS_DEG.items()}
+        for name, (lo, hi) in (limits or {}).items():
+            if name not in self.joint_names:
+                raise ConfigError(f"unknown joint {name!r}", field="limits")
+            if not lo < hi:
+                raise ConfigError(f"lower limit must be below upper, got {(lo, hi)}", field=name)
+            lim[name] = (float(lo), float(hi))
+        table = torch.tensor([lim[n] for n in self.joint_names], dtype=torch.float64)
+        self.register_buffer("joint_limits", table, persistent=False)
+
+    @property
+    def num_joints(self) -> int:
+        """J, the number of joint coordinates."""
+        return len(self.joint_names)
+
+    def extra_repr(self) -> str:
+        return f"side={self.side!r}, trunk={self.trunk}, geometry={asdict(self.geometry)}"
+
+    def _deriv(self, x: Tensor, fs: float, order: int) -> Tensor:
+        return time_derivative(
+            x, fs, order, window=self.deriv_window, polyorder=self.deriv_polyorder
+        )
+
+    def forward(
+        self,
+        q: Tensor,
+        fs: float,
+        mount: Tensor | None = None,
+        geometry: Mapping[str, float | Tensor] | ArmGeometry | None = None,
+    ) -> ArmOutput:
+        """Synthesise the watch signals of joint trajectories ``q``.
+
+        Parameters
+        ----------
+        q : Tensor
+            (B, J, T) joint angles in radians, ``joint_names`` order, sampled at ``fs`` Hz.
+        fs : float
+            Sampling rate in Hz.
+        mount : Tensor, optional
+            Watch mounting rotation, (B, 3) axis-angle or (B, 3, 3), expressed in the nominal
+            sensor frame (``R_sensor = R_nominal @ R_mount``); None = nominal placement.
+        geometry : ArmGeometry or mapping, optional
+            Overrides of :class:`ArmGeometry` fields, scalars or per-sample (B,) tensors.
+
+        Returns
+        -------
+        ArmOutput
+        """
+        if q.ndim != 3 or q.shape[1] != self.num_joints:
+            raise DataError(
+                f"q must be (B, {self.num_joints}, T) for joints {self.joint_names}, "
+                f"got {tuple(q.shape)}",
+                field="q",
+            )
+        if not (fs > 0 and math.isfinite(fs)):
+            raise ConfigError(f"sampling rate must be > 0 Hz, got {fs!r}", field="fs")
+        batch = q.shape[0]
+        geo = {
+            f.name: _geometry_value(geometry, self.geometry, f.name, batch, q)[..., None]
+            for f in fields(ArmGeometry)
+        }  # each (B, 1, 1)
+        joint_axes, sensor_axes, points = self._chain(q, geo)
+        qdot = self._deriv(q, fs, 1)  # (B, J, T)
+        omega = sum(a * qdot[:, j : j + 1] for j, a in enumerate(joint_axes))  # (B, 3, T) world
+        sensor = points[-1]
+        # Derivative rows sum to zero, so removing the mean changes nothing but float32 error.
+        accel = self._deriv(sensor - sensor.mean(-1, keepdim=True), fs, 2)  # (B, 3, T) m/s^2
+        up = torch.tensor([0.0, 1.0, 0.0], dtype=q.dtype, device=q.device)[:, None]
+        f_world = accel / GRAVITY + up  # specific force in g: gravity reads as "up"
+        acc = self._to_sensor(sensor_axes, f_world, mount, polar=True)
+        gyro = self._to_sensor(sensor_axes, omega, mount, polar=False)
+        points = torch.stack(points, dim=1)  # (B, P, 3, T)
+        r_s = torch.stack(sensor_axes, dim=-1).permute(0, 2, 1, 3)  # (B, T, 3, 3)
+        if self.side == "left":
+            flip = torch.tensor([-1.0, 1.0, 1.0], dtype=q.dtype, device=q.device)
+            mirror = torch.tensor([1.0, 1.0, -1.0], dtype=q.dtype, device=q.device)
+            points = points * mirror[:, None]
+            r_s = mirror[:, None] * r_s * flip  # M @ R @ diag(-1, 1, 1)
+        if mount is not None:
+            r_s = r_s @ _mount_matrix(mount, batch, q)[:, None]
+        return ArmOutput(acc=acc, gyro=gyro, points=points, orientation=r_s)
+
+    def joint_axes(self, q: Tensor, mount: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """Joint axes and gravity direction in the sensor frame, pose by pose.
+
+        The gyroscope reads ``sum_j axes[:, j] * dq_j/dt`` and a watch at rest reads
+        ``gravity``; inverse kinematics uses these to turn angular velocity into joint
+        velocity.
+
+        Parameters
+        ----------
+        q : Tensor
+            (B, J, T) joint angles in radians.
+        mount : Tensor, optional
+            (B, 3) axis-angle or (B, 3, 3) watch mounting, as in :meth:`forward`.
+
+        Returns
+        -------
+        axes : Tensor
+            (B, J, 3, T) unit rotation axis of each joint, in the sensor frame.
+        gravity : Tensor
+            (B, 3, T) unit "up" direction (the static accelerometer reading) in the sensor frame.
+
+        Examples
+        --------
+        >>> import torch
+        >>> axes, up = ArmModel(trunk=False).joint_axes(torch.zeros(1, 5, 1))
+        >>> axes.shape, up[0, :, 0].tolist()
+        (torch.Size([1, 5, 3, 1]), [-1.0, 0.0, 0.0])
+        """
+        if q.ndim != 3 or q.shape[1] != self.num_joints:
+            raise DataError(f"q must be (B, {self.num_joints}, T), got {tuple(q.shape)}", field="q")
+        joint_axes, sensor_axes, _ = self._chain(q, None)
+        axes = torch.stack(
+            [self._to_sensor(sensor_axes, a, mount, polar=False) for a in joint_axes], dim=1
+        )  # (B, J, 3, T)
+        up = torch.zeros_like(joint_axes[0])
+        up[:, 1] = 1.0
+        return axes, self._to_sensor(sensor_axes, up, mount, polar=True)
+
+    def _to_sensor(self, sensor_axes, v: Tensor, mount: Tensor | None, *, polar: bool) -> Tensor:
+        """World vectors (B, 3, T) in the (mirrored, mounted) sensor frame (B, 3, T).
+
+        Polar vectors (specific force) and axial vectors (angular velocity) mirror differently.
+        """
+        out = torch.stack([(a * v).sum(1) for a in sensor_axes], dim=1)  # (B, 3, T)
+        if self.side == "left":
+            sign = [-1.0, 1.0, 1.0] if polar else [1.0, -1.0, -1.0]
+            out = out * torch.tensor(sign, dtype=v.dtype, device=v.device)[:, None]
+        if mount is not None:
+            out = _mount_matrix(mount, v.shape[0], v).transpose(1, 2) @ out  # (B, 3, T)
+        return out
+
+    def _chain(self, q: Tensor, geo: dict[str, Tensor] | None):
+        """World joint axes [(B, 3, T)] * J, sensor axes (x, y, z) and points [(B, 3, T)] * P.
+
+        A rotation is kept as its three columns, each (B, 3, T), and right-multiplied by
+        elementary rotations in closed form: far less memory traffic than 3x3 matmuls.
+        Points are computed only when ``geo`` is given.
+        """
+        batch, _, n_t = q.shape
+        ang = dict(zip(self.joint_names, q.split(1, 1), strict=True))  # each (B, 1, T)
+        cs = {n: (torch.cos(a), torch.sin(a)) for n, a in ang.items()}
+        eye = torch.eye(3, dtype=q.dtype, device=q.device)[:, :, None]
+        frame = tuple(eye[:, i].expand(batch, 3, n_t) for i in range(3))  # world axes
+        axes = []
+        if self.trunk:
+            c, s = cs["trunk_flexion"]
+            frame = _post_rot_z(frame, c, -s)  # Rz(-flexion): forward bend tips +Y to +X
+            axes += [-frame[2], frame[0]]
+            frame = _post_rot_x(frame, *cs["trunk_lateral"])
+        thorax = frame
+        plane = _post_rot_y(thorax, *cs["shoulder_plane"])
+        c, s = cs["shoulder_elevation"]
+        hum = _post_rot_y(_post_rot_x(plane, c, -s), *cs["shoulder_rotation"])
+        fa = _post_rot_z(hum, *cs["elbow_flexion"])
+        fa = _post_rot_y(fa, *cs["forearm_pronation"])
+        axes += [thorax[1], -plane[0], hum[1], hum[2], fa[1]]
+        # Sensor axes on the right arm: x distal (-Y_fa), y radial (+X_fa), z dorsal (+Z_fa).
+        sensor_axes = (-fa[1], fa[0], fa[2])
+        if geo is None:
+            return axes, sensor_axes, []
+        neck = thorax[1] * geo["trunk_length"]  # (B, 3, T)
+        shoulder = neck + thorax[2] * geo["shoulder_width"]
+        elbow = shoulder - hum[1] * geo["upper_arm_length"]
+        wrist = elbow - fa[1] * geo["forearm_length"]
+        sensor = elbow - fa[1] * geo["sensor_distance"] + fa[2] * geo["sensor_height"]
+        points = [torch.zeros_like(neck), neck, shoulder, elbow, wrist, sensor]
+        return axes, sensor_axes, points
+
+
+def _post_rot_x(r: tuple[Tensor, Tensor, Tensor], c: Tensor, s: Tensor):
+    """Columns of ``R @ Rx(a)`` from the columns of R and ``c, s = cos a, sin a``."""
+    return r[0], c * r[1] + s * r[2], c * r[2] - s * r[1]
+
+
+def _post_rot_y(r: tuple[Tensor, Tensor, Tensor], c: Tensor, s: Tensor):
+    """Columns of ``R @ Ry(a)``."""
+    return c * r[0] - s * r[2], r[1], s * r[0] + c * r[2]
+
+
+def _post_rot_z(r: tuple[Tensor, Tensor, Tensor], c: Tensor, s: Tensor):
+    """Columns of ``R @ Rz(a)``."""
+    return c * r[0] + s * r[1], c * r[1] - s * r[0], r[2]
