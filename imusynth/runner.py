@@ -109,12 +109,28 @@ class ExperimentConfig:
     stratify: bool = False
     classical_base: int = 0
     gan_augment_to: int = 0
+    gan_generator_set: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def generators(self) -> tuple[str, ...]:
         return tuple(sorted({a.split(":", 1)[1] for a in self.arms if ":" in a}))
 
 
 _TOP = {"name", "kind", "data", "cv", "grid", "classifier", "gan", "augment", "rebalance", "quick"}
+
+
+def _generator_set(table: dict[str, Any], path: Path) -> dict[str, tuple[str, ...]]:
+    """``gan.generator_set``: extra ``--set`` overrides for one generator only, e.g.
+    ``{ acgan = ["train.steps=1200"] }``."""
+    out = {}
+    for gen, values in table.items():
+        if gen not in WINDOW_GENERATORS + IMAGE_GENERATORS:
+            raise ConfigError(f"unknown generator {gen!r}", path=path, field="gan.generator_set")
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise ConfigError(
+                "expected a list of key=value strings", path=path, field=f"gan.generator_set.{gen}"
+            )
+        out[gen] = tuple(values)
+    return out
 
 
 def load_experiment(path: str | Path, *, quick: bool = False) -> ExperimentConfig:
@@ -152,7 +168,7 @@ def load_experiment(path: str | Path, *, quick: bool = False) -> ExperimentConfi
     for section, allowed in {
         "cv": {"n_splits", "seeds", "stratify"},
         "grid": {"arms", "train_subjects", "n_added", "classical_base"},
-        "gan": {"config", "set", "augment_to"},
+        "gan": {"config", "set", "augment_to", "generator_set"},
         "rebalance": {"classes", "fraction"},
         "augment": {
             "jitter",
@@ -207,6 +223,7 @@ def load_experiment(path: str | Path, *, quick: bool = False) -> ExperimentConfi
         stratify=get("cv", "stratify", False, bool),
         classical_base=get("grid", "classical_base", 0, int),
         gan_augment_to=get("gan", "augment_to", 0, int),
+        gan_generator_set=_generator_set(get("gan", "generator_set", {}, dict), path),
     )
     if kind == "rebalancing" and not cfg.rebalance_classes:
         raise ConfigError(
@@ -626,6 +643,7 @@ def _fitted_gan(
         return estimator.load(run_dir, device=device)
     overrides = [
         *cfg.gan_set,
+        *cfg.gan_generator_set.get(generator, ()),
         f"model.generator={generator}",
         f"train.seed={_seed('gan', unit.fold, unit.seed, unit.train_subjects) % 2**31}",
     ]

@@ -1,0 +1,1 @@
+"""Neural networks and estimators: GAN generators and discriminators, exercise classifiers."""

@@ -1,0 +1,168 @@
+"""Conditional 1D-convolutional GAN for windows of inertial-sensor data ``(B, C, T)``.
+
+Both networks follow the GAN model protocol of :func:`imusynth.train.loop.fit_gan`:
+``generator(z, y[, side]) -> x`` and ``discriminator(x, y[, side]) -> logits`` or
+``(logits, class_logits)``; ``y`` is ``None`` for an unconditional model
+(``num_classes == 0``).
+"""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from imusynth.models.blocks import (
+    ConditionEmbedding,
+    DownBlock1d,
+    GeneratorTrunk1d,
+    MinibatchStd,
+    maybe_spectral_norm,
+)
+
+__all__ = ["Conv1dGenerator", "ProjectionDiscriminator1d"]
+
+
+class Conv1dGenerator(nn.Module):
+    """Noise and exercise class (and arm side) -> a window ``(B, C, T)``, normalised units.
+
+    Parameters
+    ----------
+    n_channels, length : int
+        Output channels ``C`` and samples ``T``.
+    num_classes : int
+        Number of classes; 0 for an unconditional generator.
+    latent_dim, embed_dim, width, n_blocks, kernel_size : int
+        Noise size, class-embedding size, channels of the first block, number of x2
+        upsampling blocks and convolution width.
+    n_sides : int
+        2 to also condition on the arm side (0 = left, 1 = right), 0 not to.
+
+    Examples
+    --------
+    >>> import torch
+    >>> g = Conv1dGenerator(n_channels=6, length=250, num_classes=7)
+    >>> g(torch.randn(4, g.latent_dim), torch.tensor([0, 1, 2, 6])).shape
+    torch.Size([4, 6, 250])
+    """
+
+    def __init__(
+        self,
+        n_channels: int,
+        length: int,
+        num_classes: int,
+        *,
+        latent_dim: int = 64,
+        embed_dim: int = 32,
+        width: int = 128,
+        n_blocks: int = 3,
+        kernel_size: int = 5,
+        n_sides: int = 0,
+        noise_channels: int = 0,
+    ) -> None:
+        super().__init__()
+        self.latent_dim, self.num_classes, self.n_sides = latent_dim, num_classes, n_sides
+        self.n_channels, self.length = n_channels, length
+        self.trunk = GeneratorTrunk1d(
+            latent_dim,
+            num_classes,
+            length,
+            embed_dim=embed_dim,
+            width=width,
+            n_blocks=n_blocks,
+            kernel_size=kernel_size,
+            n_sides=n_sides,
+            noise_channels=noise_channels,
+        )
+        self.latent_dim = self.trunk.z_dim  # global latent + noise maps
+        self.head = nn.Conv1d(
+            self.trunk.out_channels, n_channels, kernel_size, padding=kernel_size // 2
+        )
+
+    def forward(self, z: Tensor, y: Tensor | None = None, side: Tensor | None = None) -> Tensor:
+        return self.head(self.trunk(z, y, side))  # (B, C, T)
+
+
+class ProjectionDiscriminator1d(nn.Module):
+    """Strided 1D convolutions with projection conditioning (Miyato & Koyama 2018).
+
+    The logit is ``psi(phi(x)) + <embed(y), phi(x)>`` where ``phi`` is the pooled feature
+    vector: the class enters as an inner product with the features rather than as an input
+    channel, which the paper shows conditions far more sharply. With ``ac_head`` it also
+    returns class logits from ``phi`` (AC-GAN, Odena et al. 2017).
+
+    Parameters
+    ----------
+    n_channels : int
+        Input channels.
+    num_classes : int
+        0 for an unconditional discriminator.
+    width, n_blocks, kernel_size : int
+        Channels of the first block (doubled per block, at most 8x), number of stride-2
+        blocks, convolution width.
+    spectral_norm : bool
+        Spectral normalisation of every weight (Miyato et al. 2018).
+    ac_head : bool
+        Also return ``(B, num_classes)`` class logits.
+    minibatch_std : bool
+        Append the batch-stddev feature before the last block.
+    n_sides : int
+        2 to project the arm side as well, 0 not to.
+
+    Examples
+    --------
+    >>> import torch
+    >>> d = ProjectionDiscriminator1d(n_channels=6, num_classes=7, ac_head=True)
+    >>> adv, cls = d(torch.randn(4, 6, 250), torch.tensor([0, 1, 2, 6]))
+    >>> adv.shape, cls.shape
+    (torch.Size([4]), torch.Size([4, 7]))
+    """
+
+    def __init__(
+        self,
+        n_channels: int,
+        num_classes: int,
+        *,
+        width: int = 32,
+        n_blocks: int = 4,
+        kernel_size: int = 5,
+        spectral_norm: bool = True,
+        ac_head: bool = False,
+        minibatch_std: bool = True,
+        n_sides: int = 0,
+    ) -> None:
+        super().__init__()
+        if ac_head and num_classes < 2:
+            raise ValueError("an auxiliary classifier head needs at least 2 classes")
+        self.num_classes, self.n_sides = num_classes, n_sides
+        widths = [n_channels] + [width * 2 ** min(i, 3) for i in range(n_blocks)]
+        blocks: list[nn.Module] = []
+        for i in range(n_blocks):
+            c_in = widths[i]
+            if minibatch_std and i == n_blocks - 1:
+                blocks.append(MinibatchStd())
+                c_in += 1
+            blocks.append(DownBlock1d(c_in, widths[i + 1], kernel_size, spectral_norm))
+        self.blocks = nn.Sequential(*blocks)
+        features = widths[-1]
+        self.adv = maybe_spectral_norm(nn.Linear(features, 1), spectral_norm)
+        self.embed = ConditionEmbedding(num_classes, features, n_sides)
+        if self.embed.classes is not None:
+            self.embed.classes = maybe_spectral_norm(self.embed.classes, spectral_norm)
+        if self.embed.sides is not None:
+            self.embed.sides = maybe_spectral_norm(self.embed.sides, spectral_norm)
+        self.classifier = (
+            maybe_spectral_norm(nn.Linear(features, num_classes), spectral_norm)
+            if ac_head
+            else None
+        )
+
+    def forward(
+        self, x: Tensor, y: Tensor | None = None, side: Tensor | None = None
+    ) -> Tensor | tuple[Tensor, Tensor]:
+        h = self.blocks(x)  # (B, F, T')
+        phi = h.mean(dim=-1)  # (B, F)
+        logits = self.adv(phi).squeeze(1)  # (B,)
+        if self.embed.dim:
+            logits = logits + (self.embed(x.shape[0], y, side, x.device) * phi).sum(dim=1)
+        if self.classifier is not None:
+            return logits, self.classifier(phi)  # (B,), (B, K)
+        return logits

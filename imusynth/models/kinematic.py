@@ -1,0 +1,243 @@
+"""A generator whose windows come out of a differentiable arm: physically possible by design.
+
+The trunk of the free generator proposes, per sample, joint-angle trajectories squashed into
+each joint's range of motion and a watch mounting rotation; :class:`~imusynth.kinematics.arm.
+ArmModel` turns them into the accelerometer and gyroscope signals a wrist watch would record.
+An optional small residual branch, penalised, adds what the chain does not model (soft
+tissue, sensor noise and bias). The output is normalised with the training normaliser, so
+the discriminator sees the same space as for the free generator.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from imusynth.kinematics.arm import ArmModel
+from imusynth.kinematics.rotations import axis_angle_to_matrix
+from imusynth.models.blocks import GeneratorTrunk1d
+
+__all__ = ["KinematicGenerator", "KinematicSample"]
+
+# A relaxed standing pose the joint head starts from (degrees); the sigmoid squashing is
+# offset so that a zero output of the network means this pose, not the middle of each range.
+_NEUTRAL_DEG = {
+    "trunk_flexion": 0.0,
+    "trunk_lateral": 0.0,
+    "shoulder_plane": 30.0,
+    "shoulder_elevation": 30.0,
+    "shoulder_rotation": 0.0,
+    "elbow_flexion": 45.0,
+    "forearm_pronation": 0.0,
+}
+
+
+@dataclass
+class KinematicSample:
+    """What :meth:`KinematicGenerator.forward_with_joints` returns.
+
+    Attributes
+    ----------
+    x : Tensor
+        (B, 6, T) window in the normalised space (kinematic signals plus residual).
+    joint_angles : Tensor
+        (B, J, T) joint angles in radians, ``joint_names`` order, within the joint limits.
+    mount : Tensor
+        (B, 3) watch mounting rotation (axis-angle, radians).
+    residual : Tensor
+        (B, 6, T) the residual branch's contribution (normalised units); zeros without it.
+    """
+
+    x: Tensor
+    joint_angles: Tensor
+    mount: Tensor
+    residual: Tensor
+
+
+class KinematicGenerator(nn.Module):
+    """Noise and class -> joint angles + watch mount -> ArmModel -> ``(B, 6, T)`` windows.
+
+    Parameters
+    ----------
+    n_channels : int
+        Must be 6: ``ax, ay, az`` in g then ``wx, wy, wz`` in rad/s.
+    length : int
+        Samples per window.
+    num_classes : int
+        0 for unconditional.
+    sampling_rate_hz : float
+        Sampling rate of the windows (the arm model differentiates in time).
+    channel_mean, channel_scale : ndarray (6,), optional
+        The training normaliser; defaults (0, 1) are only for tests.
+    latent_dim, embed_dim, width, n_blocks, kernel_size, n_sides : int
+        As for :class:`~imusynth.models.gan1d.Conv1dGenerator`; side code 0 is a left arm,
+        1 a right arm (without side conditioning every sample is a right arm).
+    joint_stride : int
+        Joint angles are proposed at ``sampling_rate_hz / joint_stride`` and interpolated with
+        a Hann smoother, so they are smooth: the accelerometer sees their second derivative,
+        which would amplify any sample-to-sample jitter by ``fs**2``.
+    mount_max_deg : float
+        Each component of the per-sample mount rotation lies within +- this.
+    residual : bool
+        Add the residual branch (its mean square is :meth:`penalty`).
+
+    Examples
+    --------
+    >>> g = KinematicGenerator(6, 100, 7)
+    >>> out = g.forward_with_joints(torch.randn(2, g.latent_dim), torch.tensor([1, 3]))
+    >>> out.x.shape, out.joint_angles.shape
+    (torch.Size([2, 6, 100]), torch.Size([2, 7, 100]))
+    """
+
+    def __init__(
+        self,
+        n_channels: int,
+        length: int,
+        num_classes: int,
+        *,
+        sampling_rate_hz: float = 50.0,
+        channel_mean: np.ndarray | None = None,
+        channel_scale: np.ndarray | None = None,
+        latent_dim: int = 64,
+        embed_dim: int = 32,
+        width: int = 128,
+        n_blocks: int = 3,
+        kernel_size: int = 5,
+        n_sides: int = 0,
+        noise_channels: int = 0,
+        joint_stride: int = 5,
+        mount_max_deg: float = 25.0,
+        residual: bool = True,
+    ) -> None:
+        super().__init__()
+        if n_channels != 6:
+            raise ValueError(f"the kinematic generator makes 6 channels, not {n_channels}")
+        self.latent_dim, self.num_classes, self.n_sides = latent_dim, num_classes, n_sides
+        self.n_channels, self.length, self.fs = n_channels, length, float(sampling_rate_hz)
+        self.joint_stride = joint_stride
+        self.mount_max = math.radians(mount_max_deg)
+        self.arm = ArmModel(side="right")
+        self.joint_names = self.arm.joint_names
+        limits = self.arm.joint_limits.float()  # (J, 2)
+        lo, hi = limits[:, 0], limits[:, 1]
+        neutral = torch.tensor([math.radians(_NEUTRAL_DEG.get(n, 0.0)) for n in self.joint_names])
+        frac = ((neutral - lo) / (hi - lo)).clamp(0.02, 0.98)
+        self.register_buffer("q_low", lo[None, :, None].clone(), persistent=False)  # (1, J, 1)
+        self.register_buffer("q_range", (hi - lo)[None, :, None].clone(), persistent=False)
+        self.register_buffer("q_offset", torch.logit(frac)[None, :, None], persistent=False)
+        self.register_buffer("smoother", _hann(2 * joint_stride + 1), persistent=False)
+        mean = np.zeros(6) if channel_mean is None else np.asarray(channel_mean, dtype=np.float64)
+        scale = np.ones(6) if channel_scale is None else np.asarray(channel_scale, dtype=np.float64)
+        self.register_buffer("channel_mean", torch.tensor(mean, dtype=torch.float32)[None, :, None])
+        self.register_buffer(
+            "channel_scale", torch.tensor(scale, dtype=torch.float32)[None, :, None]
+        )
+
+        self.trunk = GeneratorTrunk1d(
+            latent_dim,
+            num_classes,
+            length,
+            embed_dim=embed_dim,
+            width=width,
+            n_blocks=n_blocks,
+            kernel_size=kernel_size,
+            n_sides=n_sides,
+            noise_channels=noise_channels,
+        )
+        self.latent_dim = self.trunk.z_dim  # global latent + noise maps
+        feats = self.trunk.out_channels
+        self.joint_head = nn.Conv1d(
+            feats, len(self.joint_names), kernel_size, padding=kernel_size // 2
+        )
+        self.mount_head = nn.Linear(feats, 3)
+        nn.init.zeros_(self.mount_head.weight)  # start at the nominal watch placement
+        nn.init.zeros_(self.mount_head.bias)
+        self.residual_head = None
+        if residual:
+            self.residual_head = nn.Conv1d(feats, n_channels, kernel_size, padding=kernel_size // 2)
+            nn.init.zeros_(self.residual_head.weight)  # start purely kinematic
+            nn.init.zeros_(self.residual_head.bias)
+        self._last_residual: Tensor | None = None
+
+    @property
+    def joint_limits(self) -> Tensor:
+        """(J, 2) lower and upper joint limits in radians."""
+        return torch.cat([self.q_low, self.q_low + self.q_range], dim=2)[0]
+
+    def forward(self, z: Tensor, y: Tensor | None = None, side: Tensor | None = None) -> Tensor:
+        return self.forward_with_joints(z, y, side).x  # (B, 6, T)
+
+    def forward_with_joints(
+        self, z: Tensor, y: Tensor | None = None, side: Tensor | None = None
+    ) -> KinematicSample:
+        """The window together with the joint angles and mount that made it."""
+        h = self.trunk(z, y, side)  # (B, F, T)
+        q = self._joint_angles(self.joint_head(h))  # (B, J, T)
+        mount = self.mount_max * torch.tanh(self.mount_head(h.mean(dim=-1)))  # (B, 3)
+        imu = self._imu(q, mount, side)  # (B, 6, T) physical units
+        x = (imu - self.channel_mean) / self.channel_scale
+        if self.residual_head is not None:
+            residual = self.residual_head(h)  # (B, 6, T)
+            x = x + residual
+        else:
+            residual = torch.zeros_like(x)
+        self._last_residual = residual
+        return KinematicSample(x=x, joint_angles=q, mount=mount, residual=residual)
+
+    def penalty(self) -> Tensor:
+        """Mean square of the last forward's residual (the loop adds it to the G loss)."""
+        residual, self._last_residual = self._last_residual, None
+        if residual is None:
+            return torch.zeros((), device=self.channel_mean.device)
+        return residual.pow(2).mean()
+
+    @torch.no_grad()
+    def sample_with_joints(
+        self, n: int, y: Tensor | None = None, side: Tensor | None = None, seed: int = 0
+    ) -> KinematicSample:
+        """``n`` samples from seeded noise (normalised windows and their joint angles)."""
+        dev = self.channel_mean.device
+        gen = torch.Generator(device=dev).manual_seed(seed)
+        z = torch.randn(n, self.latent_dim, generator=gen, device=dev)
+        return self.forward_with_joints(z, y, side)
+
+    def _joint_angles(self, raw: Tensor) -> Tensor:
+        # Band-limit: average to the coarse rate, interpolate back, then a Hann smoother, so
+        # the trajectories have no kinks (which the accelerometer would see as spikes).
+        coarse = F.avg_pool1d(
+            raw, self.joint_stride, self.joint_stride, ceil_mode=True
+        )  # (B, J, Tc)
+        fine = F.interpolate(
+            coarse, size=self.length, mode="linear", align_corners=False
+        )  # (B, J, T)
+        pad = self.smoother.shape[-1] // 2
+        fine = F.pad(fine, (pad, pad), mode="replicate")  # (B, J, T + 2 pad)
+        kernel = self.smoother.expand(fine.shape[1], 1, -1)  # (J, 1, K) depthwise
+        smooth = F.conv1d(fine, kernel, groups=fine.shape[1])  # (B, J, T)
+        return self.q_low + self.q_range * torch.sigmoid(smooth + self.q_offset)
+
+    def _imu(self, q: Tensor, mount: Tensor, side: Tensor | None) -> Tensor:
+        out = self.arm(q, self.fs)  # right arm, nominal mount
+        acc, gyro = out.acc, out.gyro  # (B, 3, T) each
+        if side is not None:
+            # A left arm is the sagittal mirror of the right; ArmModel documents the readings
+            # as acc (-ax, ay, az) and gyro (wx, -wy, -wz). Applied per sample with a sign
+            # vector, so mixed-side batches need one arm pass and no host sync.
+            left = (side == 0).to(acc.dtype)[:, None, None]  # (B, 1, 1)
+            flip = torch.tensor([-1.0, 1.0, 1.0], dtype=acc.dtype, device=acc.device)[None, :, None]
+            acc = acc * (1 - left + left * flip)
+            gyro = gyro * (1 - left - left * flip)
+        rot = axis_angle_to_matrix(mount)  # (B, 3, 3), sensor = nominal @ rot
+        acc = torch.einsum("bij,bit->bjt", rot, acc)  # R^T acc, (B, 3, T)
+        gyro = torch.einsum("bij,bit->bjt", rot, gyro)
+        return torch.cat([acc, gyro], dim=1)  # (B, 6, T)
+
+
+def _hann(size: int) -> Tensor:
+    w = torch.hann_window(size + 2, periodic=False, dtype=torch.float32)[1:-1]  # no zero ends
+    return (w / w.sum())[None, None, :]  # (1, 1, K)

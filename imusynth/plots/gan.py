@@ -1,0 +1,179 @@
+"""Real vs synthetic windows per class, and the callback that draws them during training."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+
+from imusynth.data.normalize import ChannelNormalizer
+from imusynth.train.loop import Callback, GANTrainingState
+
+__all__ = ["SamplePlotCallback", "plot_real_vs_synthetic"]
+
+_COLORS = ("tab:red", "tab:green", "tab:blue", "tab:orange", "tab:purple", "tab:brown")
+
+
+def plot_real_vs_synthetic(
+    real_X: np.ndarray,
+    real_y: np.ndarray,
+    fake_X: np.ndarray,
+    fake_y: np.ndarray,
+    classes: Sequence[str],
+    channels: Sequence[str],
+    units: Sequence[str] | None = None,
+    *,
+    n_per_class: int = 2,
+    sampling_rate_hz: float = 50.0,
+    path: str | Path | None = None,
+    title: str = "",
+) -> Figure:
+    """One row per class; real windows on the left, synthetic on the right.
+
+    Channels that share a unit (e.g. the accelerometer in g, the gyroscope in rad/s) share a
+    panel, so each class row has ``2 x n_units`` panels. The first window of each kind is
+    drawn solid, further ones faint.
+
+    Parameters
+    ----------
+    real_X, fake_X : ndarray (N, C, T)
+        Windows in physical units.
+    real_y, fake_y : ndarray (N,)
+        Class codes into ``classes``.
+    classes, channels, units : sequences of str
+    n_per_class : int
+        Windows drawn per class and kind.
+    path : str or Path, optional
+        Save the figure there (PNG, 100 dpi).
+
+    Examples
+    --------
+    >>> X = np.zeros((4, 6, 50), np.float32); y = np.array([0, 0, 1, 1])
+    >>> fig = plot_real_vs_synthetic(X, y, X, y, ["A", "B"], list("abcdef"), ["g"] * 3 + ["r"] * 3)
+    >>> len(fig.axes)
+    8
+    """
+    units = list(units) if units is not None else [""] * len(channels)
+    groups = list(dict.fromkeys(units))  # unit -> panel, in channel order
+    n_rows, n_cols = len(classes), 2 * len(groups)
+    fig = Figure(figsize=(3.0 * n_cols, 1.6 * n_rows + 0.6), layout="constrained")
+    axes = fig.subplots(max(n_rows, 1), n_cols, squeeze=False, sharex=True)
+    for k, name in enumerate(classes):
+        for side, (X, y, kind) in enumerate(
+            ((real_X, real_y, "real"), (fake_X, fake_y, "synthetic"))
+        ):
+            rows = np.flatnonzero(np.asarray(y) == k)[:n_per_class]
+            for g, unit in enumerate(groups):
+                ax = axes[k, side * len(groups) + g]
+                chans = [c for c, u in enumerate(units) if u == unit]
+                for j, r in enumerate(rows):
+                    t = np.arange(X.shape[-1]) / sampling_rate_hz
+                    for c in chans:
+                        ax.plot(
+                            t,
+                            X[r, c],
+                            color=_COLORS[c % len(_COLORS)],
+                            lw=0.8,
+                            alpha=1.0 if j == 0 else 0.35,
+                            label=channels[c] if (j == 0 and k == 0) else None,
+                        )
+                if k == 0:
+                    ax.set_title(f"{kind} [{unit}]" if unit else kind, fontsize=9)
+                    if len(rows):
+                        ax.legend(fontsize=6, loc="upper right", ncols=len(chans))
+                if side == 0 and g == 0:
+                    ax.set_ylabel(name)
+                ax.tick_params(labelsize=7)
+    for ax in axes[-1]:
+        ax.set_xlabel("time [s]", fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    if path is not None:
+        fig.savefig(path, dpi=100)
+    return fig
+
+
+class SamplePlotCallback(Callback):
+    """Draw real vs EMA-generator windows every ``every`` steps and at the end.
+
+    Uses its own seeded generator (fixed noise across figures, so they show the same latent
+    points evolving) and never touches the loop's random state.
+
+    Parameters
+    ----------
+    real_X : ndarray (N, C, T)
+        Real windows in physical units (only ``n_per_class`` per class are drawn).
+    real_y : ndarray (N,)
+    classes, channels, units : sequences of str
+    normalizer : ChannelNormalizer
+        Maps generator outputs back to physical units.
+    out_dir : str or Path
+        Figures go to ``out_dir/samples/step_NNNNNN.png``; the final one also to
+        ``out_dir/real_vs_synthetic.png``.
+    every : int
+        Steps between figures; 0 draws only the final one.
+    """
+
+    def __init__(
+        self,
+        real_X: np.ndarray,
+        real_y: np.ndarray,
+        classes: Sequence[str],
+        channels: Sequence[str],
+        units: Sequence[str],
+        normalizer: ChannelNormalizer,
+        out_dir: str | Path,
+        *,
+        every: int = 0,
+        n_per_class: int = 2,
+        sampling_rate_hz: float = 50.0,
+        seed: int = 0,
+    ) -> None:
+        picks = np.concatenate(
+            [np.flatnonzero(real_y == k)[:n_per_class] for k in range(len(classes))]
+        )
+        self.real_X, self.real_y = real_X[picks], np.asarray(real_y)[picks]
+        self.classes, self.channels, self.units = list(classes), list(channels), list(units)
+        self.normalizer, self.out_dir, self.every = normalizer, Path(out_dir), every
+        self.n_per_class, self.fs, self.seed = n_per_class, sampling_rate_hz, seed
+
+    def on_step(self, state: GANTrainingState) -> None:
+        if self.every and state.step % self.every == 0 and state.step < state.config.steps:
+            folder = self.out_dir / "samples"
+            folder.mkdir(parents=True, exist_ok=True)
+            self.draw(state, folder / f"step_{state.step:06d}.png")
+
+    def on_end(self, state: GANTrainingState) -> None:
+        self.draw(state, self.out_dir / "real_vs_synthetic.png")
+
+    def draw(self, state: GANTrainingState, path: Path) -> Figure:
+        G = state.ema
+        k = len(self.classes)
+        y = torch.arange(k, device=state.device).repeat_interleave(self.n_per_class)  # (B,)
+        gen = torch.Generator(device=state.device).manual_seed(self.seed)
+        z = torch.randn(len(y), G.latent_dim, generator=gen, device=state.device)
+        args: list[torch.Tensor | None] = [y if G.num_classes else None]
+        if getattr(G, "n_sides", 0):
+            args.append(torch.arange(len(y), device=state.device) % G.n_sides)
+        was_training = G.training
+        G.eval()
+        with torch.no_grad():
+            fake = G(z, *args).float().cpu().numpy()
+        G.train(was_training)
+        fake = self.normalizer.inverse_transform(fake)
+        return plot_real_vs_synthetic(
+            self.real_X,
+            self.real_y,
+            fake,
+            y.cpu().numpy(),
+            self.classes,
+            self.channels,
+            self.units,
+            n_per_class=self.n_per_class,
+            sampling_rate_hz=self.fs,
+            path=path,
+            title=f"step {state.step}",
+        )

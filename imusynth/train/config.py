@@ -1,0 +1,376 @@
+"""GAN run configuration: three dataclasses, loaded from TOML with ``--set`` overrides.
+
+A config file has up to three sections, ``[model]``, ``[train]`` and ``[data]``, whose keys
+are the fields of :class:`ModelConfig`, :class:`TrainConfig` and :class:`DataConfig`. Every
+default lives here, once. Unknown sections or keys, values of the wrong type and values out
+of range raise :class:`~imusynth.errors.ConfigError` naming the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import tomllib
+import types
+import typing
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from imusynth.errors import ConfigError
+
+__all__ = [
+    "DataConfig",
+    "GANConfig",
+    "ModelConfig",
+    "TrainConfig",
+    "apply_overrides",
+    "config_from_dict",
+    "config_to_dict",
+    "config_to_toml",
+    "load_config",
+    "validate_config",
+]
+
+IMAGE_GENERATORS = ("dcgan", "acgan")  # 64x64 ROIs (imusynth.gan2d)
+GENERATORS = ("conv1d", "kinematic", *IMAGE_GENERATORS)
+LOSSES = ("bce", "hinge", "wgan-gp")
+
+
+@dataclass
+class ModelConfig:
+    """Generator and discriminator architecture.
+
+    ``generator`` picks the free 1D-conv generator (``"conv1d"``) or the kinematic one
+    (``"kinematic"``: joint angles through :class:`imusynth.kinematics.ArmModel`); for
+    64x64 images (:mod:`imusynth.gan2d`) the DCGAN of Frid-Adar et al. 2018, one per class
+    (``"dcgan"``), or its class-conditional AC-GAN (``"acgan"``). The image GANs use
+    ``latent_dim``, ``embed_dim`` (AC-GAN), ``g_width``, ``d_width`` and ``minibatch_std``.
+    """
+
+    generator: str = "conv1d"
+    latent_dim: int = 64  # global latent; the generator's z also holds the noise maps
+    noise_channels: int = 4  # per-sample noise maps fed to the last generator block
+    embed_dim: int = 32
+    g_width: int = 128  # channels of the first generator block, halved per block (min 32)
+    g_blocks: int = 3  # upsampling blocks: the first feature map has length / 2**g_blocks
+    d_width: int = 32  # channels of the first discriminator block, doubled per block
+    d_blocks: int = 4
+    kernel_size: int = 5
+    spectral_norm: bool = True
+    ac_head: bool = False  # auxiliary classifier head on the discriminator (AC-GAN)
+    minibatch_std: bool = True  # ProGAN's batch-stddev feature, against mode collapse
+    condition_on_side: bool = True  # also condition on the arm side when the data has it
+    # Kinematic generator only.
+    joint_stride: int = 5  # joint angles are proposed every joint_stride samples, then smoothed
+    mount_max_deg: float = 25.0  # per-sample watch mounting rotation, within +-this per axis
+    residual: bool = True  # small penalised residual branch for what the chain misses
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation of :func:`imusynth.train.loop.fit_gan`."""
+
+    loss: str = "hinge"  # bce (non-saturating, DCGAN) | hinge | wgan-gp
+    steps: int = 1000  # generator updates
+    batch_size: int = 64
+    n_critic: int = 1  # discriminator updates per generator update
+    lr_g: float = 2e-4  # Adam with the DCGAN defaults (Radford et al. 2016)
+    lr_d: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    ema_decay: float = 0.999  # of the generator weights; warmed up over the first steps
+    gp_weight: float = 10.0  # WGAN-GP gradient penalty (only for loss = wgan-gp)
+    r1_weight: float = 0.0  # R1 penalty on real data (Mescheder et al. 2018); 0 = off
+    instance_noise: float = 0.0  # std of noise added to D inputs, annealed to 0; 0 = off
+    augment_shift: float = 0.0  # DiffAugment: random circular shift of D inputs, share of T
+    ac_weight: float = 1.0  # weight of the auxiliary-classifier loss (ac_head only)
+    residual_weight: float = 1.0  # penalty on the kinematic generator's residual branch
+    seed: int = 0
+    log_every: int = 50  # steps between loss syncs, CSV rows and NaN checks
+    checkpoint_every: int = 500  # steps between checkpoints (0: only at the end)
+    sample_every: int = 0  # steps between real-vs-synthetic figures (0: only at the end)
+
+
+@dataclass
+class DataConfig:
+    """Which windows to train on (``windows`` overrides ``spec`` when set)."""
+
+    spec: str = "data_specs/watch.toml"
+    windows: str = ""  # an HDF5 windows file (what `imusynth train --data` sets)
+    length: int | None = None  # window length in samples; None: the spec's
+    stride: int | None = None
+
+
+@dataclass
+class GANConfig:
+    """A whole run: ``model``, ``train`` and ``data`` sections.
+
+    Examples
+    --------
+    >>> cfg = apply_overrides(GANConfig(), ["train.steps=10", "model.generator=kinematic"])
+    >>> cfg.train.steps, cfg.model.generator
+    (10, 'kinematic')
+    """
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+
+
+_SECTIONS = {"model": ModelConfig, "train": TrainConfig, "data": DataConfig}
+
+
+def load_config(
+    path: str | Path | None = None, overrides: Iterable[str] = (), *, validate: bool = True
+) -> GANConfig:
+    """Read a TOML config (or start from the defaults) and apply ``key=value`` overrides.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        A TOML file with ``[model]``, ``[train]`` and ``[data]`` sections; missing keys take
+        their defaults. ``None`` starts from the defaults.
+    overrides : iterable of str
+        ``"section.key=value"`` strings (what ``--set`` passes); values are coerced to the
+        field's type.
+
+    Raises
+    ------
+    ConfigError
+        Unreadable file, unknown section or key, wrong type or value out of range.
+
+    Examples
+    --------
+    >>> load_config(None, ["train.loss=bce"]).train.loss
+    'bce'
+    """
+    data: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError("config file not found", path=path)
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"not valid TOML ({exc})", path=path) from None
+    try:
+        cfg = config_from_dict(data)
+        cfg = apply_overrides(cfg, overrides)
+        if validate:
+            validate_config(cfg)
+    except ConfigError as exc:
+        if path is not None and exc.path is None:
+            raise ConfigError(exc.message, path=path, field=exc.field) from None
+        raise
+    return cfg
+
+
+def config_from_dict(data: Mapping[str, Any]) -> GANConfig:
+    """Build a :class:`GANConfig` from nested dicts, checking every key and type."""
+    if not isinstance(data, Mapping):
+        raise ConfigError("expected a table of sections")
+    unknown = sorted(set(data) - set(_SECTIONS))
+    if unknown:
+        raise ConfigError(
+            f"unknown section (expected one of {', '.join(_SECTIONS)})", field=unknown[0]
+        )
+    sections = {}
+    for name, cls in _SECTIONS.items():
+        values = data.get(name, {})
+        if not isinstance(values, Mapping):
+            raise ConfigError("expected a table", field=name)
+        hints = typing.get_type_hints(cls)
+        kwargs = {}
+        for key, value in values.items():
+            if key not in hints:
+                raise ConfigError(
+                    f"unknown key (valid keys: {', '.join(hints)})", field=f"{name}.{key}"
+                )
+            kwargs[key] = _check_type(value, hints[key], f"{name}.{key}")
+        sections[name] = cls(**kwargs)
+    return GANConfig(**sections)
+
+
+def config_to_dict(cfg: GANConfig) -> dict[str, dict[str, Any]]:
+    """Nested plain dicts (what a checkpoint stores)."""
+    return dataclasses.asdict(cfg)
+
+
+def apply_overrides(cfg: GANConfig, overrides: Iterable[str]) -> GANConfig:
+    """Return a copy of ``cfg`` with ``"section.key=value"`` overrides applied.
+
+    Examples
+    --------
+    >>> apply_overrides(GANConfig(), ["model.spectral_norm=false"]).model.spectral_norm
+    False
+    """
+    sections = {name: dataclasses.replace(getattr(cfg, name)) for name in _SECTIONS}
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep:
+            raise ConfigError(f"expected key=value, got {item!r}", field=key or item)
+        section, dot, name = key.partition(".")
+        if not dot or section not in _SECTIONS:
+            raise ConfigError(
+                f"unknown key (write section.key with section one of {', '.join(_SECTIONS)})",
+                field=key,
+            )
+        hints = typing.get_type_hints(_SECTIONS[section])
+        if name not in hints:
+            raise ConfigError(f"unknown key (valid keys: {', '.join(hints)})", field=key)
+        setattr(sections[section], name, _coerce(text.strip(), hints[name], key))
+    return GANConfig(**sections)
+
+
+def validate_config(cfg: GANConfig) -> None:
+    """Check values are in range; raises :class:`ConfigError` naming the key."""
+    m, t = cfg.model, cfg.train
+    _choice(m.generator, GENERATORS, "model.generator")
+    _choice(t.loss, LOSSES, "train.loss")
+    for key, value in (
+        ("model.latent_dim", m.latent_dim),
+        ("model.g_width", m.g_width),
+        ("model.d_width", m.d_width),
+        ("model.g_blocks", m.g_blocks),
+        ("model.d_blocks", m.d_blocks),
+        ("model.kernel_size", m.kernel_size),
+        ("model.joint_stride", m.joint_stride),
+        ("train.steps", t.steps),
+        ("train.batch_size", t.batch_size),
+        ("train.n_critic", t.n_critic),
+        ("train.log_every", t.log_every),
+    ):
+        if value < 1:
+            raise ConfigError(f"must be at least 1, got {value}", field=key)
+    if m.noise_channels < 0:
+        raise ConfigError(f"must be >= 0, got {m.noise_channels}", field="model.noise_channels")
+    if m.embed_dim < 0:
+        raise ConfigError(f"must be >= 0, got {m.embed_dim}", field="model.embed_dim")
+    if m.kernel_size % 2 == 0:
+        raise ConfigError(f"must be odd, got {m.kernel_size}", field="model.kernel_size")
+    if not 0.0 <= m.mount_max_deg <= 180.0:
+        raise ConfigError("must lie in [0, 180]", field="model.mount_max_deg")
+    for key, value in (("train.lr_g", t.lr_g), ("train.lr_d", t.lr_d)):
+        if not (math.isfinite(value) and value > 0):
+            raise ConfigError(f"must be a positive number, got {value}", field=key)
+    for key, value in (
+        ("train.beta1", t.beta1),
+        ("train.beta2", t.beta2),
+        ("train.ema_decay", t.ema_decay),
+    ):
+        if not 0.0 <= value < 1.0:
+            raise ConfigError(f"must lie in [0, 1), got {value}", field=key)
+    for key in (
+        "gp_weight",
+        "r1_weight",
+        "instance_noise",
+        "ac_weight",
+        "residual_weight",
+    ):
+        value = getattr(t, key)
+        if not (math.isfinite(value) and value >= 0):
+            raise ConfigError(f"must be >= 0, got {value}", field=f"train.{key}")
+    if not 0.0 <= t.augment_shift <= 0.5:
+        raise ConfigError(
+            f"must lie in [0, 0.5], got {t.augment_shift}", field="train.augment_shift"
+        )
+    for key in ("checkpoint_every", "sample_every"):
+        if getattr(t, key) < 0:
+            raise ConfigError("must be >= 0", field=f"train.{key}")
+    for key in ("length", "stride"):
+        value = getattr(cfg.data, key)
+        if value is not None and value < 1:
+            raise ConfigError(f"must be at least 1, got {value}", field=f"data.{key}")
+
+
+def config_to_toml(cfg: GANConfig) -> str:
+    """Write ``cfg`` as TOML that :func:`load_config` reads back to an equal config.
+
+    Examples
+    --------
+    >>> import tomllib
+    >>> cfg = GANConfig()
+    >>> config_from_dict(tomllib.loads(config_to_toml(cfg))) == cfg
+    True
+    """
+    lines = []
+    for name in _SECTIONS:
+        lines.append(f"[{name}]")
+        for key, value in dataclasses.asdict(getattr(cfg, name)).items():
+            if value is None:  # TOML has no null: an absent key means None (the default)
+                lines.append(f"# {key} = (not set)")
+            else:
+                lines.append(f"{key} = {_toml_value(value)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value)  # TOML spells inf and nan as Python's repr does
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{text}"'
+
+
+def _base_types(hint: Any) -> tuple[tuple[type, ...], bool]:
+    """``int | None`` -> ((int,), True)."""
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        args = typing.get_args(hint)
+        return tuple(a for a in args if a is not type(None)), type(None) in args
+    return (hint,), False
+
+
+def _check_type(value: Any, hint: Any, key: str) -> Any:
+    kinds, optional = _base_types(hint)
+    if value is None and optional:
+        return None
+    kind = kinds[0]
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if kind is int and isinstance(value, bool):
+        raise ConfigError(f"expected an integer, got {value!r}", field=key)
+    if not isinstance(value, kind):
+        raise ConfigError(
+            f"expected {_TYPE_WORDS.get(kind, kind.__name__)}, got {value!r}", field=key
+        )
+    return value
+
+
+_TYPE_WORDS = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off"}
+
+
+def _coerce(text: str, hint: Any, key: str) -> Any:
+    kinds, optional = _base_types(hint)
+    if optional and text.lower() in ("none", "null", ""):
+        return None
+    kind = kinds[0]
+    if kind is bool:
+        if text.lower() in _TRUE:
+            return True
+        if text.lower() in _FALSE:
+            return False
+        raise ConfigError(f"expected true or false, got {text!r}", field=key)
+    if kind is str:
+        return text.strip('"')
+    try:
+        if kind is int:
+            return int(text)
+        if kind is float:
+            return float(text)
+    except ValueError:
+        raise ConfigError(f"expected {_TYPE_WORDS[kind]}, got {text!r}", field=key) from None
+    raise ConfigError(f"cannot set a value of type {kind!r} from the command line", field=key)
+
+
+def _choice(value: str, choices: tuple[str, ...], key: str) -> None:
+    if value not in choices:
+        raise ConfigError(f"expected one of {', '.join(choices)}, got {value!r}", field=key)

@@ -1,0 +1,588 @@
+"""The one GAN training loop, for 1D windows and 2D images alike.
+
+Model protocol
+--------------
+Generator: an ``nn.Module`` with ``latent_dim: int`` and ``num_classes: int`` (0 means
+unconditional); ``forward(z (B, latent_dim), y (B,) long | None[, side]) -> x`` in the
+normalised space the discriminator sees, ``(B, C, T)`` or ``(B, 1, H, W)``. It may also have
+``n_sides > 0`` (it then receives the arm side as a third argument when batches carry one)
+and a ``penalty()`` method returning a scalar to add to its loss for its last forward.
+
+Discriminator: ``forward(x, y | None[, side])`` returns adversarial logits ``(B,)`` or
+``(logits (B,), class_logits (B, K))`` when it has an auxiliary classifier (AC-GAN).
+
+Loader contract
+---------------
+``loader`` yields batches ``x``, ``(x,)``, ``(x, y)`` or ``(x, y, side)`` (tensors on any
+device; the loop moves them). It is either
+
+* a callable ``epoch -> iterable`` (see :func:`epoch_loader`): the loop calls it once per
+  epoch; resuming calls it again for the saved epoch and skips the batches already used. This
+  is exact as long as the callable is a pure function of ``epoch`` (e.g. shuffles with a
+  generator seeded from ``seed + epoch``);
+* or an iterable re-iterated every epoch, such as a ``DataLoader(..., shuffle=True,
+  generator=g)``: the loop saves ``g``'s state at the start of each epoch and restores it on
+  resume. A DataLoader that shuffles without its own generator cannot be resumed exactly.
+
+A step is one generator update after ``n_critic`` discriminator updates; each discriminator
+update consumes one batch. The loop never builds data.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import dataclasses
+import logging
+import math
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch.utils.data import DataLoader, TensorDataset
+from tqdm.auto import tqdm
+
+from imusynth.errors import CheckpointError, DataError, ImusynthError
+from imusynth.train.checkpoint import (
+    CHECKPOINT_FORMAT,
+    capture_rng_states,
+    load_checkpoint,
+    load_state,
+    restore_rng_states,
+    save_checkpoint,
+)
+from imusynth.train.config import GANConfig, TrainConfig, config_to_dict
+from imusynth.train.device import resolve_device
+from imusynth.train.losses import (
+    ADVERSARIAL_LOSSES,
+    classifier_loss,
+    gradient_penalty,
+    r1_penalty,
+)
+
+__all__ = [
+    "CHECKPOINT_NAME",
+    "METRICS_NAME",
+    "Callback",
+    "DivergenceError",
+    "GANTrainingState",
+    "epoch_loader",
+    "fit_gan",
+    "random_shift",
+]
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_NAME = "checkpoint.pt"
+METRICS_NAME = "metrics.csv"
+# What the loop accumulates on the device between log steps (one sync per log step).
+STATS = ("d_loss", "g_loss", "d_real", "d_fake", "d_penalty", "ac_d", "ac_g", "g_penalty")
+
+Batch = Tensor | Sequence[Tensor]
+LoaderLike = Iterable[Batch] | Callable[[int], Iterable[Batch]]
+
+
+class DivergenceError(ImusynthError):
+    """Training produced a NaN or Inf loss or weight; the last good checkpoint is kept."""
+
+
+class Callback:
+    """Hooks called by :func:`fit_gan`; override the ones you need.
+
+    Callbacks must not draw from ``state.rng`` (that would change the run); use their own
+    seeded generator.
+    """
+
+    def on_step(self, state: GANTrainingState) -> None:
+        """After every generator update (``state.step`` already incremented)."""
+
+    def on_log(self, state: GANTrainingState, metrics: dict[str, float]) -> None:
+        """After each metrics row (every ``log_every`` steps and at the end)."""
+
+    def on_end(self, state: GANTrainingState) -> None:
+        """Once, after the last step and the final checkpoint."""
+
+
+@dataclass
+class GANTrainingState:
+    """Everything the loop updates; what a checkpoint saves and a resume restores."""
+
+    generator: nn.Module
+    discriminator: nn.Module
+    ema: nn.Module  # exponential moving average of the generator weights: sample from this
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer
+    config: TrainConfig
+    device: torch.device
+    rng: torch.Generator  # noise, instance noise and penalty interpolation
+    np_rng: np.random.Generator  # for callbacks that need numpy randomness
+    step: int = 0
+    epoch: int = 0
+    batch_in_epoch: int = 0
+    loader_state: Tensor | None = None  # the loader generator's state at the epoch start
+    history: list[dict[str, float]] = field(default_factory=list)
+    out_dir: Path | None = None
+    meta: dict[str, Any] = field(default_factory=dict)  # stored as is in the checkpoint
+    full_config: dict[str, Any] = field(default_factory=dict)
+
+    def checkpoint(self) -> dict[str, Any]:
+        """The checkpoint dict (tensors and plain values only, for ``weights_only``)."""
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "step": self.step,
+            "loader": {
+                "epoch": self.epoch,
+                "batch_in_epoch": self.batch_in_epoch,
+                "state": self.loader_state,
+            },
+            "generator": self.generator.state_dict(),
+            "discriminator": self.discriminator.state_dict(),
+            "ema": self.ema.state_dict(),
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+            "config": self.full_config,
+            "rng": capture_rng_states(self.rng, self.np_rng),
+            "meta": self.meta,
+        }
+
+    def restore(self, ckpt: dict[str, Any], path: str | Path | None = None) -> None:
+        """Load a checkpoint dict into this state (models, optimisers, RNGs, position)."""
+        load_state(self.generator, ckpt["generator"], name="generator", path=path)
+        load_state(self.discriminator, ckpt["discriminator"], name="discriminator", path=path)
+        load_state(self.ema, ckpt["ema"], name="ema", path=path)
+        load_state(self.opt_g, ckpt["opt_g"], name="opt_g", path=path)
+        load_state(self.opt_d, ckpt["opt_d"], name="opt_d", path=path)
+        restore_rng_states(ckpt["rng"], self.rng, self.np_rng, path=path)
+        position = ckpt.get("loader") or {}
+        self.step = int(ckpt["step"])
+        self.epoch = int(position.get("epoch", 0))
+        self.batch_in_epoch = int(position.get("batch_in_epoch", 0))
+        self.loader_state = position.get("state")
+
+
+def epoch_loader(
+    *tensors: Tensor | np.ndarray, batch_size: int, seed: int, drop_last: bool = True
+) -> Callable[[int], DataLoader]:
+    """A loader factory for :func:`fit_gan`: ``epoch -> DataLoader`` shuffled by ``seed + epoch``.
+
+    Batches are gathered by one fancy-index per batch (a batch sampler over a
+    ``TensorDataset``), not sample by sample, which keeps data loading out of the profile.
+
+    Examples
+    --------
+    >>> X, y = torch.randn(10, 6, 50), torch.arange(10) % 2
+    >>> make = epoch_loader(X, y, batch_size=4, seed=0)
+    >>> [b[0].shape[0] for b in make(0)]
+    [4, 4]
+    >>> torch.equal(next(iter(make(3)))[1], next(iter(make(3)))[1])
+    True
+    """
+    data = TensorDataset(*(torch.as_tensor(t) for t in tensors))
+    if len(data) < batch_size and drop_last:
+        raise DataError(
+            f"only {len(data)} training windows for a batch of {batch_size}",
+            field="train.batch_size",
+        )
+
+    def make(epoch: int) -> DataLoader:
+        gen = torch.Generator().manual_seed(seed + epoch)
+        sampler = torch.utils.data.BatchSampler(
+            torch.utils.data.RandomSampler(data, generator=gen), batch_size, drop_last
+        )
+        # batch_size=None: the sampler yields whole index lists; TensorDataset indexes them at
+        # once and no collation is needed.
+        return DataLoader(data, sampler=sampler, batch_size=None)
+
+    return make
+
+
+def fit_gan(
+    generator: nn.Module,
+    discriminator: nn.Module,
+    loader: LoaderLike,
+    config: TrainConfig | GANConfig,
+    callbacks: Sequence[Callback] = (),
+    *,
+    device: str | torch.device = "cpu",
+    out_dir: str | Path | None = None,
+    resume: bool = False,
+    progress: bool = False,
+    meta: dict[str, Any] | None = None,
+) -> GANTrainingState:
+    """Train a GAN: ``n_critic`` x "update D", then "update G", for ``config.steps`` steps.
+
+    Parameters
+    ----------
+    generator, discriminator : nn.Module
+        Models following the protocol in this module's docstring; moved to ``device`` and
+        trained in place.
+    loader : iterable or callable
+        Batches of ``(x, y)``; see the loader contract in this module's docstring.
+    config : TrainConfig or GANConfig
+        The ``train`` section is used; a whole :class:`GANConfig` is also stored in the
+        checkpoints, so a run can be rebuilt from one.
+    callbacks : sequence of Callback
+        Called after steps, metrics rows and at the end (e.g. sample figures).
+    device : str or torch.device
+        ``"cpu"``, ``"cuda"`` or ``"auto"``.
+    out_dir : str or Path, optional
+        Where ``checkpoint.pt`` (every ``checkpoint_every`` steps and at the end) and
+        ``metrics.csv`` go; ``None`` writes nothing.
+    resume : bool
+        Continue from ``out_dir/checkpoint.pt``. With a resumable loader, the final weights are
+        bitwise equal to an uninterrupted run's on the CPU.
+    progress : bool
+        Show a tqdm bar with the losses.
+    meta : dict, optional
+        Plain values stored in every checkpoint under ``"meta"`` (normaliser, class names...).
+
+    Returns
+    -------
+    GANTrainingState
+        ``state.ema`` is the generator to sample from; ``state.history`` the metrics rows.
+
+    Raises
+    ------
+    DivergenceError
+        A loss or weight became NaN or Inf (checked every ``log_every`` steps and before each
+        checkpoint, so no bad weights are ever written).
+    CheckpointError
+        ``resume`` without a usable checkpoint.
+
+    Examples
+    --------
+    >>> from imusynth.models.gan1d import Conv1dGenerator, ProjectionDiscriminator1d
+    >>> X, y = torch.randn(32, 6, 64), torch.arange(32) % 2
+    >>> g = Conv1dGenerator(6, 64, 2, width=32, n_blocks=2)
+    >>> d = ProjectionDiscriminator1d(6, 2, width=8, n_blocks=2)
+    >>> cfg = TrainConfig(steps=4, batch_size=8, log_every=2)
+    >>> state = fit_gan(g, d, epoch_loader(X, y, batch_size=8, seed=0), cfg)
+    >>> state.step, len(state.history)
+    (4, 2)
+    """
+    train = config.train if isinstance(config, GANConfig) else config
+    full = config_to_dict(config) if isinstance(config, GANConfig) else {}
+    full = full or {"train": dataclasses.asdict(train)}
+    dev = resolve_device(device)
+    generator.to(dev).train()
+    discriminator.to(dev).train()
+    ema = copy.deepcopy(generator).requires_grad_(False)
+    betas = (train.beta1, train.beta2)
+    state = GANTrainingState(
+        generator=generator,
+        discriminator=discriminator,
+        ema=ema,
+        opt_g=torch.optim.Adam(generator.parameters(), lr=train.lr_g, betas=betas),
+        opt_d=torch.optim.Adam(discriminator.parameters(), lr=train.lr_d, betas=betas),
+        config=train,
+        device=dev,
+        rng=torch.Generator(device=dev).manual_seed(train.seed),
+        np_rng=np.random.default_rng(train.seed),
+        out_dir=None if out_dir is None else Path(out_dir),
+        meta=dict(meta or {}),
+        full_config=full,
+    )
+    ckpt_path = None if state.out_dir is None else state.out_dir / CHECKPOINT_NAME
+    if state.out_dir is not None:
+        state.out_dir.mkdir(parents=True, exist_ok=True)
+    if resume:
+        if ckpt_path is None:
+            raise CheckpointError("resume needs the run folder", field="out_dir")
+        ckpt = load_checkpoint(ckpt_path, map_location=dev)
+        _check_same_model(ckpt, full, ckpt_path)
+        state.restore(ckpt, ckpt_path)
+        state.history = _read_metrics(state.out_dir / METRICS_NAME, state.step)
+        log.info("resumed %s at step %d", ckpt_path, state.step)
+    elif state.out_dir is not None:
+        (state.out_dir / METRICS_NAME).unlink(missing_ok=True)
+
+    _train(state, loader, callbacks, ckpt_path, progress)
+    return state
+
+
+def _train(
+    state: GANTrainingState,
+    loader: LoaderLike,
+    callbacks: Sequence[Callback],
+    ckpt_path: Path | None,
+    progress: bool,
+) -> None:
+    cfg, dev = state.config, state.device
+    G, D = state.generator, state.discriminator
+    d_loss_fn, g_loss_fn = ADVERSARIAL_LOSSES[cfg.loss]
+    conditional = getattr(G, "num_classes", 0) > 0
+    use_side = getattr(G, "n_sides", 0) > 0
+    penalty_fn = getattr(G, "penalty", None)
+    batches = _BatchStream(loader, state)
+    stats = torch.zeros(len(STATS), device=dev)  # running sums on the device: no sync per step
+    n_acc = 0
+    last_good = None if not ckpt_path or not ckpt_path.exists() else ckpt_path
+    bar = tqdm(total=cfg.steps, initial=state.step, disable=not progress, desc="gan", leave=False)
+    t_log = time.perf_counter()
+    try:
+        while state.step < cfg.steps:
+            sigma = cfg.instance_noise * max(0.0, 1.0 - state.step / cfg.steps)
+            # ---- update D: n_critic discriminator steps on fresh batches ----
+            for _ in range(cfg.n_critic):
+                x, cond = _to_device(batches.next(), dev, conditional, use_side)
+                z = torch.randn(x.shape[0], G.latent_dim, generator=state.rng, device=dev)
+                with torch.no_grad():
+                    fake = G(z, *cond)
+                real_in = _d_input(x, sigma, cfg.augment_shift, state.rng)
+                if cfg.r1_weight > 0:
+                    real_in = real_in.detach().requires_grad_(True)
+                adv_real, cls_real = _split(D(real_in, *cond))
+                adv_fake, _ = _split(D(_d_input(fake, sigma, cfg.augment_shift, state.rng), *cond))
+                loss_d = d_loss_fn(adv_real, adv_fake)
+                d_penalty = torch.zeros((), device=dev)
+                if cfg.loss == "wgan-gp":
+                    d_penalty = cfg.gp_weight * gradient_penalty(
+                        D, x, fake, *cond, generator=state.rng
+                    )
+                if cfg.r1_weight > 0:
+                    d_penalty = d_penalty + 0.5 * cfg.r1_weight * r1_penalty(adv_real, real_in)
+                # AC-GAN: the discriminator's classifier learns from real windows only, so it
+                # is never rewarded for telling classes of unconvincing fakes apart.
+                ac_d = classifier_loss(cls_real, cond[0]) if cls_real is not None else d_penalty * 0
+                state.opt_d.zero_grad(set_to_none=True)
+                (loss_d + d_penalty + cfg.ac_weight * ac_d).backward()
+                state.opt_d.step()
+
+            # ---- update G: fool D on the labels of the last batch ----
+            z = torch.randn(x.shape[0], G.latent_dim, generator=state.rng, device=dev)
+            D.requires_grad_(False)  # no discriminator weight gradients in this step
+            fake = G(z, *cond)
+            adv_g, cls_g = _split(D(_d_input(fake, sigma, cfg.augment_shift, state.rng), *cond))
+            loss_g = g_loss_fn(adv_g)
+            ac_g = classifier_loss(cls_g, cond[0]) if cls_g is not None else loss_g.detach() * 0
+            g_penalty = penalty_fn() if penalty_fn is not None else loss_g.detach() * 0
+            state.opt_g.zero_grad(set_to_none=True)
+            (loss_g + cfg.ac_weight * ac_g + cfg.residual_weight * g_penalty).backward()
+            state.opt_g.step()
+            D.requires_grad_(True)
+            _update_ema(state.ema, G, _ema_decay(cfg.ema_decay, state.step))
+            state.step += 1
+            bar.update(1)
+
+            parts = (loss_d, loss_g, adv_real.mean(), adv_fake.mean(), d_penalty, ac_d, ac_g)
+            stats += torch.stack([p.detach().float() for p in (*parts, g_penalty)])
+            n_acc += 1
+            last = state.step == cfg.steps
+            if state.step % cfg.log_every == 0 or last:
+                now = time.perf_counter()
+                row = _log_row(state, stats / n_acc, n_acc / (now - t_log), sigma, last_good)
+                stats.zero_()
+                n_acc, t_log = 0, now
+                bar.set_postfix(d=f"{row['d_loss']:.3f}", g=f"{row['g_loss']:.3f}")
+                for cb in callbacks:
+                    cb.on_log(state, row)
+            if ckpt_path is not None and (
+                last or (cfg.checkpoint_every and state.step % cfg.checkpoint_every == 0)
+            ):
+                _check_finite_weights(state, last_good)
+                save_checkpoint(ckpt_path, state.checkpoint())
+                last_good = ckpt_path
+            for cb in callbacks:
+                cb.on_step(state)
+    finally:
+        bar.close()
+    for cb in callbacks:
+        cb.on_end(state)
+
+
+class _BatchStream:
+    """Endless batches over epochs, with the position kept in the training state."""
+
+    def __init__(self, loader: LoaderLike, state: GANTrainingState) -> None:
+        self.loader, self.state = loader, state
+        self._rng = None if callable(loader) else _loader_generator(loader)
+        self._it = self._start_epoch(state.loader_state)
+        for i in range(state.batch_in_epoch):  # resume: skip what this epoch already used
+            if next(self._it, None) is None:
+                raise CheckpointError(
+                    f"the loader has only {i} batches per epoch; the checkpoint was at batch "
+                    f"{state.batch_in_epoch} (data or batch size changed since)",
+                    field="loader",
+                )
+
+    def _start_epoch(self, restore: Tensor | None) -> Iterator[Batch]:
+        if self._rng is not None:
+            if restore is not None:
+                self._rng.set_state(restore)
+            self.state.loader_state = self._rng.get_state()
+        source = self.loader(self.state.epoch) if callable(self.loader) else self.loader
+        return iter(source)
+
+    def next(self) -> Batch:
+        for _ in range(2):
+            batch = next(self._it, None)
+            if batch is not None:
+                self.state.batch_in_epoch += 1
+                return batch
+            if self.state.batch_in_epoch == 0:
+                break
+            self.state.epoch += 1
+            self.state.batch_in_epoch = 0
+            self._it = self._start_epoch(None)
+        raise DataError(
+            "the loader yielded no batches (fewer windows than one batch?)", field="loader"
+        )
+
+
+def _loader_generator(loader: Any) -> torch.Generator | None:
+    gen = getattr(loader, "generator", None)
+    if gen is None:
+        gen = getattr(getattr(loader, "sampler", None), "generator", None)
+    return gen if isinstance(gen, torch.Generator) else None
+
+
+def _to_device(
+    batch: Batch, dev: torch.device, conditional: bool, use_side: bool
+) -> tuple[Tensor, tuple[Tensor | None, ...]]:
+    if isinstance(batch, Tensor):
+        batch = (batch,)
+    x = batch[0].to(dev, non_blocking=True)
+    if not conditional:
+        return x, (None,)
+    if len(batch) < 2:
+        raise DataError("a conditional GAN needs (x, y) batches", field="loader")
+    y = batch[1].to(dev, non_blocking=True).long()
+    if use_side and len(batch) > 2:
+        return x, (y, batch[2].to(dev, non_blocking=True).long())
+    return x, (y,)
+
+
+def _split(out: Tensor | tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor | None]:
+    if isinstance(out, tuple):
+        return out[0], out[1]
+    return out, None
+
+
+def _d_input(x: Tensor, sigma: float, shift: float, rng: torch.Generator) -> Tensor:
+    """What the discriminator sees: ``x`` randomly shifted, plus instance noise."""
+    if shift > 0:
+        x = random_shift(x, shift, rng)
+    if sigma > 0:
+        # Instance noise (Sønderby et al. 2017): blurs real and fake alike so early on their
+        # supports overlap and the discriminator cannot separate them perfectly.
+        x = x + sigma * torch.randn(x.shape, generator=rng, device=x.device, dtype=x.dtype)
+    return x
+
+
+def random_shift(x: Tensor, fraction: float, rng: torch.Generator) -> Tensor:
+    """Shift each sample circularly by up to ``fraction`` of its length along every axis
+    after the channel axis (time for ``(B, C, T)``; height and width for images).
+
+    Differentiable augmentation (DiffAugment, Zhao et al. 2020): applied to real and fake
+    discriminator inputs alike, in both updates, it keeps a discriminator trained on a
+    few thousand windows from memorising them, without the generator learning the
+    augmentation. Where a window starts is arbitrary, so a shift is label-preserving.
+
+    Examples
+    --------
+    >>> x = torch.arange(8.0).view(1, 1, 8)  # (B, C, T)
+    >>> y = random_shift(x, 0.5, torch.Generator().manual_seed(0))
+    >>> sorted(y.flatten().tolist()) == x.flatten().tolist()
+    True
+    """
+    for dim in range(2, x.ndim):
+        n = x.shape[dim]
+        max_shift = int(fraction * n)
+        if max_shift < 1:
+            continue
+        s = torch.randint(-max_shift, max_shift + 1, (x.shape[0],), generator=rng, device=x.device)
+        view = [1] * x.ndim
+        view[dim] = n
+        per_sample = s.view([-1] + [1] * (x.ndim - 1))  # (B, 1, ...)
+        idx = (torch.arange(n, device=x.device).view(view) - per_sample) % n
+        x = x.gather(dim, idx.expand(x.shape))  # (B, C, ...) rolled per sample
+    return x
+
+
+def _ema_decay(decay: float, step: int) -> float:
+    # Warm-up, so the average does not drag the random initial weights through a short run.
+    return min(decay, (1.0 + step) / (10.0 + step))
+
+
+@torch.no_grad()
+def _update_ema(ema: nn.Module, model: nn.Module, decay: float) -> None:
+    for p_ema, p in zip(ema.parameters(), model.parameters(), strict=True):
+        p_ema.lerp_(p, 1.0 - decay)
+    for b_ema, b in zip(ema.buffers(), model.buffers(), strict=True):
+        b_ema.copy_(b)
+
+
+def _log_row(
+    state: GANTrainingState, means: Tensor, steps_per_s: float, sigma: float, last_good
+) -> dict[str, float]:
+    values = means.tolist()  # the one host-device sync of a log period
+    row: dict[str, float] = {"step": state.step, "epoch": state.epoch}
+    row.update(zip(STATS, values, strict=True))
+    row["noise_std"] = sigma
+    row["steps_per_s"] = steps_per_s
+    if not all(math.isfinite(v) for v in values):
+        bad = ", ".join(
+            f"{k}={v}" for k, v in zip(STATS, values, strict=True) if not math.isfinite(v)
+        )
+        _diverged(state, f"non-finite loss by step {state.step} ({bad})", last_good)
+    state.history.append(row)
+    if state.out_dir is not None:
+        path = state.out_dir / METRICS_NAME
+        new = not path.exists()
+        with path.open("a", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(row))
+            if new:
+                writer.writeheader()
+            writer.writerow(row)
+    return row
+
+
+def _check_finite_weights(state: GANTrainingState, last_good) -> None:
+    params = [*state.generator.parameters(), *state.discriminator.parameters()]
+    finite = torch.stack([torch.isfinite(p).all() for p in params]).all()
+    if not bool(finite):
+        _diverged(state, f"non-finite weights at step {state.step}", last_good)
+
+
+def _diverged(state: GANTrainingState, what: str, last_good) -> None:
+    keep = f"; the last good checkpoint is kept at {last_good}" if last_good else ""
+    raise DivergenceError(
+        f"training diverged: {what}{keep}. Lower train.lr_g / train.lr_d, or use "
+        "train.loss=hinge or a penalty (train.r1_weight)",
+        path=last_good,
+        field="train",
+    )
+
+
+def _check_same_model(ckpt: dict[str, Any], full: dict[str, Any], path: Path) -> None:
+    saved = (ckpt.get("config") or {}).get("model")
+    now = full.get("model")
+    if saved is not None and now is not None and saved != now:
+        diff = sorted(k for k in now if saved.get(k) != now.get(k))
+        raise CheckpointError(
+            f"the checkpoint was made with a different model config ({', '.join(diff)})",
+            path=path,
+            field=f"model.{diff[0]}" if diff else "model",
+        )
+
+
+def _read_metrics(path: Path, upto: int) -> list[dict[str, float]]:
+    """Rows of an earlier run up to ``upto``; later rows (after the checkpoint) are dropped."""
+    if not path.exists():
+        return []
+    with path.open(newline="") as f:
+        rows = [{k: float(v) for k, v in r.items()} for r in csv.DictReader(f)]
+    rows = [r for r in rows if r["step"] <= upto]
+    if rows:
+        with path.open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+    else:
+        path.unlink()
+    return rows

@@ -1,0 +1,168 @@
+"""The user-facing GAN API: estimator, run folders, sampling, balancing."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from imusynth.data import read_windows, write_windows
+from imusynth.errors import CheckpointError, DataError
+from imusynth.gan import (
+    ConditionalGAN,
+    balance,
+    balance_windows,
+    load_run,
+    sample_run,
+    sample_windows,
+    train_run,
+)
+from imusynth.train.config import load_config
+from imusynth.train.loop import CHECKPOINT_NAME
+
+TINY = [
+    "model.g_width=32",
+    "model.g_blocks=2",
+    "model.d_width=8",
+    "model.d_blocks=2",
+    "model.latent_dim=8",
+    "model.embed_dim=8",
+    "train.steps=3",
+    "train.batch_size=8",
+    "train.log_every=1",
+    "train.checkpoint_every=2",
+]
+TINY_PARAMS = dict(steps=2, batch_size=8, latent_dim=8, device="cpu")
+
+
+@pytest.fixture
+def run_dir(tmp_path, tiny_windows):
+    cfg = load_config(None, TINY)
+    train_run(cfg, tiny_windows, tmp_path / "run", device="cpu", plots=False)
+    return tmp_path / "run"
+
+
+def test_train_run_writes_a_complete_run_folder(tmp_path, tiny_windows):
+    run_dir = tmp_path / "run"
+    train_run(load_config(None, TINY), tiny_windows, run_dir, device="cpu")
+    names = {p.name for p in run_dir.iterdir()}
+    assert {CHECKPOINT_NAME, "config.toml", "run.json", "metrics.csv"} <= names
+    assert "real_vs_synthetic.png" in names
+    meta = json.loads((run_dir / "run.json").read_text())
+    assert meta["classes"] == list(tiny_windows.classes)
+    assert meta["sides"] == ["left", "right"]
+    # The normaliser is the training data's.
+    assert np.allclose(meta["normalizer"]["mean"], tiny_windows.X.mean(axis=(0, 2)), atol=1e-5)
+    assert load_config(run_dir / "config.toml").train.steps == 3
+
+
+def test_samples_are_seeded_in_physical_units_and_survive_a_reload(run_dir, tiny_windows):
+    run = load_run(run_dir)
+    X1, y1, q = sample_run(run, per_class=5, seed=0)
+    X2, _, _ = sample_run(load_run(run_dir), per_class=5, seed=0)
+    X3, _, _ = sample_run(run, per_class=5, seed=1)
+    assert X1.shape == (10, 6, 32) and X1.dtype == np.float32
+    assert np.bincount(y1).tolist() == [5, 5] and q is None
+    assert np.array_equal(X1, X2) and not np.array_equal(X1, X3)
+    # Physical units: the normaliser's inverse, not the unit scale of the GAN's space.
+    real_mean = tiny_windows.X.mean()
+    assert abs(X1.mean() - real_mean) < abs(real_mean) + 3 * tiny_windows.X.std()
+
+
+def test_sample_windows_writes_a_flagged_file(run_dir, tmp_path):
+    ws = sample_windows(load_run(run_dir), per_class=3, classes=["FEL"], seed=2)
+    assert ws.class_counts() == {"ABD": 0, "FEL": 3}
+    assert ws.is_synthetic.all() and set(ws.side) <= {"left", "right"}
+    back = read_windows(write_windows(tmp_path / "s.h5", ws))
+    assert back.is_synthetic.all() and np.array_equal(back.X, ws.X)
+
+
+def test_unknown_class_is_a_data_error(run_dir):
+    with pytest.raises(DataError, match="unknown class 'XYZ'"):
+        sample_run(load_run(run_dir), {"XYZ": 2})
+
+
+def test_balance_windows_tops_classes_up_and_keeps_real_rows(run_dir, tiny_windows):
+    ws = tiny_windows.subset(np.r_[np.arange(12), 12, 13])  # 10 ABD, 4 FEL
+    counts = ws.class_counts()
+    assert counts["ABD"] != counts["FEL"]
+    out = balance_windows(ws, load_run(run_dir), seed=0)
+    top = max(counts.values())
+    assert out.class_counts() == {c: top for c in ws.classes}
+    n = len(ws)
+    assert np.array_equal(out.X[:n], ws.X) and np.array_equal(out.y[:n], ws.y)
+    assert not out.is_synthetic[:n].any() and out.is_synthetic[n:].all()
+    assert (out.groups[n:] == "synthetic").all()
+    assert (out.recording[n:] == -1).all()
+
+
+def test_balance_windows_rejects_other_channels(run_dir, tiny_windows):
+    import dataclasses
+
+    other = dataclasses.replace(tiny_windows, channels=("a", "b", "c", "d", "e", "f"))
+    with pytest.raises(DataError, match="channels"):
+        balance_windows(other, load_run(run_dir))
+
+
+def test_resume_with_other_data_is_a_checkpoint_error(run_dir, tiny_windows):
+    cfg = load_config(None, TINY)
+    with pytest.raises(CheckpointError) as info:
+        train_run(cfg, tiny_windows.subset(np.arange(16)), run_dir, resume=True, device="cpu")
+    assert info.value.field == "normalizer"
+
+
+def test_resume_continues_a_longer_run(run_dir, tiny_windows):
+    cfg = load_config(None, [*TINY, "train.steps=4"])
+    run = train_run(cfg, tiny_windows, run_dir, resume=True, device="cpu", plots=False)
+    assert run.step == 4
+
+
+def test_corrupt_run_folder_is_a_checkpoint_error(run_dir, tmp_path):
+    (run_dir / CHECKPOINT_NAME).write_bytes(b"garbage")
+    with pytest.raises(CheckpointError, match="corrupt"):
+        load_run(run_dir)
+    with pytest.raises(CheckpointError, match="not found"):
+        load_run(tmp_path / "nowhere")
+
+
+def test_estimator_fit_sample_save_load(tmp_path, rng):
+    X = rng.normal(size=(40, 6, 32)).astype(np.float32)
+    y = np.repeat([0, 1], 20)
+    X[y == 1, 0] += 3.0
+    gan = ConditionalGAN(**TINY_PARAMS).fit(X, y, groups=np.repeat(["a", "b"], 20))
+    assert gan.get_params()["steps"] == 2 and gan.resolved_config().train.steps == 2
+    Xs, ys = gan.sample(n_per_class=4, seed=0)
+    assert Xs.shape == (8, 6, 32) and np.bincount(ys).tolist() == [4, 4]
+    again = ConditionalGAN.load(gan.save(tmp_path / "est"))
+    assert np.array_equal(again.sample(n_per_class=4, seed=0)[0], Xs)
+    assert list(again.classes_) == ["0", "1"]
+
+
+def test_estimator_with_the_kinematic_generator_returns_joint_angles(rng):
+    X = rng.normal(size=(16, 6, 32)).astype(np.float32)
+    y = np.repeat([0, 1], 8)
+    side = np.tile(["left", "right"], 8)
+    gan = ConditionalGAN(generator="kinematic", **TINY_PARAMS).fit(X, y, side=side)
+    Xs, _, q = gan.sample(n_per_class=2, seed=0, return_joints=True)
+    assert Xs.shape == (4, 6, 32) and q.shape == (4, 7, 32)
+    lim = gan.run_.generator.joint_limits.numpy()
+    assert (q >= lim[None, :, :1] - 1e-5).all() and (q <= lim[None, :, 1:] + 1e-5).all()
+
+
+def test_balance_helper_on_arrays(rng):
+    X = rng.normal(size=(24, 6, 32)).astype(np.float32)
+    y = np.array([0] * 18 + [1] * 6)
+    gan = ConditionalGAN(**TINY_PARAMS).fit(X, y)
+    Xb, yb, synthetic = balance(X, y, gan, seed=0)
+    assert np.bincount(yb).tolist() == [18, 18]
+    assert np.array_equal(Xb[:24], X) and synthetic.sum() == 12 and not synthetic[:24].any()
+
+
+def test_fit_rejects_bad_input():
+    with pytest.raises(DataError, match="NaN"):
+        ConditionalGAN(**TINY_PARAMS).fit(
+            np.full((16, 6, 32), np.nan, np.float32), np.zeros(16, int)
+        )
+    with pytest.raises(DataError, match="batch"):
+        ConditionalGAN(**TINY_PARAMS).fit(np.zeros((4, 6, 32), np.float32), np.zeros(4, int))
