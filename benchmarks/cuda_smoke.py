@@ -25,9 +25,11 @@ def main() -> None:
         gan = ConditionalGAN(generator=gen, steps=40, batch_size=64, device="cuda").fit(X, y)
         torch.cuda.synchronize()
         dt = time.perf_counter() - t
-        Xs, ys = gan.sample(n_per_class=10, seed=0)
-        print(f"gan {gen}: 40 steps in {dt:.1f}s (incl. warm-up), sample {Xs.shape} "
-              f"finite={np.isfinite(Xs).all()}")
+        Xs, _ = gan.sample(n_per_class=10, seed=0)
+        print(
+            f"gan {gen}: 40 steps in {dt:.1f}s (incl. warm-up), sample {Xs.shape} "
+            f"finite={np.isfinite(Xs).all()}"
+        )
         t = time.perf_counter()
         ConditionalGAN(generator=gen, steps=200, batch_size=64, device="cuda").fit(X, y)
         torch.cuda.synchronize()
@@ -37,8 +39,10 @@ def main() -> None:
     for arch in ("frid_adar", "resnet"):
         t = time.perf_counter()
         clf = CNNClassifier(arch, epochs=5, device="cuda", random_state=0).fit(X, y)
-        print(f"clf {arch}: 5 epochs in {time.perf_counter() - t:.1f}s, "
-              f"train acc {clf.score(X, y):.2f}")
+        print(
+            f"clf {arch}: 5 epochs in {time.perf_counter() - t:.1f}s, "
+            f"train acc {clf.score(X, y):.2f}"
+        )
     from imusynth.kinematics.arm import ArmModel
 
     model = ArmModel().cuda()
