@@ -180,3 +180,14 @@ def test_feature_random_forest_learns_and_is_deterministic():
     assert a.score(Xt, yt) >= 0.95
     np.testing.assert_array_equal(a.predict_proba(Xt), b.predict_proba(Xt))
     assert a.transform(Xt).shape == (len(Xt), len(feature_names(3)))
+
+
+def test_rows_without_subject_are_never_validated_on():
+    from imusynth.train.classify import group_validation_split
+
+    groups = np.array(["a"] * 5 + ["b"] * 5 + [""] * 20)
+    y = np.arange(30) % 2
+    for seed in range(5):
+        train, val = group_validation_split(y, groups, 0.5, np.random.default_rng(seed))
+        assert set(groups[val]) in ({"a"}, {"b"})
+        assert np.all(np.isin(np.flatnonzero(groups == ""), train))

@@ -58,3 +58,14 @@ def test_write_is_atomic(tmp_path, tiny_windows, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         write_windows(tmp_path / "w.h5", tiny_windows)
     assert list(tmp_path.iterdir()) == []  # neither the target nor a temporary file
+
+
+def test_written_files_get_default_permissions(tmp_path, tiny_windows):
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        path = write_windows(tmp_path / "w.h5", tiny_windows)
+    finally:
+        os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o644

@@ -76,7 +76,8 @@ def group_validation_split(
     """Split indices into (train, validation), whole subjects at a time when possible.
 
     With at least two distinct ``groups``, about ``fraction`` of the subjects (at least one,
-    never all) go to validation. Otherwise the split is by window, stratified by class.
+    never all) go to validation; rows whose group is ``""`` (synthetic rows with no subject)
+    are never validated on. Otherwise the split is by window, stratified by class.
 
     Examples
     --------
@@ -88,7 +89,8 @@ def group_validation_split(
     """
     n = len(y)
     if groups is not None:
-        subjects = np.unique(groups)
+        # Rows without a subject (group "": GAN or SMOTE samples) always train.
+        subjects = np.unique(groups[groups != ""])
         if len(subjects) >= 2:
             n_val = int(np.clip(round(fraction * len(subjects)), 1, len(subjects) - 1))
             val_subjects = rng.choice(subjects, size=n_val, replace=False)
