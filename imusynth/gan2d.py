@@ -25,7 +25,11 @@ DCGAN per class ``k``), each with its ``metrics.csv``; and ``samples.png``.
 Small data. A DCGAN trained on some 40 raw ROIs of a class collapses; the paper trained its
 GANs on classically augmented ROIs, and ``model.minibatch_std`` helps too (see
 :mod:`imusynth.models.dcgan2d`). The experiment runner augments the fold's training ROIs
-before fitting (``[gan] augment_to`` in ``experiments/ct_augmentation.toml``).
+before fitting (``[gan] augment_to`` in ``experiments/ct_augmentation.toml``). The AC-GAN
+trains on one-class batches (:func:`class_batch_loader`): with mixed batches it made one
+image per class on the phantoms (per-pixel standard deviation across a class's samples
+0.04-0.06, against 0.24 for real ROIs, after 600-1,200 steps); with one-class batches 0.12
+after 600 steps and 0.17-0.19 after 1,200.
 """
 
 from __future__ import annotations
@@ -59,6 +63,7 @@ __all__ = [
     "ImageGAN",
     "ImageGANRun",
     "balance_images",
+    "class_batch_loader",
     "is_image_run",
     "load_image_run",
     "sample_image_arrays",
@@ -198,8 +203,14 @@ def train_image_run(
         generator, discriminator = build_image_gan(
             config.model, len(run.classes), seed=cfg_k.train.seed
         )
-        tensors = [torch.from_numpy(Xk)] + ([torch.from_numpy(yk)] if run.conditional else [])
-        loader = epoch_loader(*tensors, batch_size=cfg_k.train.batch_size, seed=cfg_k.train.seed)
+        if run.conditional:
+            loader = class_batch_loader(
+                Xk, yk, batch_size=cfg_k.train.batch_size, seed=cfg_k.train.seed
+            )
+        else:
+            loader = epoch_loader(
+                torch.from_numpy(Xk), batch_size=cfg_k.train.batch_size, seed=cfg_k.train.seed
+            )
         can_resume = resume and sub is not None and (sub / CHECKPOINT_NAME).exists()
         log.info("training %s part %d on %d images", config.model.generator, part, len(Xk))
         state = fit_gan(
@@ -221,6 +232,42 @@ def train_image_run(
     if out is not None and plots:
         _plot_samples(run, X, y, out / "samples.png")
     return run
+
+
+def class_batch_loader(
+    X: np.ndarray, y: np.ndarray, *, batch_size: int, seed: int
+) -> Callable[[int], list[tuple[torch.Tensor, torch.Tensor]]]:
+    """A loader factory for :func:`~imusynth.train.loop.fit_gan` whose batches each hold one
+    class: ``epoch -> [(x, y), ...]``, shuffled by ``seed + epoch`` (so resumable exactly).
+
+    The AC-GAN trains on these. In a batch that mixes classes, the discriminator's
+    minibatch-stddev feature sees the variety between classes and so cannot notice a
+    generator that makes one image per class (which AC-GANs tend to do, Odena et al. 2017);
+    in a one-class batch it can. Each class gives ``len // batch_size`` batches per epoch.
+
+    Examples
+    --------
+    >>> X = np.zeros((10, 1, 4, 4), np.float32); y = np.array([0] * 6 + [1] * 4)
+    >>> batches = class_batch_loader(X, y, batch_size=2, seed=0)(0)
+    >>> len(batches), all(len(set(b[1].tolist())) == 1 for b in batches)
+    (5, True)
+    """
+    X_t, y_t = torch.from_numpy(np.asarray(X, np.float32)), torch.from_numpy(np.asarray(y))
+    classes = np.unique(y)
+    if max(int(np.sum(y == c)) for c in classes) < batch_size:
+        raise DataError(f"no class has a batch of {batch_size} images", field="train.batch_size")
+
+    def make(epoch: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        rng = np.random.default_rng(seed + epoch)
+        batches = []
+        for c in classes:
+            rows = rng.permutation(np.flatnonzero(y == c))
+            for start in range(0, len(rows) - batch_size + 1, batch_size):
+                batches.append(rows[start : start + batch_size])
+        order = rng.permutation(len(batches))
+        return [(X_t[batches[i]], y_t[batches[i]]) for i in order]
+
+    return make
 
 
 def _parts(config: GANConfig, run: ImageGANRun, X: np.ndarray, y: np.ndarray, out: Path | None):

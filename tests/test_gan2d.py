@@ -59,14 +59,19 @@ def test_fit_trains_through_the_shared_loop_and_samples_in_range(monkeypatch, ge
     calls = []
 
     def spy(G, D, loader, config, *args, **kwargs):
-        calls.append(len(loader(0).dataset))
+        batches = loader(0)
+        if generator == "dcgan":
+            calls.append(len(batches.dataset))
+        else:  # AC-GAN batches hold one class each, so minibatch-std sees within-class variety
+            assert all(len(set(y.tolist())) == 1 for _, y in batches)
+            calls.append(sum(len(y) for _, y in batches))
         return loop.fit_gan(G, D, loader, config, *args, **kwargs)
 
     monkeypatch.setattr(gan2d, "fit_gan", spy)
     ims = _images()
     gan = ImageGAN(generator=generator, device="cpu", **TINY).fit(ims.X, ims.y, classes=ims.classes)
-    # one DCGAN per class on that class's images, or one AC-GAN on all of them
-    assert calls == ([6, 5, 4] if generator == "dcgan" else [15])
+    # one DCGAN per class on that class's images, or one AC-GAN on whole batches of each
+    assert calls == ([6, 5, 4] if generator == "dcgan" else [4 + 4 + 4])
     assert len(gan.run_.generators) == n_fits and gan.run_.step == 2
     X, y = gan.sample({"cyst": 2, "hemangioma": 3}, seed=5)
     assert X.shape == (5, 1, 64, 64) and y.tolist() == [0, 0, 2, 2, 2]

@@ -39,23 +39,24 @@ def test_conv1d_generator_is_conditioned_on_class_and_side():
     torch.testing.assert_close(alone[0], by_class[0])
 
 
-def test_noise_maps_ride_in_z_and_start_switched_off():
+def test_noise_maps_ride_in_z_and_add_broadband_detail():
     torch.manual_seed(0)
     g = Conv1dGenerator(6, 50, 2, latent_dim=8, noise_channels=2, **SMALL)
     full = g.trunk.full_length
     assert full >= 50 and g.latent_dim == 8 + 2 * full
-    z = torch.randn(1, g.latent_dim).repeat(2, 1)
+    z = torch.randn(1, g.latent_dim).repeat(3, 1)
     z[1, 8:] = torch.randn(2 * full)  # same global latent, other noise maps
-    y = torch.tensor([0, 0])
-    out = g(z, y)
-    torch.testing.assert_close(out[0], out[1])  # zero-initialised: no effect yet
-    with torch.no_grad():
-        g.trunk.blocks[-1].noise.weight.normal_()
+    y = torch.tensor([0, 0, 0])
     out = g(z, y)
     assert not torch.allclose(out[0], out[1])
-    # Broadband: noise maps change the fast components far more than the slow ones.
+    torch.testing.assert_close(out[0], out[2])  # a pure function of z
+    # Broadband: noise maps change the fast components as much as the slow ones.
     diff = torch.fft.rfft(out[0] - out[1], dim=-1).abs()
-    assert diff[:, 10:].mean() > 0.1 * diff[:, :3].mean()
+    assert diff[:, 10:].mean() > 0.3 * diff[:, :3].mean()
+    with torch.no_grad():
+        g.trunk.blocks[-1].noise.weight.zero_()
+    out = g(z, y)
+    torch.testing.assert_close(out[0], out[1])  # no other path for the noise maps
 
 
 def test_unconditional_models_take_none():
@@ -80,6 +81,8 @@ def test_projection_discriminator_outputs_and_conditioning():
     b = d(x, torch.tensor([3, 3]))
     assert a.shape == (2,)
     assert not torch.allclose(a, b)  # the label enters through the projection
+    diff = ProjectionDiscriminator1d(6, 4, width=8, n_blocks=3, diff_input=True)
+    assert diff.blocks[0].conv.in_channels == 12 and diff(x, torch.tensor([0, 1])).shape == (2,)
     ac = ProjectionDiscriminator1d(6, 4, width=8, n_blocks=3, ac_head=True)
     adv, cls = ac(x, torch.tensor([0, 1]))
     assert adv.shape == (2,) and cls.shape == (2, 4)
@@ -165,10 +168,9 @@ def test_kinematic_residual_penalty():
     g = KinematicGenerator(6, 32, 2, **SMALL)
     z, y = torch.randn(2, g.latent_dim), torch.tensor([0, 1])
     g(z, y)
-    assert (
-        float(g.penalty().detach()) == 0.0
-    )  # zero-initialised residual: purely kinematic at first
+    assert 0.0 < float(g.penalty().detach()) < 0.01  # nearly kinematic at first
     with torch.no_grad():
+        g.residual_head.weight.zero_()
         g.residual_head.bias.fill_(0.5)
     g(z, y)
     assert float(g.penalty().detach()) == pytest.approx(0.25)

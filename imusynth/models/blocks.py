@@ -90,9 +90,11 @@ class UpBlock1d(nn.Module):
     Upsample-then-convolve avoids the checkerboard artefacts of strided transposed
     convolutions (Odena et al. 2016), which in a time series are spurious high frequencies.
     With ``noise_channels``, per-sample noise maps are added between the two convolutions
-    through a learned, zero-initialised 1x1 convolution (StyleGAN's noise inputs, Karras et
-    al. 2019): sensor noise and tremor are broadband, and an upsampling network, being
-    smooth, struggles to invent them from the global latent alone.
+    through a learned 1x1 convolution (StyleGAN's noise inputs, Karras et al. 2019): sensor
+    noise and tremor are broadband, and an upsampling network, being smooth, struggles to
+    invent them from the global latent alone. The weights start small but not at zero: at
+    zero the expected gradient on a noise amplitude vanishes (fresh noise is uncorrelated
+    with the discriminator's gradient), so the amplitude could only grow by chance.
     """
 
     def __init__(
@@ -108,7 +110,7 @@ class UpBlock1d(nn.Module):
         self.noise = None
         if noise_channels:
             self.noise = nn.Conv1d(noise_channels, c_out, 1, bias=False)
-            nn.init.zeros_(self.noise.weight)
+            nn.init.normal_(self.noise.weight, 0.0, 0.1)
 
     def forward(self, h: Tensor, cond: Tensor, noise: Tensor | None = None) -> Tensor:
         h = F.interpolate(h, scale_factor=2.0, mode="linear", align_corners=False)  # (B, C, 2T)

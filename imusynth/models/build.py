@@ -117,6 +117,7 @@ def build_discriminator(
             ac_head=cfg.ac_head,
             minibatch_std=cfg.minibatch_std,
             n_sides=n_sides if cfg.condition_on_side else 0,
+            diff_input=cfg.d_diff_input,
         )
 
 

@@ -8,6 +8,7 @@ Both networks follow the GAN model protocol of :func:`imusynth.train.loop.fit_ga
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
 from imusynth.models.blocks import (
@@ -106,6 +107,11 @@ class ProjectionDiscriminator1d(nn.Module):
         Append the batch-stddev feature before the last block.
     n_sides : int
         2 to project the arm side as well, 0 not to.
+    diff_input : bool
+        Also feed the first difference of every channel. Differencing multiplies the power
+        at frequency f by ``4 sin^2(pi f / fs)``, so sensor noise and tremor, which are
+        weak next to the movement itself, weigh as much as the movement: the discriminator
+        then notices a generator that is too smooth (or too rough).
 
     Examples
     --------
@@ -128,12 +134,14 @@ class ProjectionDiscriminator1d(nn.Module):
         ac_head: bool = False,
         minibatch_std: bool = True,
         n_sides: int = 0,
+        diff_input: bool = False,
     ) -> None:
         super().__init__()
         if ac_head and num_classes < 2:
             raise ValueError("an auxiliary classifier head needs at least 2 classes")
-        self.num_classes, self.n_sides = num_classes, n_sides
-        widths = [n_channels] + [width * 2 ** min(i, 3) for i in range(n_blocks)]
+        self.num_classes, self.n_sides, self.diff_input = num_classes, n_sides, diff_input
+        c_in = 2 * n_channels if diff_input else n_channels
+        widths = [c_in] + [width * 2 ** min(i, 3) for i in range(n_blocks)]
         blocks: list[nn.Module] = []
         for i in range(n_blocks):
             c_in = widths[i]
@@ -158,6 +166,9 @@ class ProjectionDiscriminator1d(nn.Module):
     def forward(
         self, x: Tensor, y: Tensor | None = None, side: Tensor | None = None
     ) -> Tensor | tuple[Tensor, Tensor]:
+        if self.diff_input:
+            dx = torch.diff(x, dim=-1, prepend=x[..., :1])  # (B, C, T), 0 at t = 0
+            x = torch.cat([x, dx], dim=1)  # (B, 2C, T)
         h = self.blocks(x)  # (B, F, T')
         phi = h.mean(dim=-1)  # (B, F)
         logits = self.adv(phi).squeeze(1)  # (B,)

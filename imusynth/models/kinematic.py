@@ -160,7 +160,9 @@ class KinematicGenerator(nn.Module):
         self.residual_head = None
         if residual:
             self.residual_head = nn.Conv1d(feats, n_channels, kernel_size, padding=kernel_size // 2)
-            nn.init.zeros_(self.residual_head.weight)  # start purely kinematic
+            # Nearly kinematic at first, but not exactly zero: the residual's broadband
+            # (noise-driven) part could not grow from zero weights (see UpBlock1d).
+            nn.init.normal_(self.residual_head.weight, 0.0, 0.005)
             nn.init.zeros_(self.residual_head.bias)
         self._last_residual: Tensor | None = None
 

@@ -61,6 +61,7 @@ class ModelConfig:
     spectral_norm: bool = True
     ac_head: bool = False  # auxiliary classifier head on the discriminator (AC-GAN)
     minibatch_std: bool = True  # ProGAN's batch-stddev feature, against mode collapse
+    d_diff_input: bool = False  # discriminator also sees first differences (fine detail)
     condition_on_side: bool = True  # also condition on the arm side when the data has it
     # Kinematic generator only.
     joint_stride: int = 5  # joint angles are proposed every joint_stride samples, then smoothed
