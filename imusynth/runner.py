@@ -714,8 +714,10 @@ def summarise(results_csv: str | Path, out_dir: str | Path, classes: tuple[str, 
 
     df = pd.read_csv(results_csv)
     out = Path(out_dir)
+    info = _saved_info(Path(results_csv).parent)
     if not classes:
-        classes = _saved_classes(Path(results_csv).parent)
+        classes = tuple(info.get("classes", ()))
+    groups = "patients" if info.get("modality") == "image" else "subjects"
     keys = ["train_subjects", "n_added", "arm"]
     metrics = [m for m in METRICS if m in df and df[m].notna().any()]
     agg = df.groupby(keys)[metrics].agg(["mean", "std", "count"])
@@ -723,7 +725,7 @@ def summarise(results_csv: str | Path, out_dir: str | Path, classes: tuple[str, 
         f"# {df['experiment'].iloc[0]}",
         "",
         f"{df[['fold', 'seed']].drop_duplicates().shape[0]} fold x seed pairs; "
-        "mean ± sd over folds and seeds (subject-wise CV).",
+        f"mean ± sd over folds and seeds ({groups[:-1]}-wise CV).",
         "",
     ]
     header = "| train subjects | added / class | arm | " + " | ".join(metrics) + " | n |"
@@ -740,22 +742,24 @@ def summarise(results_csv: str | Path, out_dir: str | Path, classes: tuple[str, 
             + f" | {int(row[(metrics[0], 'count')])} |"
         )
     lines += ["", _paired_table(df, metrics[0] if "macro_f1" not in metrics else "macro_f1")]
-    tables = sensitivity_specificity_tables(df, classes)
+    tables = sensitivity_specificity_tables(df, classes, groups)
     if tables:
         lines += ["", tables]
     path = out / "summary.md"
     path.write_text("\n".join(lines) + "\n")
     from imusynth.plots.experiments import plot_experiment
 
-    plot_experiment(df, out)
+    plot_experiment(df, out, groups=groups)
     return path
 
 
-def _saved_classes(folder: Path) -> tuple[str, ...]:
+def _saved_info(folder: Path) -> dict[str, Any]:
+    """What ``run_experiment`` saved about the data (``data.json``), or ``{}``."""
     try:
-        return tuple(json.loads((folder / DATA_INFO).read_text())["classes"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return ()
+        info = json.loads((folder / DATA_INFO).read_text())
+    except (OSError, ValueError):
+        return {}
+    return info if isinstance(info, dict) else {}
 
 
 def confusion_matrix_of(df, n_classes: int) -> np.ndarray:
@@ -789,7 +793,9 @@ def sensitivity_specificity(cm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return sens, spec
 
 
-def sensitivity_specificity_tables(df, classes: tuple[str, ...] = ()) -> str:
+def sensitivity_specificity_tables(
+    df, classes: tuple[str, ...] = (), groups: str = "subjects"
+) -> str:
     """Markdown confusion matrices with per-class sensitivity and specificity.
 
     One table per arm at its best number of added samples (highest mean accuracy), for the
@@ -812,7 +818,8 @@ def sensitivity_specificity_tables(df, classes: tuple[str, ...] = ()) -> str:
     lines = [
         "Per-class sensitivity and specificity (layout of Frid-Adar et al. 2018, Tables I, II "
         f"and V): each arm at its best number of added samples, {'all' if size == 0 else size} "
-        f"training subjects, confusion matrix summed over {pairs} test fold x seed pairs.",
+        f"training {groups}, confusion matrix summed over {pairs} test fold x seed pairs (the "
+        "best count is picked on the test folds, as the paper picked its best groups).",
         "",
         "| arm | added / class | accuracy | mean sensitivity | mean specificity |",
         "|---|---|---|---|---|",

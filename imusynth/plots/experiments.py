@@ -10,22 +10,23 @@ from matplotlib.figure import Figure
 __all__ = ["plot_experiment"]
 
 
-def plot_experiment(df, out_dir: str | Path) -> list[Path]:
+def plot_experiment(df, out_dir: str | Path, *, groups: str = "subjects") -> list[Path]:
     """Write the experiment's figures into ``out_dir`` and return their paths.
 
     Augmentation results get ``accuracy_vs_added.png`` (the analogue of Frid-Adar et al.
     2018, Fig. 8: one panel per training size, one line per arm, mean ± sd over folds and
     seeds, against all samples added per class -- for classic + synthetic arms on top of a
     classic base, base plus synthetic); rebalancing results get ``rebalancing.png`` (bars of
-    macro-F1, balanced accuracy and minority recall per arm).
+    macro-F1, balanced accuracy and minority recall per arm). ``groups`` names the units of
+    the group-wise CV in the labels ("subjects", or "patients" for lesion ROIs).
     """
     out = Path(out_dir)
     if "reference" in set(df["arm"]) or "none" in set(df["arm"]):
-        return [_bars(df, out / "rebalancing.png")]
-    return [_curves(df, out / "accuracy_vs_added.png")]
+        return [_bars(df, out / "rebalancing.png", groups)]
+    return [_curves(df, out / "accuracy_vs_added.png", groups)]
 
 
-def _curves(df, path: Path) -> Path:
+def _curves(df, path: Path, groups: str) -> Path:
     sizes = sorted(df["train_subjects"].unique())
     fig = Figure(figsize=(4.5 * len(sizes), 3.6), layout="constrained")
     axes = fig.subplots(1, len(sizes), squeeze=False)[0]
@@ -46,16 +47,16 @@ def _curves(df, path: Path) -> Path:
                 capsize=3,
                 label=arm,
             )
-        ax.set_title(f"{k or 'all'} training subjects per fold")
+        ax.set_title(f"{k or 'all'} training {groups} per fold")
         ax.set_xlabel("added samples per class")
-        ax.set_ylabel("accuracy on held-out subjects")
+        ax.set_ylabel(f"accuracy on held-out {groups}")
         ax.grid(alpha=0.3)
     axes[-1].legend(fontsize=8)
     fig.savefig(path, dpi=120)
     return path
 
 
-def _bars(df, path: Path) -> Path:
+def _bars(df, path: Path, groups: str) -> Path:
     metrics = [m for m in ("macro_f1", "balanced_accuracy", "minority_recall") if m in df]
     arms = list(dict.fromkeys(df["arm"]))
     fig = Figure(figsize=(1.2 * len(arms) + 3, 3.8), layout="constrained")
@@ -74,7 +75,7 @@ def _bars(df, path: Path) -> Path:
         )
     ax.set_xticks(x + width * (len(metrics) - 1) / 2, arms, rotation=25, ha="right")
     ax.set_ylim(0, 1)
-    ax.set_ylabel("score on held-out subjects")
+    ax.set_ylabel(f"score on held-out {groups}")
     ax.legend(fontsize=8, loc="lower right")
     ax.grid(axis="y", alpha=0.3)
     fig.savefig(path, dpi=120)
