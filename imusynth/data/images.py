@@ -1,4 +1,4 @@
-"""Image ROI loaders: a folder per class, or a CSV manifest, of PNG / NPY files.
+"""Image ROI loaders: a folder per class, or a CSV manifest, of PNG / NPY / DICOM files.
 
 Every ROI becomes one ``(1, size, size)`` float32 image in ``[-1, 1]`` (the range of the
 DCGAN's tanh output), with an integer class code and a patient id, so that cross-validation
@@ -9,11 +9,20 @@ Intensities: with ``window=(lo, hi)`` values are clipped to the window and mappe
 (use it for NPY files in Hounsfield units, e.g. a liver window ``(-50, 200)``). Without a
 window, 8-bit images map their full range 0..255, and every other image (16-bit PNG, NPY)
 its own minimum..maximum; a constant image becomes 0.
+
+DICOM (``.dcm``, read with the optional pydicom: ``pip install imusynth[dicom]``): the stored
+pixel values become Hounsfield units through the file's ``RescaleSlope`` and
+``RescaleIntercept`` (1 and 0 when absent), and are then scaled like an NPY file in HU: give
+the spec a window, e.g. the liver window ``(-50, 200)`` that the phantoms use, as Frid-Adar
+et al. 2018 fed the CNN windowed ROIs; without one each ROI maps its own minimum..maximum,
+which loses the absolute densities that tell lesions apart. The file's display window tags
+(``WindowCenter`` / ``WindowWidth``) are ignored, so that every ROI gets the same window.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import re
 from pathlib import Path
 
@@ -27,7 +36,7 @@ __all__ = ["IMAGE_SUFFIXES", "load_image_folder", "load_image_manifest", "read_r
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = (".png", ".npy")
+IMAGE_SUFFIXES = (".png", ".npy", ".dcm")
 DEFAULT_PATIENT_PATTERN = r"^(?P<patient>[A-Za-z0-9]+)[_\-]"
 MANIFEST_COLUMNS = ("path", "label", "patient")
 
@@ -40,7 +49,8 @@ def load_image_folder(
     size: int = 64,
     window: tuple[float, float] | None = None,
 ) -> dict[str, object]:
-    """Load ROIs from ``root/<class>/<file>.png|.npy``, the patient id parsed from file names.
+    """Load ROIs from ``root/<class>/<file>.png|.npy|.dcm``, the patient id parsed from file
+    names.
 
     Parameters
     ----------
@@ -200,13 +210,14 @@ def load_image_manifest(
 
 
 def read_roi(path: str | Path) -> np.ndarray:
-    """Read one ROI file as a 2-D array in its stored dtype (RGB is turned to grey).
+    """Read one ROI file as a 2-D array in its stored dtype (RGB is turned to grey); a DICOM
+    file as float64 Hounsfield units (see the module docstring).
 
     Raises
     ------
     DataError
         Missing or unreadable file, unsupported suffix, not a single 2-D image, non-finite
-        values.
+        values, a DICOM file without pydicom installed.
 
     Examples
     --------
@@ -227,6 +238,8 @@ def read_roi(path: str | Path) -> np.ndarray:
             raise DataError(f"unreadable NPY file ({exc})", path=path, field="file") from None
     elif suffix == ".png":
         arr = _read_png(path)
+    elif suffix == ".dcm":
+        arr = _read_dicom(path)
     else:
         raise DataError(
             f"unsupported file type {suffix!r} (expected {', '.join(IMAGE_SUFFIXES)})",
@@ -259,6 +272,46 @@ def _read_png(path: Path) -> np.ndarray:
         raise DataError(f"unreadable PNG file ({exc})", path=path, field="file") from None
 
 
+def _read_dicom(path: Path) -> np.ndarray:
+    try:
+        import pydicom
+    except ImportError:
+        raise DataError(
+            "reading DICOM needs pydicom, which is not installed (pip install imusynth[dicom])",
+            path=path,
+            field="file",
+        ) from None
+    # pydicom reports a malformed file with many exception types (InvalidDicomError, a
+    # ValueError for short pixel data, a RuntimeError for a missing decoder, ...).
+    try:
+        ds = pydicom.dcmread(path)
+    except Exception as exc:
+        raise DataError(
+            f"unreadable DICOM file ({type(exc).__name__}: {exc})", path=path, field="file"
+        ) from None
+    if "PixelData" not in ds:
+        raise DataError("the DICOM file holds no pixel data", path=path, field="PixelData")
+    try:
+        pixels = np.asarray(ds.pixel_array)
+    except Exception as exc:
+        raise DataError(
+            f"undecodable DICOM pixel data ({type(exc).__name__}: {exc})",
+            path=path,
+            field="PixelData",
+        ) from None
+    rescale = []
+    for key, default in (("RescaleSlope", 1.0), ("RescaleIntercept", 0.0)):
+        try:
+            value = float(ds.get(key, default))
+        except (TypeError, ValueError):
+            value = math.nan
+        if not math.isfinite(value) or (key == "RescaleSlope" and value == 0):
+            raise DataError(f"bad value {ds.get(key)!r}", path=path, field=key)
+        rescale.append(value)
+    # The CT modality LUT: stored value * slope + intercept = Hounsfield units.
+    return pixels.astype(np.float64) * rescale[0] + rescale[1]
+
+
 def _assemble(
     files: list[Path],
     labels: list[int],
@@ -269,6 +322,11 @@ def _assemble(
 ) -> dict[str, object]:
     if window is not None and not (len(window) == 2 and window[0] < window[1]):
         raise ConfigError(f"need (low, high) with low < high, got {window}", field="window")
+    if window is None and any(p.suffix.lower() == ".dcm" for p in files):
+        log.warning(
+            "DICOM ROIs without an intensity window are scaled each to its own min..max; set "
+            "image.window in Hounsfield units (e.g. [-50, 200], a liver window)"
+        )
     X = np.empty((len(files), 1, size, size), dtype=np.float32)
     for i, path in enumerate(files):
         raw = read_roi(path)

@@ -115,7 +115,9 @@ def load_images(spec: DatasetSpec | str | Path) -> ImageSet:
     source kinds: ``"phantoms"`` (:func:`imusynth.data.phantoms.make_liver_phantoms`, drawn
     from ``source.seed``), ``"image-folder"`` (:func:`imusynth.data.images.load_image_folder`,
     one sub-folder per class) and ``"image-manifest"``
-    (:func:`imusynth.data.images.load_image_manifest`, a CSV of path, label, patient).
+    (:func:`imusynth.data.images.load_image_manifest`, a CSV of path, label, patient); files
+    are PNG, NPY or DICOM (``.dcm``, in Hounsfield units through its rescale tags; needs
+    ``pip install imusynth[dicom]``), scaled to [-1, 1] through ``image.window``.
 
     Raises
     ------

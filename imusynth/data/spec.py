@@ -44,7 +44,8 @@ channel, and a sampling rate of 0 (``sampling_rate_hz`` may be left out)::
     [source]
     kind = "image-folder"       # or "image-manifest" (path: a CSV with columns path,
                                 # label, patient) or "phantoms" (no path)
-    path = "rois"               # one sub-folder per class, named as in labels.classes
+    path = "rois"               # one sub-folder per class, named as in labels.classes,
+                                # of .png, .npy or .dcm files (DICOM: pip install imusynth[dicom])
     patient_pattern = '^(?P<patient>[A-Za-z0-9]+)_'   # image-folder only; default: see data.images
     # phantoms only: seed = 0, counts = [53, 64, 65], patients = 60
 
@@ -55,7 +56,8 @@ channel, and a sampling rate of 0 (``sampling_rate_hz`` may be left out)::
     [image]
     size = 64                   # side in pixels after resizing (default 64)
     window = [-50.0, 200.0]     # optional, files only: intensity window mapped to [-1, 1]
-                                # (e.g. Hounsfield units of NPY files); see data.images
+                                # (e.g. Hounsfield units of NPY files, or of DICOM files
+                                # after their rescale slope and intercept); see data.images
 """
 
 from __future__ import annotations
