@@ -50,6 +50,7 @@ import logging
 import math
 import os
 import tomllib
+import typing
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,9 +64,11 @@ from imusynth.train.config import IMAGE_GENERATORS
 
 __all__ = [
     "ExperimentConfig",
+    "Wording",
     "classical_augmenter",
     "image_augmenter",
     "load_experiment",
+    "load_saved_config",
     "run_experiment",
     "summarise",
 ]
@@ -78,6 +81,9 @@ REB_ARMS = ("reference", "none", "class_weight", "random_over", "smote", "classi
 METRICS = ("accuracy", "balanced_accuracy", "macro_f1", "minority_recall")
 WINDOW_GENERATORS = ("conv1d", "kinematic")
 DATA_INFO = "data.json"
+CONFIG_INFO = "config.json"
+# ExperimentConfig fields holding file paths: saved relative to the results folder.
+_PATH_FIELDS = ("data", "gan_config", "path")
 
 
 @dataclass(frozen=True)
@@ -245,6 +251,60 @@ def load_experiment(path: str | Path, *, quick: bool = False) -> ExperimentConfi
     return cfg
 
 
+def load_saved_config(folder: str | Path) -> ExperimentConfig:
+    """The :class:`ExperimentConfig` that :func:`run_experiment` saved in ``folder``.
+
+    ``config.json`` holds its paths (``data``, ``gan_config``, ``path``) relative to the
+    results folder, so that a committed results folder names no machine's directories; they
+    come back absolute. Absolute paths (older results folders) are kept as they are.
+
+    Raises
+    ------
+    ConfigError
+        A missing or unreadable ``config.json``, or one with unknown keys.
+    """
+    folder = Path(folder)
+    path = folder / CONFIG_INFO
+    try:
+        raw = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError("no saved experiment config", path=path) from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"not readable JSON ({exc})", path=path) from None
+    if not isinstance(raw, dict):
+        raise ConfigError("expected a JSON object", path=path)
+    hints = typing.get_type_hints(ExperimentConfig)
+    unknown = sorted(set(raw) - set(hints))
+    if unknown:
+        raise ConfigError("unknown key", path=path, field=unknown[0])
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        if typing.get_origin(hints[key]) is tuple and isinstance(value, list):
+            value = tuple(value)
+        elif key == "gan_generator_set" and isinstance(value, dict):
+            value = {gen: tuple(sets) for gen, sets in value.items()}
+        elif key in _PATH_FIELDS and value and not Path(value).is_absolute():
+            value = str((folder / value).resolve())
+        values[key] = value
+    try:
+        return ExperimentConfig(**values)
+    except TypeError as exc:
+        raise ConfigError(f"incomplete config ({exc})", path=path) from None
+
+
+def _portable_config(cfg: ExperimentConfig, folder: Path) -> dict[str, Any]:
+    """``cfg`` as a dict with its paths relative to ``folder`` (see :func:`load_saved_config`)."""
+    out = dataclasses.asdict(cfg)
+    for key in _PATH_FIELDS:
+        if out[key]:
+            try:
+                rel = os.path.relpath(Path(out[key]).resolve(), folder.resolve())
+            except ValueError:  # on another drive (Windows): no relative path exists
+                continue
+            out[key] = Path(rel).as_posix()
+    return out
+
+
 # ------------------------------------------------------------------------------ the grid
 @dataclass(frozen=True)
 class Unit:
@@ -298,14 +358,14 @@ def run_experiment(
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2, default=str))
+    (out / CONFIG_INFO).write_text(json.dumps(_portable_config(cfg, out), indent=2, default=str))
     ws = windows if windows is not None else _load(cfg.data)
     _check_generators(cfg, ws)
     (out / DATA_INFO).write_text(
         json.dumps(
             {
                 "classes": list(ws.classes),
-                "modality": "image" if ws.X.ndim == 4 else "windows",
+                "modality": _modality(ws),
                 "shape": list(ws.X.shape),
                 "groups": len(np.unique(ws.groups)),
                 "source": ws.source,
@@ -344,13 +404,18 @@ def run_experiment(
     return results
 
 
+def _modality(ws: WindowSet) -> str:
+    """What ``data.json`` records: ``"image"`` for ``(N, 1, H, W)``, else ``"windows"``."""
+    return "image" if ws.X.ndim == 4 else "windows"
+
+
 def _check_generators(cfg: ExperimentConfig, ws: WindowSet) -> None:
     image = ws.X.ndim == 4
     suitable = IMAGE_GENERATORS if image else WINDOW_GENERATORS
     for gen in cfg.generators():
         if gen not in suitable:
             raise ConfigError(
-                f"generator {gen!r} does not make {'images' if image else 'windows'}, which "
+                f"generator {gen!r} does not make {Wording.of(_modality(ws)).items}, which "
                 f"the data are (use {' or '.join(suitable)})",
                 path=cfg.path or None,
                 field="grid.arms",
@@ -367,7 +432,8 @@ def _folds(cfg: ExperimentConfig, ws: WindowSet) -> list[tuple[np.ndarray, np.nd
     n_groups = len(np.unique(ws.groups))
     if not 2 <= cfg.n_splits <= n_groups:
         raise ConfigError(
-            f"need 2 <= n_splits <= number of subjects ({n_groups}), got {cfg.n_splits}",
+            f"need 2 <= n_splits <= number of {Wording.of(_modality(ws)).groups} "
+            f"({n_groups}), got {cfg.n_splits}",
             field="cv.n_splits",
         )
     splitter = StratifiedGroupKFold(cfg.n_splits, shuffle=True, random_state=0)
@@ -418,7 +484,8 @@ def _training_set(
         subjects = np.unique(train.groups)
         if unit.train_subjects > len(subjects):
             raise ConfigError(
-                f"{unit.train_subjects} training subjects asked, fold has {len(subjects)}",
+                f"{unit.train_subjects} training {Wording.of(_modality(ws)).groups} asked, "
+                f"fold has {len(subjects)}",
                 field="grid.train_subjects",
             )
         rng = np.random.default_rng(_seed("subjects", unit.fold, unit.seed))
@@ -703,12 +770,39 @@ def _scores(y_true, y_pred, n_classes, minority) -> dict[str, float]:
 
 
 # ------------------------------------------------------------------------------ reporting
-def summarise(results_csv: str | Path, out_dir: str | Path, classes: tuple[str, ...] = ()) -> Path:
+@dataclass(frozen=True)
+class Wording:
+    """How summaries and figures name the data: IMU studies split by subject and count
+    windows, image studies (the liver-lesion ROIs) split by patient and count images."""
+
+    groups: str  # the units of the group-wise CV
+    items: str  # what one row of the data is
+    size_column: str  # header of the training-size column of the tables
+    added: str  # what the figures say is added per class
+
+    @classmethod
+    def of(cls, modality: str | None) -> Wording:
+        """``modality`` as ``run_experiment`` saves it in ``data.json``: ``"image"`` or
+        ``"windows"`` (also the default for ``None``)."""
+        if modality == "image":
+            return cls("patients", "images", "training patients", "images")
+        return cls("subjects", "windows", "train subjects", "samples")
+
+
+def summarise(
+    results_csv: str | Path,
+    out_dir: str | Path,
+    classes: tuple[str, ...] = (),
+    *,
+    modality: str | None = None,
+) -> Path:
     """Write ``summary.md`` (mean ± sd over folds and seeds) and the figures beside it.
 
     The summary ends with per-class sensitivity and specificity tables (see
-    :func:`sensitivity_specificity_tables`); ``classes`` names the class codes (default: the
-    names ``run_experiment`` saved in ``data.json`` beside the results).
+    :func:`sensitivity_specificity_tables`); ``classes`` names the class codes and
+    ``modality`` (``"image"`` or ``"windows"``) picks the wording, patients and images or
+    subjects and windows (default for both: what ``run_experiment`` saved in ``data.json``
+    beside the results).
     """
     import pandas as pd
 
@@ -717,7 +811,8 @@ def summarise(results_csv: str | Path, out_dir: str | Path, classes: tuple[str, 
     info = _saved_info(Path(results_csv).parent)
     if not classes:
         classes = tuple(info.get("classes", ()))
-    groups = "patients" if info.get("modality") == "image" else "subjects"
+    words = Wording.of(modality or info.get("modality"))
+    groups = words.groups
     keys = ["train_subjects", "n_added", "arm"]
     metrics = [m for m in METRICS if m in df and df[m].notna().any()]
     agg = df.groupby(keys)[metrics].agg(["mean", "std", "count"])
@@ -728,7 +823,7 @@ def summarise(results_csv: str | Path, out_dir: str | Path, classes: tuple[str, 
         f"mean ± sd over folds and seeds ({groups[:-1]}-wise CV).",
         "",
     ]
-    header = "| train subjects | added / class | arm | " + " | ".join(metrics) + " | n |"
+    header = f"| {words.size_column} | added / class | arm | " + " | ".join(metrics) + " | n |"
     lines += [header, "|" + "---|" * (len(metrics) + 4)]
     totals = df.groupby(keys)["added_per_class"].mean() if "added_per_class" in df else None
     for (k, n, arm), row in agg.iterrows():
@@ -741,15 +836,16 @@ def summarise(results_csv: str | Path, out_dir: str | Path, classes: tuple[str, 
             + " | ".join(cells)
             + f" | {int(row[(metrics[0], 'count')])} |"
         )
-    lines += ["", _paired_table(df, metrics[0] if "macro_f1" not in metrics else "macro_f1")]
-    tables = sensitivity_specificity_tables(df, classes, groups)
+    paired = _paired_table(df, metrics[0] if "macro_f1" not in metrics else "macro_f1", words)
+    lines += ["", paired]
+    tables = sensitivity_specificity_tables(df, classes, groups, words.added)
     if tables:
         lines += ["", tables]
     path = out / "summary.md"
     path.write_text("\n".join(lines) + "\n")
     from imusynth.plots.experiments import plot_experiment
 
-    plot_experiment(df, out, groups=groups)
+    plot_experiment(df, out, groups=groups, added=words.added)
     return path
 
 
@@ -794,7 +890,7 @@ def sensitivity_specificity(cm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def sensitivity_specificity_tables(
-    df, classes: tuple[str, ...] = (), groups: str = "subjects"
+    df, classes: tuple[str, ...] = (), groups: str = "subjects", added: str = "samples"
 ) -> str:
     """Markdown confusion matrices with per-class sensitivity and specificity.
 
@@ -817,7 +913,7 @@ def sensitivity_specificity_tables(
     pairs = df[["fold", "seed"]].drop_duplicates().shape[0]
     lines = [
         "Per-class sensitivity and specificity (layout of Frid-Adar et al. 2018, Tables I, II "
-        f"and V): each arm at its best number of added samples, {'all' if size == 0 else size} "
+        f"and V): each arm at its best number of added {added}, {'all' if size == 0 else size} "
         f"training {groups}, confusion matrix summed over {pairs} test fold x seed pairs (the "
         "best count is picked on the test folds, as the paper picked its best groups).",
         "",
@@ -852,8 +948,9 @@ def sensitivity_specificity_tables(
     return "\n".join(lines + details)
 
 
-def _paired_table(df, metric: str) -> str:
+def _paired_table(df, metric: str, words: Wording | None = None) -> str:
     """Paired differences against the baseline arm of the same fold and seed."""
+    words = words or Wording.of(None)
     base = "real" if "real" in set(df["arm"]) else "none"
     if base not in set(df["arm"]):
         return ""
@@ -861,7 +958,7 @@ def _paired_table(df, metric: str) -> str:
     lines = [
         f"Paired difference in {metric} against `{base}` (same fold, seed and size):",
         "",
-        "| train subjects | added / class | arm | mean diff | sd | wins/n |",
+        f"| {words.size_column} | added / class | arm | mean diff | sd | wins/n |",
         "|---|---|---|---|---|---|",
     ]
     for (k, n, arm), g in df[df["arm"] != base].groupby(["train_subjects", "n_added", "arm"]):

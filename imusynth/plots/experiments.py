@@ -10,7 +10,9 @@ from matplotlib.figure import Figure
 __all__ = ["plot_experiment"]
 
 
-def plot_experiment(df, out_dir: str | Path, *, groups: str = "subjects") -> list[Path]:
+def plot_experiment(
+    df, out_dir: str | Path, *, groups: str = "subjects", added: str = "samples"
+) -> list[Path]:
     """Write the experiment's figures into ``out_dir`` and return their paths.
 
     Augmentation results get ``accuracy_vs_added.png`` (the analogue of Frid-Adar et al.
@@ -18,15 +20,17 @@ def plot_experiment(df, out_dir: str | Path, *, groups: str = "subjects") -> lis
     seeds, against all samples added per class -- for classic + synthetic arms on top of a
     classic base, base plus synthetic); rebalancing results get ``rebalancing.png`` (bars of
     macro-F1, balanced accuracy and minority recall per arm). ``groups`` names the units of
-    the group-wise CV in the labels ("subjects", or "patients" for lesion ROIs).
+    the group-wise CV in the labels ("subjects", or "patients" for lesion ROIs), ``added``
+    what is added per class ("samples", or "images" for lesion ROIs); see
+    :class:`imusynth.runner.Wording`.
     """
     out = Path(out_dir)
     if "reference" in set(df["arm"]) or "none" in set(df["arm"]):
         return [_bars(df, out / "rebalancing.png", groups)]
-    return [_curves(df, out / "accuracy_vs_added.png", groups)]
+    return [_curves(df, out / "accuracy_vs_added.png", groups, added)]
 
 
-def _curves(df, path: Path, groups: str) -> Path:
+def _curves(df, path: Path, groups: str, added: str) -> Path:
     sizes = sorted(df["train_subjects"].unique())
     fig = Figure(figsize=(4.5 * len(sizes), 3.6), layout="constrained")
     axes = fig.subplots(1, len(sizes), squeeze=False)[0]
@@ -48,7 +52,7 @@ def _curves(df, path: Path, groups: str) -> Path:
                 label=arm,
             )
         ax.set_title(f"{k or 'all'} training {groups} per fold")
-        ax.set_xlabel("added samples per class")
+        ax.set_xlabel(f"added {added} per class")
         ax.set_ylabel(f"accuracy on held-out {groups}")
         ax.grid(alpha=0.3)
     axes[-1].legend(fontsize=8)
