@@ -9,7 +9,9 @@ of range raise :class:`~imusynth.errors.ConfigError` naming the key.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
+import os
 import tomllib
 import types
 import typing
@@ -32,6 +34,8 @@ __all__ = [
     "load_config",
     "validate_config",
 ]
+
+log = logging.getLogger(__name__)
 
 IMAGE_GENERATORS = ("dcgan", "acgan")  # 64x64 ROIs (imusynth.gan2d)
 GENERATORS = ("conv1d", "kinematic", *IMAGE_GENERATORS)
@@ -67,6 +71,7 @@ class ModelConfig:
     joint_stride: int = 5  # joint angles are proposed every joint_stride samples, then smoothed
     mount_max_deg: float = 25.0  # per-sample watch mounting rotation, within +-this per axis
     residual: bool = True  # small penalised residual branch for what the chain misses
+    sensor_noise_taps: int = 0  # learned coloured noise (FIR taps per channel); 0 = off
 
 
 @dataclass
@@ -132,7 +137,9 @@ def load_config(
     ----------
     path : str or Path, optional
         A TOML file with ``[model]``, ``[train]`` and ``[data]`` sections; missing keys take
-        their defaults. ``None`` starts from the defaults.
+        their defaults. ``None`` starts from the defaults. A relative ``[data] spec`` is
+        relative to the file's folder (or, for older configs, to the working directory when
+        only that file exists); overrides are relative to the working directory.
     overrides : iterable of str
         ``"section.key=value"`` strings (what ``--set`` passes); values are coerced to the
         field's type.
@@ -158,6 +165,8 @@ def load_config(
             raise ConfigError(f"not valid TOML ({exc})", path=path) from None
     try:
         cfg = config_from_dict(data)
+        if path is not None and "spec" in data.get("data", {}):
+            cfg.data.spec = _spec_path(cfg.data.spec, path)
         cfg = apply_overrides(cfg, overrides)
         if validate:
             validate_config(cfg)
@@ -166,6 +175,32 @@ def load_config(
             raise ConfigError(exc.message, path=path, field=exc.field) from None
         raise
     return cfg
+
+
+def _spec_path(spec: str, config: Path) -> str:
+    """Resolve a config file's ``[data] spec`` against the file's folder.
+
+    Configs used to give it relative to the working directory (the repository root); such a
+    path is still taken, as written, when it exists and the config-relative one does not.
+    The result is relative to the working directory when it lies below it (so that run
+    folders name no absolute paths), else absolute.
+    """
+    if not spec or Path(spec).is_absolute():
+        return spec
+    beside = config.parent / spec
+    if not beside.exists() and Path(spec).exists():
+        log.info(
+            "%s: data.spec %r is read relative to the working directory; write it relative "
+            "to the config file",
+            config,
+            spec,
+        )
+        return spec
+    full = Path(os.path.abspath(beside))
+    try:
+        return str(full.relative_to(Path.cwd()))
+    except ValueError:
+        return str(full)
 
 
 def config_from_dict(data: Mapping[str, Any]) -> GANConfig:
@@ -246,6 +281,11 @@ def validate_config(cfg: GANConfig) -> None:
     ):
         if value < 1:
             raise ConfigError(f"must be at least 1, got {value}", field=key)
+    if m.sensor_noise_taps < 0 or (m.sensor_noise_taps and m.sensor_noise_taps % 2 == 0):
+        raise ConfigError(
+            f"must be 0 or an odd number of taps, got {m.sensor_noise_taps}",
+            field="model.sensor_noise_taps",
+        )
     if m.noise_channels < 0:
         raise ConfigError(f"must be >= 0, got {m.noise_channels}", field="model.noise_channels")
     if m.embed_dim < 0:
