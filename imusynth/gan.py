@@ -260,6 +260,7 @@ def _prepare(
         sampling_rate_hz=ws.sampling_rate_hz,
         channel_mean=norm.mean_,
         channel_scale=norm.scale_,
+        sensor_noise_std=fast_variation(norm.transform(X)),
         seed=config.train.seed,
     ).to(resolve_device(device))
     run = GANRun(
@@ -275,6 +276,18 @@ def _prepare(
         side_freq=side_freq,
     )
     return run, (norm.transform(X), y, side)
+
+
+def fast_variation(Z: np.ndarray) -> np.ndarray:
+    """Per-channel std of sample-to-sample differences over ``sqrt(2)``, ``(C,)``.
+
+    For a smooth signal plus white noise this estimates the noise's std; for the watch
+    data it measures the fast content (strap wobble, tremor, sensor noise) that the
+    kinematic generator's sensor-noise stage starts from. ``Z``: ``(N, C, T)`` normalised
+    training windows.
+    """
+    d = np.diff(np.asarray(Z, dtype=np.float64), axis=2)  # (N, C, T-1)
+    return (d.std(axis=(0, 2)) / np.sqrt(2.0)).astype(np.float32)
 
 
 def _fit(

@@ -153,9 +153,9 @@ class GeneratorTrunk1d(nn.Module):
         self.embed = ConditionEmbedding(num_classes, embed_dim, n_sides)
         cond_dim = self.embed.dim + latent_dim
         self.t0 = -(-length // 2**n_blocks)
+        widths = [max(width // 2**i, min(width, 32)) for i in range(n_blocks + 1)]
         self.width = width
         self.fc = nn.Linear(cond_dim, width * self.t0)
-        widths = [max(width // 2**i, 32) for i in range(n_blocks + 1)]
         self.full_length = self.t0 * 2**n_blocks
         self.blocks = nn.ModuleList(
             UpBlock1d(

@@ -23,6 +23,7 @@ def build_generator(
     sampling_rate_hz: float = 50.0,
     channel_mean: np.ndarray | None = None,
     channel_scale: np.ndarray | None = None,
+    sensor_noise_std: np.ndarray | None = None,
     seed: int = 0,
 ) -> nn.Module:
     """The generator of ``cfg.generator``: ``"conv1d"`` or ``"kinematic"``.
@@ -83,6 +84,8 @@ def build_generator(
                 joint_stride=cfg.joint_stride,
                 mount_max_deg=cfg.mount_max_deg,
                 residual=cfg.residual,
+                sensor_noise_taps=cfg.sensor_noise_taps,
+                sensor_noise_std=sensor_noise_std,
             )
     if cfg.generator in IMAGE_GENERATORS:
         raise ConfigError(

@@ -85,6 +85,16 @@ class KinematicGenerator(nn.Module):
         Each component of the per-sample mount rotation lies within +- this.
     residual : bool
         Add the residual branch (its mean square is :meth:`penalty`).
+    sensor_noise_taps : int
+        0, or the odd length of a learned FIR filter per channel that colours white noise
+        into what the chain cannot produce: sensor noise, strap wobble and tremor, whose
+        power above a few hertz (most of all in the gyroscope about the forearm) the smooth
+        joint trajectories lack. Its gain per sample and channel comes from the trunk (so it
+        depends on the class), it is not penalised, and its white noise is part of ``z``.
+    sensor_noise_std : ndarray (6,), optional
+        Initial noise level per channel in normalised units (default 0.05): start near the
+        data's sample-to-sample variation (see :func:`imusynth.gan.fast_variation`), since
+        Adam at GAN learning rates moves an amplitude only slowly.
 
     Examples
     --------
@@ -113,6 +123,8 @@ class KinematicGenerator(nn.Module):
         joint_stride: int = 5,
         mount_max_deg: float = 25.0,
         residual: bool = True,
+        sensor_noise_taps: int = 0,
+        sensor_noise_std: np.ndarray | None = None,
     ) -> None:
         super().__init__()
         if n_channels != 6:
@@ -164,6 +176,19 @@ class KinematicGenerator(nn.Module):
             # (noise-driven) part could not grow from zero weights (see UpBlock1d).
             nn.init.normal_(self.residual_head.weight, 0.0, 0.005)
             nn.init.zeros_(self.residual_head.bias)
+        self.sensor_taps = None
+        self.trunk_z_dim = self.trunk.z_dim
+        if sensor_noise_taps:
+            if sensor_noise_taps % 2 == 0:
+                raise ValueError(f"sensor_noise_taps must be odd, got {sensor_noise_taps}")
+            taps = torch.zeros(n_channels, 1, sensor_noise_taps)
+            level = 0.05 if sensor_noise_std is None else torch.as_tensor(sensor_noise_std)
+            taps[:, 0, sensor_noise_taps // 2] = level  # white at first, never exactly zero
+            self.sensor_taps = nn.Parameter(taps)
+            self.sensor_gain = nn.Linear(feats, n_channels)  # log gain per sample and channel
+            nn.init.zeros_(self.sensor_gain.weight)
+            nn.init.zeros_(self.sensor_gain.bias)
+            self.latent_dim += n_channels * (length + sensor_noise_taps - 1)
         self._last_residual: Tensor | None = None
 
     @property
@@ -178,7 +203,7 @@ class KinematicGenerator(nn.Module):
         self, z: Tensor, y: Tensor | None = None, side: Tensor | None = None
     ) -> KinematicSample:
         """The window together with the joint angles and mount that made it."""
-        h = self.trunk(z, y, side)  # (B, F, T)
+        h = self.trunk(z[:, : self.trunk_z_dim], y, side)  # (B, F, T)
         q = self._joint_angles(self.joint_head(h))  # (B, J, T)
         mount = self.mount_max * torch.tanh(self.mount_head(h.mean(dim=-1)))  # (B, 3)
         imu = self._imu(q, mount, side)  # (B, 6, T) physical units
@@ -188,6 +213,8 @@ class KinematicGenerator(nn.Module):
             x = x + residual
         else:
             residual = torch.zeros_like(x)
+        if self.sensor_taps is not None:
+            x = x + self._sensor_noise(z[:, self.trunk_z_dim :], h)
         self._last_residual = residual
         return KinematicSample(x=x, joint_angles=q, mount=mount, residual=residual)
 
@@ -207,6 +234,13 @@ class KinematicGenerator(nn.Module):
         gen = torch.Generator(device=dev).manual_seed(seed)
         z = torch.randn(n, self.latent_dim, generator=gen, device=dev)
         return self.forward_with_joints(z, y, side)
+
+    def _sensor_noise(self, white: Tensor, h: Tensor) -> Tensor:
+        b, c = white.shape[0], self.n_channels
+        white = white.reshape(b, c, -1)  # (B, 6, T + K - 1)
+        coloured = F.conv1d(white, self.sensor_taps, groups=c)  # (B, 6, T)
+        gain = torch.exp(self.sensor_gain(h.mean(dim=-1)))  # (B, 6)
+        return coloured * gain[:, :, None]
 
     def _joint_angles(self, raw: Tensor) -> Tensor:
         # Band-limit: average to the coarse rate, interpolate back, then a Hann smoother, so
