@@ -210,30 +210,50 @@ def _out_dir(value: str) -> Path:
 def _cmd_train(args: argparse.Namespace) -> int:
     from imusynth.gan import load_training_windows, train_run
     from imusynth.train.config import config_to_toml, load_config
+    from imusynth.train.device import init_distributed, shutdown_distributed
 
-    config = load_config(args.config, args.set or ())
-    windows = load_training_windows(config, args.data)
-    run_dir = Path(args.out)
-    if run_dir.exists() and any(run_dir.iterdir()) and not args.resume:
-        raise ConfigError(
-            "run folder exists and is not empty (use --resume to continue it)",
-            path=run_dir,
-            field="--out",
+    # Under torchrun (WORLD_SIZE > 1) every process trains one shared GAN with DDP; rank 0
+    # alone writes the run folder and prints.
+    ctx = init_distributed(args.device)
+    try:
+        config = load_config(args.config, args.set or ())
+        windows = load_training_windows(config, args.data)
+        run_dir = Path(args.out)
+        if run_dir.exists() and any(run_dir.iterdir()) and not args.resume:
+            raise ConfigError(
+                "run folder exists and is not empty (use --resume to continue it)",
+                path=run_dir,
+                field="--out",
+            )
+        if ctx.active:
+            import torch.distributed as dist
+
+            dist.barrier()  # every process has checked the folder before rank 0 writes to it
+        if ctx.is_main:
+            procs = f" in {ctx.world_size} processes" if ctx.active else ""
+            _say(
+                args,
+                f"training a {config.model.generator} cGAN on {len(windows)} windows "
+                f"{windows.X.shape[1:]} of {windows.n_classes} classes for "
+                f"{config.train.steps} steps{procs}",
+            )
+        run = train_run(
+            config,
+            windows,
+            run_dir if ctx.is_main else None,
+            resume=args.resume,
+            device=args.device,
+            progress=_progress(args) and ctx.is_main,
         )
-    _say(
-        args,
-        f"training a {config.model.generator} cGAN on {len(windows)} windows "
-        f"{windows.X.shape[1:]} of {windows.n_classes} classes for {config.train.steps} steps",
-    )
-    run = train_run(
-        config, windows, run_dir, resume=args.resume, device=args.device, progress=_progress(args)
-    )
-    (run_dir / "config.toml").write_text(config_to_toml(config))
-    _say(
-        args,
-        f"wrote run folder {run_dir} (checkpoint, config.toml, metrics.csv, figures) "
-        f"after {run.step} steps",
-    )
+        if ctx.is_main:
+            (run_dir / "config.toml").write_text(config_to_toml(config))
+            _say(
+                args,
+                f"wrote run folder {run_dir} (checkpoint, config.toml, metrics.csv, figures) "
+                f"after {run.step} steps",
+            )
+    finally:
+        shutdown_distributed()
     return 0
 
 

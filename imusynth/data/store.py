@@ -5,6 +5,11 @@ patient id, UTF-8 strings), ``is_synthetic`` bool; optionally ``recording`` int6
 strings and ``joint_angles`` float32 (N, J, T). Attributes: ``classes``, ``channels``,
 ``units``, ``sampling_rate_hz``, ``source``, ``imusynth_version`` (and ``joint_names``).
 Writes are atomic: a temporary file in the target folder, then a rename.
+
+``X`` (and ``joint_angles``) are stored in chunks of whole windows, compressed with gzip by
+default, so :class:`imusynth.data.stream.WindowStream` can read any batch of windows without
+decompressing the rest; ``compression`` and ``chunk_rows`` tune that (lossless whatever the
+choice: :func:`read_windows` gives back the same values).
 """
 
 from __future__ import annotations
@@ -22,7 +27,9 @@ from imusynth import __version__
 from imusynth.data.windows import ImageSet, WindowSet
 from imusynth.errors import StoreError
 
-__all__ = ["atomic_path", "read_windows", "write_windows"]
+__all__ = ["COMPRESSIONS", "atomic_path", "read_windows", "write_windows"]
+
+COMPRESSIONS = ("gzip", "lzf", None)  # lossless filters every h5py build has
 
 _STR = h5py.string_dtype("utf-8")
 _REQUIRED = ("X", "y", "groups", "is_synthetic")
@@ -58,11 +65,29 @@ def write_windows(
     *,
     source: str | None = None,
     extra: dict[str, np.ndarray] | None = None,
+    compression: str | None = "gzip",
+    compression_level: int = 4,
+    chunk_rows: int | None = None,
 ) -> Path:
     """Write ``ws`` to an HDF5 file atomically and return the path.
 
-    ``extra`` adds datasets beside the contract's (e.g. inverse-kinematics fit quality
-    ``ik_r2``); readers that do not know them ignore them.
+    Parameters
+    ----------
+    path : str or Path
+    ws : WindowSet or ImageSet
+    source : str, optional
+        Provenance attribute (default: ``ws.source``).
+    extra : dict of str to ndarray, optional
+        Datasets beside the contract's (e.g. inverse-kinematics fit quality ``ik_r2``);
+        readers that do not know them ignore them.
+    compression : {"gzip", "lzf", None}
+        Filter of ``X`` and ``joint_angles`` (byte shuffle first for gzip and lzf). ``lzf``
+        writes and reads several times faster than gzip for somewhat larger files.
+    compression_level : int
+        gzip level, 0-9.
+    chunk_rows : int, optional
+        Windows per chunk. ``None``: about 1 MiB of whole windows per chunk; ``0``: no chunks
+        (contiguous storage, only without compression).
 
     Examples
     --------
@@ -75,15 +100,9 @@ def write_windows(
     """
     ws.validate()
     path = Path(path)
+    storage = _storage(compression, compression_level, chunk_rows)
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
-        f.create_dataset(
-            "X",
-            data=ws.X,
-            chunks=_chunks(ws.X.shape),
-            compression="gzip",
-            compression_opts=4,
-            shuffle=True,
-        )
+        f.create_dataset("X", data=ws.X, **storage(ws.X.shape))
         f.create_dataset("y", data=ws.y.astype(np.int64))
         f.create_dataset("groups", data=ws.groups.astype(object), dtype=_STR)
         f.create_dataset("is_synthetic", data=ws.is_synthetic.astype(bool))
@@ -92,7 +111,8 @@ def write_windows(
         if ws.side is not None:
             f.create_dataset("side", data=ws.side.astype(object), dtype=_STR)
         if ws.joint_angles is not None:
-            f.create_dataset("joint_angles", data=ws.joint_angles, compression="gzip")
+            q = ws.joint_angles
+            f.create_dataset("joint_angles", data=q, **storage(q.shape))
             f.attrs["joint_names"] = list(ws.joint_names or ())
         for name, values in (extra or {}).items():
             if name in f:
@@ -107,12 +127,39 @@ def write_windows(
     return path
 
 
-def _chunks(shape: tuple[int, ...]) -> tuple[int, ...] | None:
+def _storage(compression: str | None, level: int, chunk_rows: int | None):
+    """``shape -> create_dataset keywords`` for the window datasets, options checked first."""
+    if compression not in COMPRESSIONS:
+        raise StoreError(
+            f"unknown compression {compression!r} (use gzip, lzf or none)", field="compression"
+        )
+    if chunk_rows is not None and chunk_rows < 0:
+        raise StoreError(f"chunk_rows must be 0 or more, got {chunk_rows}", field="chunk_rows")
+    if chunk_rows == 0 and compression is not None:
+        raise StoreError("compression needs chunks (chunk_rows 0 means none)", field="chunk_rows")
+    if compression == "gzip" and not 0 <= level <= 9:
+        raise StoreError(f"gzip level must lie in 0..9, got {level}", field="compression_level")
+
+    def keywords(shape: tuple[int, ...]) -> dict:
+        if chunk_rows == 0 or shape[0] == 0:
+            # h5py cannot chunk an empty dataset by rows; an empty one needs no filter.
+            return {}
+        out: dict = {"chunks": _chunks(shape, chunk_rows)}
+        if compression is not None:
+            out |= {"compression": compression, "shuffle": True}
+            if compression == "gzip":
+                out["compression_opts"] = level
+        return out
+
+    return keywords
+
+
+def _chunks(shape: tuple[int, ...], rows: int | None = None) -> tuple[int, ...]:
     # About 1 MiB chunks of whole windows, so a streamed read of a batch touches few chunks.
-    if shape[0] == 0:
-        return None
     per_row = int(np.prod(shape[1:])) * 4
-    return (max(1, min(shape[0], (1 << 20) // max(per_row, 1))),) + tuple(shape[1:])
+    if rows is None:
+        rows = (1 << 20) // max(per_row, 1)
+    return (max(1, min(shape[0], rows)),) + tuple(shape[1:])
 
 
 def read_windows(path: str | Path) -> WindowSet:

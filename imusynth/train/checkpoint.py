@@ -6,6 +6,11 @@ the step and the loader position, and every random state (the loop's torch gener
 global torch CPU/CUDA states, a numpy ``Generator`` and Python's ``random``). Only tensors
 and plain Python values go in, so ``torch.load(..., weights_only=True)`` can read it and a
 checkpoint handed in by a user cannot run code.
+
+A data-parallel run (:func:`imusynth.train.loop.fit_gan` under ``torchrun``) writes the same
+dict from rank 0: the models are the unwrapped modules (no DDP ``module.`` prefix), the
+random states are the global ones every process shares, and the loader position counts
+global batches, so a checkpoint does not depend on the number of processes that wrote it.
 """
 
 from __future__ import annotations

@@ -26,6 +26,32 @@ device; the loop moves them). It is either
 
 A step is one generator update after ``n_critic`` discriminator updates; each discriminator
 update consumes one batch. The loop never builds data.
+
+Data parallel
+-------------
+When ``torch.distributed`` is initialised (``torchrun``; see
+:func:`imusynth.train.device.init_distributed`) with ``N > 1`` processes, every process runs
+this loop on the same models and :class:`~torch.nn.parallel.DistributedDataParallel` averages
+the gradients. The run is the single-process run with the same *global* batch:
+
+* every process draws the same global batch (the same loader, seeded alike) and keeps its
+  ``1/N`` slice: either the loop slices each batch, or the loader already yields only this
+  process's slice when it says so with a ``batch_shard = (rank, world_size)`` attribute (as
+  :func:`epoch_loader` and :func:`dataset_loader` do under a process group, so no process
+  reads windows it does not use);
+* every process draws the whole global noise (latents, instance noise, shifts, penalty
+  interpolation weights) from the same seeded ``state.rng`` and keeps its slice, so the
+  random state stays global, a checkpoint does not depend on ``N`` and a run can resume with
+  another number of processes;
+* each process's loss is the mean over its slice; with equal slices, the average of the
+  gradients is the gradient of the global mean. Global batches must split evenly.
+
+Layers that use statistics of the batch (the minibatch standard deviation in the
+discriminator, BatchNorm) see only a process's slice, so such a model trains slightly
+differently from one process; everything else matches to floating-point rounding.
+Buffers (spectral-norm power-iteration vectors, BatchNorm running statistics) are broadcast
+from rank 0 at every DDP forward. Rank 0 alone writes checkpoints and ``metrics.csv``, shows
+the progress bar and runs the callbacks (figures); the metrics are averaged over processes.
 """
 
 from __future__ import annotations
@@ -43,11 +69,19 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.distributed as dist
 from torch import Tensor, nn
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import DataLoader, Dataset, TensorDataset
 from tqdm.auto import tqdm
 
-from imusynth.errors import CheckpointError, DataError, ImusynthError
+from imusynth.errors import (
+    CheckpointError,
+    ConfigError,
+    DataError,
+    ImusynthError,
+    SpecError,
+    StoreError,
+)
 from imusynth.train.checkpoint import (
     CHECKPOINT_FORMAT,
     capture_rng_states,
@@ -57,7 +91,7 @@ from imusynth.train.checkpoint import (
     save_checkpoint,
 )
 from imusynth.train.config import GANConfig, TrainConfig, config_to_dict
-from imusynth.train.device import resolve_device
+from imusynth.train.device import DistContext, distributed_context, resolve_device
 from imusynth.train.losses import (
     ADVERSARIAL_LOSSES,
     classifier_loss,
@@ -71,6 +105,7 @@ __all__ = [
     "Callback",
     "DivergenceError",
     "GANTrainingState",
+    "dataset_loader",
     "epoch_loader",
     "fit_gan",
     "random_shift",
@@ -166,12 +201,20 @@ class GANTrainingState:
 
 
 def epoch_loader(
-    *tensors: Tensor | np.ndarray, batch_size: int, seed: int, drop_last: bool = True
+    *tensors: Tensor | np.ndarray,
+    batch_size: int,
+    seed: int,
+    drop_last: bool = True,
+    rank: int | None = None,
+    world_size: int | None = None,
 ) -> Callable[[int], DataLoader]:
     """A loader factory for :func:`fit_gan`: ``epoch -> DataLoader`` shuffled by ``seed + epoch``.
 
     Batches are gathered by one fancy-index per batch (a batch sampler over a
     ``TensorDataset``), not sample by sample, which keeps data loading out of the profile.
+    ``rank`` and ``world_size`` (default: those of the initialised process group, else 0 and
+    1) make each process yield its slice of every global batch of ``batch_size``; see
+    :func:`dataset_loader`.
 
     Examples
     --------
@@ -183,22 +226,108 @@ def epoch_loader(
     True
     """
     data = TensorDataset(*(torch.as_tensor(t) for t in tensors))
-    if len(data) < batch_size and drop_last:
+    return dataset_loader(
+        data,
+        batch_size=batch_size,
+        seed=seed,
+        drop_last=drop_last,
+        rank=rank,
+        world_size=world_size,
+    )
+
+
+def dataset_loader(
+    data: Dataset,
+    *,
+    batch_size: int,
+    seed: int,
+    drop_last: bool = True,
+    num_workers: int = 0,
+    rank: int | None = None,
+    world_size: int | None = None,
+) -> Callable[[int], DataLoader]:
+    """:func:`epoch_loader` for any map-style dataset that takes a list of indices at once.
+
+    ``data[indices]`` must return the whole batch as a tuple of tensors (a ``TensorDataset``
+    does; so does :class:`imusynth.data.stream.WindowStream`, which reads the windows from an
+    HDF5 file). The same ``seed`` gives the same batches, whatever the dataset.
+
+    Parameters
+    ----------
+    data : Dataset
+    batch_size : int
+        The global batch: what one process would use alone.
+    seed : int
+        Epoch ``e`` is shuffled by a generator seeded with ``seed + e``.
+    drop_last : bool
+        Drop the last, smaller batch of an epoch (required with several processes).
+    num_workers : int
+        DataLoader worker processes (each opens the dataset's files itself).
+    rank, world_size : int, optional
+        Yield only this process's ``1/world_size`` slice of every global batch. Default: the
+        initialised process group's, else the whole batch. The returned factory then has
+        ``batch_shard = (rank, world_size)``, which tells :func:`fit_gan` so.
+
+    Examples
+    --------
+    >>> data = TensorDataset(torch.arange(12.0).view(12, 1), torch.arange(12))
+    >>> whole = next(iter(dataset_loader(data, batch_size=4, seed=0)(0)))[1]
+    >>> parts = [next(iter(dataset_loader(data, batch_size=4, seed=0, rank=r, world_size=2)(0)))
+    ...          for r in (0, 1)]
+    >>> torch.equal(torch.cat([p[1] for p in parts]), whole)
+    True
+    """
+    ctx = distributed_context()
+    rank = ctx.rank if rank is None else rank
+    world_size = ctx.world_size if world_size is None else world_size
+    if world_size < 1 or not 0 <= rank < world_size:
+        raise ConfigError(f"rank {rank} of {world_size} processes", field="rank")
+    n = len(data)  # type: ignore[arg-type]
+    if n < batch_size and drop_last:
         raise DataError(
-            f"only {len(data)} training windows for a batch of {batch_size}",
+            f"only {n} training windows for a batch of {batch_size}", field="train.batch_size"
+        )
+    if world_size > 1 and (batch_size % world_size or not drop_last):
+        raise ConfigError(
+            f"a batch of {batch_size} does not split evenly over {world_size} processes "
+            "(use a multiple, and drop_last)",
             field="train.batch_size",
         )
 
     def make(epoch: int) -> DataLoader:
         gen = torch.Generator().manual_seed(seed + epoch)
-        sampler = torch.utils.data.BatchSampler(
+        sampler: Iterable[list[int]] = torch.utils.data.BatchSampler(
             torch.utils.data.RandomSampler(data, generator=gen), batch_size, drop_last
         )
-        # batch_size=None: the sampler yields whole index lists; TensorDataset indexes them at
+        if world_size > 1:
+            sampler = _ShardedBatches(sampler, rank, world_size)  # type: ignore[arg-type]
+        # batch_size=None: the sampler yields whole index lists; the dataset indexes them at
         # once and no collation is needed.
-        return DataLoader(data, sampler=sampler, batch_size=None)
+        return DataLoader(
+            data,
+            sampler=sampler,  # type: ignore[arg-type]
+            batch_size=None,
+            num_workers=num_workers,
+        )
 
+    if world_size > 1:
+        make.batch_shard = (rank, world_size)  # type: ignore[attr-defined]
     return make
+
+
+class _ShardedBatches:
+    """This process's equal slice of every index list a batch sampler yields."""
+
+    def __init__(self, batches: torch.utils.data.BatchSampler, rank: int, world: int) -> None:
+        self.batches, self.rank, self.world = batches, rank, world
+
+    def __iter__(self) -> Iterator[list[int]]:
+        for idx in self.batches:
+            n = len(idx) // self.world
+            yield idx[self.rank * n : (self.rank + 1) * n]
+
+    def __len__(self) -> int:
+        return len(self.batches)
 
 
 def fit_gan(
@@ -227,15 +356,19 @@ def fit_gan(
         The ``train`` section is used; a whole :class:`GANConfig` is also stored in the
         checkpoints, so a run can be rebuilt from one.
     callbacks : sequence of Callback
-        Called after steps, metrics rows and at the end (e.g. sample figures).
+        Called after steps, metrics rows and at the end (e.g. sample figures); with several
+        processes on rank 0 only.
     device : str or torch.device
-        ``"cpu"``, ``"cuda"`` or ``"auto"``.
+        ``"cpu"``, ``"cuda"`` or ``"auto"`` (under a process group: this process's GPU).
     out_dir : str or Path, optional
         Where ``checkpoint.pt`` (every ``checkpoint_every`` steps and at the end) and
-        ``metrics.csv`` go; ``None`` writes nothing.
+        ``metrics.csv`` go; ``None`` writes nothing. With several processes only rank 0's
+        matters; the others write nothing.
     resume : bool
         Continue from ``out_dir/checkpoint.pt``. With a resumable loader, the final weights are
-        bitwise equal to an uninterrupted run's on the CPU.
+        bitwise equal to an uninterrupted run's on the CPU. With several processes rank 0's
+        ``resume`` counts: it reads the checkpoint and sends it to the others, which need no
+        ``out_dir``; the checkpoint may come from a run with another number of processes.
     progress : bool
         Show a tqdm bar with the losses.
     meta : dict, optional
@@ -268,6 +401,7 @@ def fit_gan(
     train = config.train if isinstance(config, GANConfig) else config
     full = config_to_dict(config) if isinstance(config, GANConfig) else {}
     full = full or {"train": dataclasses.asdict(train)}
+    ctx = distributed_context()
     dev = resolve_device(device)
     generator.to(dev).train()
     discriminator.to(dev).train()
@@ -283,14 +417,23 @@ def fit_gan(
         device=dev,
         rng=torch.Generator(device=dev).manual_seed(train.seed),
         np_rng=np.random.default_rng(train.seed),
-        out_dir=None if out_dir is None else Path(out_dir),
+        # Rank 0 alone writes; the other processes train in memory.
+        out_dir=None if out_dir is None or not ctx.is_main else Path(out_dir),
         meta=dict(meta or {}),
         full_config=full,
     )
     ckpt_path = None if state.out_dir is None else state.out_dir / CHECKPOINT_NAME
     if state.out_dir is not None:
         state.out_dir.mkdir(parents=True, exist_ok=True)
-    if resume:
+    if ctx.active:
+        # Rank 0 holds the run folder, so its choice counts (a caller may decide to resume by
+        # whether a checkpoint exists, which only rank 0 can see).
+        agreed = [bool(resume)]
+        dist.broadcast_object_list(agreed, src=0)
+        resume = agreed[0]
+    if resume and ctx.active:
+        _resume_distributed(state, ckpt_path, full)
+    elif resume:
         if ckpt_path is None:
             raise CheckpointError("resume needs the run folder", field="out_dir")
         ckpt = load_checkpoint(ckpt_path, map_location=dev)
@@ -301,12 +444,137 @@ def fit_gan(
     elif state.out_dir is not None:
         (state.out_dir / METRICS_NAME).unlink(missing_ok=True)
 
-    _train(state, loader, callbacks, ckpt_path, progress)
+    nets = _Nets(generator, discriminator)
+    if ctx.active:
+        nets = _Nets.distributed(generator, discriminator, dev)
+        batch_stats = sorted(
+            {type(m).__name__ for m in (*generator.modules(), *discriminator.modules())}
+            & _BATCH_STAT_LAYERS
+        )
+        if batch_stats and ctx.is_main:
+            log.info(
+                "%s see 1/%d of each batch per process: the run differs slightly from one "
+                "process with the same batch (model.minibatch_std=false for an exact match)",
+                ", ".join(batch_stats),
+                ctx.world_size,
+            )
+    _train(state, nets, _Shard.of(ctx, loader), loader, callbacks, ckpt_path, progress)
     return state
+
+
+# Layers whose output depends on the other samples of the batch (by class name).
+_BATCH_STAT_LAYERS = {"MinibatchStd", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d"}
+
+
+@dataclass
+class _Nets:
+    """The modules each update calls: the plain models, or their DDP wrappers.
+
+    Only the model being updated goes through DDP: the discriminator in "update D", the
+    generator in "update G". The other is called plain (without gradients for its weights),
+    so no DDP wrapper waits for gradients its model does not get.
+    """
+
+    G: nn.Module
+    D: nn.Module
+
+    @classmethod
+    def distributed(cls, G: nn.Module, D: nn.Module, dev: torch.device) -> _Nets:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        ids = [dev] if dev.type == "cuda" else None
+        # Wrapping broadcasts rank 0's weights and buffers, and by default DDP does that again
+        # for the buffers before every forward, so spectral-norm power-iteration vectors and
+        # BatchNorm running statistics cannot drift apart between processes.
+        return cls(DDP(G, device_ids=ids), DDP(D, device_ids=ids))
+
+
+@dataclass(frozen=True)
+class _Shard:
+    """Which rows of each global batch, and of the global noise, this process keeps."""
+
+    rank: int = 0
+    world: int = 1
+    presliced: bool = False  # the loader already yields only this process's rows
+
+    @classmethod
+    def of(cls, ctx: DistContext, loader: LoaderLike) -> _Shard:
+        shard = getattr(loader, "batch_shard", None)
+        if shard is not None and tuple(shard) != (ctx.rank, ctx.world_size):
+            raise ConfigError(
+                f"the loader yields slices for process {shard[0]} of {shard[1]}, but this is "
+                f"process {ctx.rank} of {ctx.world_size}",
+                field="loader",
+            )
+        return cls(ctx.rank, ctx.world_size, shard is not None and ctx.active)
+
+    def batch(self, batch: Batch) -> tuple[Batch, int]:
+        """This process's rows of ``batch``, and the size of the global batch."""
+        n = (batch if isinstance(batch, Tensor) else batch[0]).shape[0]
+        if self.world == 1:
+            return batch, n
+        if self.presliced:
+            return batch, n * self.world
+        if n % self.world:
+            raise DataError(
+                f"a batch of {n} does not split evenly over {self.world} processes "
+                "(use a multiple of the number of processes, and drop the last batch)",
+                field="train.batch_size",
+            )
+        rows = self.rows(n)
+        if isinstance(batch, Tensor):
+            return batch[rows], n
+        return [t[rows] for t in batch], n
+
+    def rows(self, n: int) -> slice:
+        b = n // self.world
+        return slice(self.rank * b, (self.rank + 1) * b)
+
+    def take(self, t: Tensor, n: int) -> Tensor:
+        """This process's rows of ``t``, drawn for the whole global batch of ``n``."""
+        return t if self.world == 1 else t[self.rows(n)]
+
+
+def _resume_distributed(
+    state: GANTrainingState, ckpt_path: Path | None, full: dict[str, Any]
+) -> None:
+    """Rank 0 reads the checkpoint and the metrics so far and sends them to every process.
+
+    A checkpoint holds nothing that depends on the number of processes, so it resumes
+    whatever the number of processes that wrote it. A user error on rank 0 is raised on
+    every process (none is left waiting).
+    """
+    payload: list[Any] = [None]
+    if distributed_context().is_main:
+        try:
+            if ckpt_path is None:
+                raise CheckpointError("resume needs the run folder", field="out_dir")
+            ckpt = load_checkpoint(ckpt_path, map_location="cpu")
+            _check_same_model(ckpt, full, ckpt_path)
+            history = _read_metrics(ckpt_path.parent / METRICS_NAME, int(ckpt["step"]))
+            payload = [("ok", ckpt, history)]
+        except ImusynthError as exc:
+            payload = [("error", type(exc).__name__, exc.message, exc.path, exc.field)]
+    dist.broadcast_object_list(payload, src=0)
+    kind, *rest = payload[0]
+    if kind == "error":
+        name, message, path, field_ = rest
+        raise _ERRORS.get(name, CheckpointError)(message, path=path, field=field_)
+    ckpt, history = rest
+    state.restore(ckpt, ckpt_path)
+    state.history = history
+    log.info("resumed %s at step %d", ckpt_path or "rank 0's checkpoint", state.step)
+
+
+_ERRORS: dict[str, type[ImusynthError]] = {
+    e.__name__: e for e in (CheckpointError, ConfigError, DataError, SpecError, StoreError)
+}
 
 
 def _train(
     state: GANTrainingState,
+    nets: _Nets,
+    shard: _Shard,
     loader: LoaderLike,
     callbacks: Sequence[Callback],
     ckpt_path: Path | None,
@@ -318,32 +586,45 @@ def _train(
     conditional = getattr(G, "num_classes", 0) > 0
     use_side = getattr(G, "n_sides", 0) > 0
     penalty_fn = getattr(G, "penalty", None)
+    main, many = shard.rank == 0, shard.world > 1
+    callbacks = callbacks if main else ()
     batches = _BatchStream(loader, state)
     stats = torch.zeros(len(STATS), device=dev)  # running sums on the device: no sync per step
     n_acc = 0
     last_good = None if not ckpt_path or not ckpt_path.exists() else ckpt_path
-    bar = tqdm(total=cfg.steps, initial=state.step, disable=not progress, desc="gan", leave=False)
+    bar = tqdm(
+        total=cfg.steps,
+        initial=state.step,
+        disable=not (progress and main),
+        desc="gan",
+        leave=False,
+    )
     t_log = time.perf_counter()
     try:
         while state.step < cfg.steps:
             sigma = cfg.instance_noise * max(0.0, 1.0 - state.step / cfg.steps)
             # ---- update D: n_critic discriminator steps on fresh batches ----
             for _ in range(cfg.n_critic):
-                x, cond = _to_device(batches.next(), dev, conditional, use_side)
-                z = torch.randn(x.shape[0], G.latent_dim, generator=state.rng, device=dev)
+                # Every draw is for the global batch of n; each process keeps its rows.
+                batch, n = shard.batch(batches.next())
+                x, cond = _to_device(batch, dev, conditional, use_side)
+                z = _randn((n, G.latent_dim), state.rng, dev, shard)
                 with torch.no_grad():
                     fake = G(z, *cond)
-                real_in = _d_input(x, sigma, cfg.augment_shift, state.rng)
+                real_in = _d_input(x, sigma, cfg.augment_shift, state.rng, shard, n)
                 if cfg.r1_weight > 0:
                     real_in = real_in.detach().requires_grad_(True)
-                adv_real, cls_real = _split(D(real_in, *cond))
-                adv_fake, _ = _split(D(_d_input(fake, sigma, cfg.augment_shift, state.rng), *cond))
+                adv_real, cls_real = _split(nets.D(real_in, *cond))
+                fake_in = _d_input(fake, sigma, cfg.augment_shift, state.rng, shard, n)
+                adv_fake, _ = _split(nets.D(fake_in, *cond))
                 loss_d = d_loss_fn(adv_real, adv_fake)
                 d_penalty = torch.zeros((), device=dev)
                 if cfg.loss == "wgan-gp":
-                    d_penalty = cfg.gp_weight * gradient_penalty(
-                        D, x, fake, *cond, generator=state.rng
-                    )
+                    if many:
+                        gp = _sharded_gradient_penalty(nets.D, x, fake, cond, state.rng, shard, n)
+                    else:
+                        gp = gradient_penalty(D, x, fake, *cond, generator=state.rng)
+                    d_penalty = cfg.gp_weight * gp
                 if cfg.r1_weight > 0:
                     d_penalty = d_penalty + 0.5 * cfg.r1_weight * r1_penalty(adv_real, real_in)
                 # AC-GAN: the discriminator's classifier learns from real windows only, so it
@@ -354,10 +635,12 @@ def _train(
                 state.opt_d.step()
 
             # ---- update G: fool D on the labels of the last batch ----
-            z = torch.randn(x.shape[0], G.latent_dim, generator=state.rng, device=dev)
+            z = _randn((n, G.latent_dim), state.rng, dev, shard)
             D.requires_grad_(False)  # no discriminator weight gradients in this step
-            fake = G(z, *cond)
-            adv_g, cls_g = _split(D(_d_input(fake, sigma, cfg.augment_shift, state.rng), *cond))
+            fake = nets.G(z, *cond)
+            adv_g, cls_g = _split(
+                D(_d_input(fake, sigma, cfg.augment_shift, state.rng, shard, n), *cond)
+            )
             loss_g = g_loss_fn(adv_g)
             ac_g = classifier_loss(cls_g, cond[0]) if cls_g is not None else loss_g.detach() * 0
             g_penalty = penalty_fn() if penalty_fn is not None else loss_g.detach() * 0
@@ -375,24 +658,31 @@ def _train(
             last = state.step == cfg.steps
             if state.step % cfg.log_every == 0 or last:
                 now = time.perf_counter()
-                row = _log_row(state, stats / n_acc, n_acc / (now - t_log), sigma, last_good)
+                means = stats / n_acc
+                if many:  # means of equal slices: their average is the global batch's mean
+                    dist.all_reduce(means)
+                    means /= shard.world
+                row = _log_row(state, means, n_acc / (now - t_log), sigma, last_good)
                 stats.zero_()
                 n_acc, t_log = 0, now
                 bar.set_postfix(d=f"{row['d_loss']:.3f}", g=f"{row['g_loss']:.3f}")
                 for cb in callbacks:
                     cb.on_log(state, row)
-            if ckpt_path is not None and (
-                last or (cfg.checkpoint_every and state.step % cfg.checkpoint_every == 0)
-            ):
-                _check_finite_weights(state, last_good)
-                save_checkpoint(ckpt_path, state.checkpoint())
-                last_good = ckpt_path
+            if last or (cfg.checkpoint_every and state.step % cfg.checkpoint_every == 0):
+                # Every process checks (the weights are the same), so all stop together.
+                if ckpt_path is not None or many:
+                    _check_finite_weights(state, last_good)
+                if ckpt_path is not None:
+                    save_checkpoint(ckpt_path, state.checkpoint())
+                    last_good = ckpt_path
             for cb in callbacks:
                 cb.on_step(state)
     finally:
         bar.close()
     for cb in callbacks:
         cb.on_end(state)
+    if many:  # the others return once rank 0 has written the final checkpoint and figures
+        dist.barrier()
 
 
 class _BatchStream:
@@ -463,14 +753,31 @@ def _split(out: Tensor | tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor | None]:
     return out, None
 
 
-def _d_input(x: Tensor, sigma: float, shift: float, rng: torch.Generator) -> Tensor:
-    """What the discriminator sees: ``x`` randomly shifted, plus instance noise."""
+def _randn(shape: tuple[int, ...], rng: torch.Generator, dev, shard: _Shard) -> Tensor:
+    """Normal noise for the global batch ``shape[0]``; this process's rows of it."""
+    return shard.take(torch.randn(shape, generator=rng, device=dev), shape[0])
+
+
+def _d_input(
+    x: Tensor,
+    sigma: float,
+    shift: float,
+    rng: torch.Generator,
+    shard: _Shard = _Shard(),
+    n: int | None = None,
+) -> Tensor:
+    """What the discriminator sees: ``x`` randomly shifted, plus instance noise.
+
+    ``x`` holds this process's rows of a global batch of ``n`` (default: all of it).
+    """
+    n = x.shape[0] if n is None else n
     if shift > 0:
-        x = random_shift(x, shift, rng)
+        x = _random_shift(x, shift, rng, shard, n)
     if sigma > 0:
         # Instance noise (Sønderby et al. 2017): blurs real and fake alike so early on their
         # supports overlap and the discriminator cannot separate them perfectly.
-        x = x + sigma * torch.randn(x.shape, generator=rng, device=x.device, dtype=x.dtype)
+        noise = torch.randn((n, *x.shape[1:]), generator=rng, device=x.device, dtype=x.dtype)
+        x = x + sigma * shard.take(noise, n)
     return x
 
 
@@ -490,18 +797,43 @@ def random_shift(x: Tensor, fraction: float, rng: torch.Generator) -> Tensor:
     >>> sorted(y.flatten().tolist()) == x.flatten().tolist()
     True
     """
+    return _random_shift(x, fraction, rng, _Shard(), x.shape[0])
+
+
+def _random_shift(x: Tensor, fraction: float, rng: torch.Generator, shard: _Shard, n: int):
     for dim in range(2, x.ndim):
-        n = x.shape[dim]
-        max_shift = int(fraction * n)
+        length = x.shape[dim]
+        max_shift = int(fraction * length)
         if max_shift < 1:
             continue
-        s = torch.randint(-max_shift, max_shift + 1, (x.shape[0],), generator=rng, device=x.device)
+        s = torch.randint(-max_shift, max_shift + 1, (n,), generator=rng, device=x.device)
+        s = shard.take(s, n)  # this process's rows of the global batch's shifts
         view = [1] * x.ndim
-        view[dim] = n
+        view[dim] = length
         per_sample = s.view([-1] + [1] * (x.ndim - 1))  # (B, 1, ...)
-        idx = (torch.arange(n, device=x.device).view(view) - per_sample) % n
+        idx = (torch.arange(length, device=x.device).view(view) - per_sample) % length
         x = x.gather(dim, idx.expand(x.shape))  # (B, C, ...) rolled per sample
     return x
+
+
+def _sharded_gradient_penalty(
+    D: nn.Module,
+    real: Tensor,
+    fake: Tensor,
+    cond: tuple[Tensor | None, ...],
+    rng: torch.Generator,
+    shard: _Shard,
+    n: int,
+) -> Tensor:
+    """:func:`~imusynth.train.losses.gradient_penalty` on this process's rows, with the
+    interpolation weights drawn for the global batch (so the random state stays global)."""
+    shape = (n,) + (1,) * (real.ndim - 1)  # (B, 1, 1[, 1]) broadcasts over x
+    eps = shard.take(torch.rand(shape, generator=rng, device=real.device, dtype=real.dtype), n)
+    x_hat = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
+    out, _ = _split(D(x_hat, *cond))
+    (grad,) = torch.autograd.grad(out.sum(), x_hat, create_graph=True)
+    norm = grad.flatten(1).norm(2, dim=1)  # (B,)
+    return ((norm - 1.0) ** 2).mean()
 
 
 def _ema_decay(decay: float, step: int) -> float:
