@@ -423,7 +423,14 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
         f"{cfg.n_splits} folds x {len(cfg.seeds)} seeds x {len(cfg.train_subjects)} sizes, "
         f"arms {', '.join(cfg.arms)}",
     )
-    results = run_experiment(cfg, out, jobs=args.jobs, device=args.device, progress=_progress(args))
+    results = run_experiment(
+        cfg,
+        out,
+        jobs=args.jobs,
+        device=args.device,
+        progress=_progress(args),
+        backend=args.backend,
+    )
     summary = summarise(results, out)
     _say(args, f"wrote {results}, {summary} and figures in {out}")
     if not args.quiet:
@@ -445,6 +452,15 @@ def _add_experiment(sub) -> None:
     )
     p.add_argument("--out", type=_out_dir, required=True, help="results folder")
     p.add_argument("--jobs", type=_positive_int, default=1, help="parallel units (joblib)")
+    p.add_argument(
+        "--backend",
+        default="loky",
+        metavar="NAME",
+        help="joblib backend that runs the units: loky (default, local processes), dask (the "
+        "scheduler at DASK_SCHEDULER_ADDRESS; pip install imusynth[cluster]) or ray; on a "
+        "cluster, --jobs is the number of units one machine runs at once (it sizes torch's "
+        "threads)",
+    )
     p.add_argument("--quick", action="store_true", help="the config's small [quick] grid")
     p.set_defaults(func=_cmd_experiment)
 
