@@ -19,7 +19,6 @@ channel and unit names, sampling rate, window length, sides), ``metrics.csv`` an
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -30,18 +29,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from imusynth import _runs
+from imusynth._runs import CONFIG_NAME, META_NAME, SYNTHETIC_GROUP  # noqa: F401 (kept here)
 from imusynth.data import WindowSet, concatenate, load_windows, read_windows
 from imusynth.data.normalize import ChannelNormalizer
 from imusynth.errors import CheckpointError, ConfigError, DataError
 from imusynth.models.build import build_discriminator, build_generator
 from imusynth.train.checkpoint import load_checkpoint, load_state, save_checkpoint
-from imusynth.train.config import (
-    IMAGE_GENERATORS,
-    GANConfig,
-    config_from_dict,
-    config_to_toml,
-    validate_config,
-)
+from imusynth.train.config import IMAGE_GENERATORS, GANConfig, validate_config
 from imusynth.train.device import resolve_device
 from imusynth.train.loop import (
     CHECKPOINT_NAME,
@@ -67,9 +62,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 SIDES = ("left", "right")  # side codes 0 and 1 of a side-conditional generator
-CONFIG_NAME = "config.toml"
-META_NAME = "run.json"
-SYNTHETIC_GROUP = "synthetic"
 
 
 @dataclass
@@ -207,7 +199,7 @@ def train_run(
         out_dir.mkdir(parents=True, exist_ok=True)
         if resume:
             _check_resume_meta(out_dir, run)
-        _write_run_files(out_dir, config, run.meta())
+        _runs.write_run_files(out_dir, config, run.meta())
         if plots:
             from imusynth.plots.gan import SamplePlotCallback
 
@@ -340,8 +332,7 @@ def _check_windows(X: Any, y: Any, n_classes: int | None) -> tuple[np.ndarray, n
         raise DataError("no training windows", field="X")
     if not np.all(np.isfinite(X)):
         raise DataError("NaN or Inf in training windows", field="X")
-    if y.min() < 0 or (n_classes is not None and y.max() >= n_classes):
-        raise DataError(f"label codes must lie in 0..{(n_classes or 1) - 1}", field="y")
+    _runs.check_label_range(y, n_classes)
     return X, y.astype(np.int64)
 
 
@@ -368,30 +359,13 @@ def _check_kinematic_channels(channels: Sequence[str], units: Sequence[str]) -> 
 # ----------------------------------------------------------------------------- run folders
 
 
-def _write_run_files(run_dir: Path, config: GANConfig, meta: Mapping[str, Any]) -> None:
-    for name, text in (
-        (CONFIG_NAME, config_to_toml(config)),
-        (META_NAME, json.dumps(meta, indent=2) + "\n"),
-    ):
-        tmp = run_dir / f".{name}.tmp"
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(run_dir / name)
-
-
 def _check_resume_meta(run_dir: Path, run: GANRun) -> None:
-    path = run_dir / META_NAME
-    if not path.is_file():
-        raise CheckpointError("nothing to resume: no run.json in the run folder", path=path)
-    try:
-        saved = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise CheckpointError(f"unreadable run metadata ({exc})", path=path) from None
-    now = run.meta()
-    for key in ("classes", "channels", "length", "sides", "normalizer"):
-        if saved.get(key) != now[key]:
-            raise CheckpointError(
-                "the training data differ from the run being resumed", path=path, field=key
-            )
+    _runs.check_resume_meta(
+        run_dir,
+        run.meta(),
+        ("classes", "channels", "length", "sides", "normalizer"),
+        differ="the training data differ from the run being resumed",
+    )
 
 
 def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> GANRun:
@@ -410,9 +384,7 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> GANRun:
     >>> run = load_run("runs/demo")  # doctest: +SKIP
     >>> X, y, joints = sample_run(run, per_class=10, seed=0)  # doctest: +SKIP
     """
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise CheckpointError("run folder not found", path=run_dir)
+    run_dir = _runs.existing_run_dir(run_dir)
     from imusynth.gan2d import is_image_run, load_image_run
 
     if is_image_run(run_dir):
@@ -426,11 +398,7 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> GANRun:
 
 
 def _run_from_checkpoint(ckpt: dict[str, Any], path: Path | None, dev: torch.device) -> GANRun:
-    try:
-        config = config_from_dict(ckpt["config"])
-        validate_config(config)
-    except ConfigError as exc:
-        raise CheckpointError(f"bad stored config: {exc}", path=path, field="config") from None
+    config = _runs.stored_config(ckpt, path)
     meta = ckpt.get("meta") or {}
     try:
         norm = ChannelNormalizer.from_dict(meta["normalizer"])
@@ -468,28 +436,6 @@ def _run_from_checkpoint(ckpt: dict[str, Any], path: Path | None, dev: torch.dev
 
 
 # ----------------------------------------------------------------------------- sampling
-
-
-def _counts(
-    run: GANRun, per_class: int | Mapping[str, int], classes: Sequence[str] | None
-) -> np.ndarray:
-    counts = np.zeros(len(run.classes), dtype=np.int64)
-    if isinstance(per_class, Mapping):
-        wanted = dict(per_class)
-    else:
-        wanted = {c: int(per_class) for c in (classes if classes is not None else run.classes)}
-    if classes is not None and isinstance(per_class, Mapping):
-        wanted = {c: n for c, n in wanted.items() if c in set(classes)}
-    for name, n in wanted.items():
-        if name not in run.classes:
-            raise DataError(
-                f"unknown class {name!r} (the run knows {', '.join(run.classes)})",
-                field="classes",
-            )
-        if int(n) < 0:
-            raise DataError(f"negative count {n} for class {name}", field="per_class")
-        counts[run.classes.index(name)] = int(n)
-    return counts
 
 
 @torch.no_grad()
@@ -559,7 +505,7 @@ def sample_run(
     --------
     >>> X, y, q = sample_run(load_run("runs/demo"), {"ABD": 5, "IR": 3})  # doctest: +SKIP
     """
-    codes = np.repeat(np.arange(len(run.classes)), _counts(run, per_class, classes))
+    codes = _runs.class_codes(run.classes, per_class, classes)
     X, _, joints = _generate(run, codes, seed)
     return X, codes, joints
 
@@ -578,26 +524,18 @@ def sample_windows(
         from imusynth.gan2d import sample_images
 
         return sample_images(run, per_class, classes, seed)
-    codes = np.repeat(np.arange(len(run.classes)), _counts(run, per_class, classes))
+    codes = _runs.class_codes(run.classes, per_class, classes)
     X, side, joints = _generate(run, codes, seed)
     return _synthetic_set(run, X, codes, side, joints)
 
 
 def _synthetic_set(run: GANRun, X, codes, side, joints) -> WindowSet:
-    n = len(codes)
     return WindowSet(
-        X=X,
-        y=codes,
-        groups=np.full(n, SYNTHETIC_GROUP),
-        classes=run.classes,
-        channels=run.channels,
-        units=run.units,
+        **_runs.synthetic_fields(run, X, codes),
         sampling_rate_hz=run.sampling_rate_hz,
-        side=np.array(SIDES)[side] if side is not None else np.full(n, ""),
-        is_synthetic=np.ones(n, dtype=bool),
+        side=np.array(SIDES)[side] if side is not None else np.full(len(codes), ""),
         joint_angles=joints,
         joint_names=run.joint_names if joints is not None else None,
-        source=f"gan:{run.run_dir}" if run.run_dir is not None else "gan",
     )
 
 
@@ -621,14 +559,13 @@ def balance_windows(ws: WindowSet, run: GANRun, seed: int = 0) -> WindowSet:
 
         return balance_images(ws, run, seed)
     _check_compatible(ws, run)
-    counts = np.bincount(ws.y, minlength=ws.n_classes)
-    need = {c: int(counts.max() - k) for c, k in zip(ws.classes, counts, strict=True)}
-    codes = np.repeat(np.arange(len(run.classes)), _counts(run, need, None))
+    codes = _runs.class_codes(run.classes, _runs.shortfall(ws.y, ws.classes), None)
     X, side, joints = _generate(run, codes, seed)
     fake = _synthetic_set(run, X, codes, side, joints)
     # Re-code into the real set's class order.
-    remap = np.array([ws.classes.index(c) if c in ws.classes else -1 for c in run.classes])
-    fake = dataclasses.replace(fake, y=remap[fake.y], classes=ws.classes)
+    fake = dataclasses.replace(
+        fake, y=_runs.recode(run.classes, ws.classes)[fake.y], classes=ws.classes
+    )
     if ws.joint_angles is None:
         fake.joint_angles, fake.joint_names = None, None
     if ws.recording is not None:
@@ -654,12 +591,7 @@ def _check_compatible(ws: WindowSet, run: GANRun) -> None:
             f"sampling rate {ws.sampling_rate_hz} Hz, the run's is {run.sampling_rate_hz} Hz",
             field="sampling_rate_hz",
         )
-    unknown = [c for c in ws.classes if c not in run.classes]
-    if unknown:
-        raise DataError(
-            f"class(es) {', '.join(unknown)} unknown to the run ({', '.join(run.classes)})",
-            field="classes",
-        )
+    _runs.check_known_classes(ws.classes, run.classes)
 
 
 # ----------------------------------------------------------------------------- estimator
@@ -684,7 +616,7 @@ _PARAM_SECTIONS = {
 }
 
 
-class ConditionalGAN:
+class ConditionalGAN(_runs.RunEstimator):
     """A class-conditional GAN of windows ``(N, C, T)``, scikit-learn style.
 
     Every parameter left at ``None`` takes its default from
@@ -724,6 +656,9 @@ class ConditionalGAN:
     ((6, 6, 32), [3, 3])
     """
 
+    _param_sections = _PARAM_SECTIONS
+    _estimator_name = "ConditionalGAN"
+
     def __init__(
         self,
         *,
@@ -746,46 +681,7 @@ class ConditionalGAN:
         device: str = "auto",
         progress: bool = False,
     ) -> None:
-        self.config = config
-        self.generator = generator
-        self.latent_dim = latent_dim
-        self.spectral_norm = spectral_norm
-        self.ac_head = ac_head
-        self.condition_on_side = condition_on_side
-        self.loss = loss
-        self.steps = steps
-        self.batch_size = batch_size
-        self.n_critic = n_critic
-        self.lr_g = lr_g
-        self.lr_d = lr_d
-        self.ema_decay = ema_decay
-        self.r1_weight = r1_weight
-        self.instance_noise = instance_noise
-        self.seed = seed
-        self.device = device
-        self.progress = progress
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in (*_PARAM_SECTIONS, "config", "device", "progress")}
-
-    def set_params(self, **params: Any) -> ConditionalGAN:
-        for key, value in params.items():
-            if key not in self.get_params():
-                raise ConfigError("unknown parameter", field=key)
-            setattr(self, key, value)
-        return self
-
-    def resolved_config(self) -> GANConfig:
-        """The config these parameters describe (``config`` with non-None overrides)."""
-        cfg = self.config if self.config is not None else GANConfig()
-        sections = {s: dataclasses.replace(getattr(cfg, s)) for s in ("model", "train", "data")}
-        for key, section in _PARAM_SECTIONS.items():
-            value = getattr(self, key)
-            if value is not None:
-                setattr(sections[section], key, value)
-        cfg = GANConfig(**sections)
-        validate_config(cfg)
-        return cfg
+        self._store(locals())
 
     def fit(
         self,
@@ -811,10 +707,7 @@ class ConditionalGAN:
         n_classes = int(y.max()) + 1
         if classes is None:
             classes = tuple(str(k) for k in range(n_classes))
-        if groups is not None and np.shape(groups) != (len(X),):
-            raise DataError(
-                f"expected {len(X)} group ids, got shape {np.shape(groups)}", field="groups"
-            )
+        groups = _runs.group_ids(groups, len(X))
         if channels is None:
             watch = X.shape[1] == 6
             channels = (
@@ -826,7 +719,7 @@ class ConditionalGAN:
         ws = WindowSet(
             X=X,
             y=y,
-            groups=np.asarray(groups) if groups is not None else np.full(len(X), ""),
+            groups=groups,
             classes=tuple(classes),
             channels=tuple(channels),
             units=tuple(units or ("",) * len(channels)),
@@ -835,7 +728,7 @@ class ConditionalGAN:
         )
         run, (Z, yy, sd) = _prepare(cfg, ws, self.device)
         state = _fit(cfg, run, Z, yy, sd, (), None, False, self.progress)
-        self.run_, self.classes_ = run, np.asarray(run.classes)
+        self._set_run(run)
         self.history_ = state.history
         self._checkpoint = state.checkpoint
         return self
@@ -858,12 +751,10 @@ class ConditionalGAN:
     def save(self, run_dir: str | Path) -> Path:
         """Write a run folder (checkpoint, config, metadata) that :meth:`load` and
         :func:`load_run` read."""
-        self._check_fitted()
-        run_dir = Path(run_dir)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        _write_run_files(run_dir, self.run_.config, self.run_.meta())
+        return self._save_run_folder(run_dir)
+
+    def _save_checkpoints(self, run_dir: Path) -> None:
         save_checkpoint(run_dir / CHECKPOINT_NAME, self._checkpoint())
-        return run_dir
 
     @classmethod
     def load(cls, run_dir: str | Path, device: str = "cpu") -> ConditionalGAN:
@@ -872,14 +763,10 @@ class ConditionalGAN:
         ckpt = load_checkpoint(path, map_location=resolve_device(device))
         run = _run_from_checkpoint(ckpt, path, resolve_device(device))
         run.run_dir = Path(run_dir)
-        est = cls(config=run.config, device=device)
-        est.run_, est.classes_, est.history_ = run, np.asarray(run.classes), []
+        est = cls._from_run(run, device)
+        est.history_ = []
         est._checkpoint = lambda: ckpt
         return est
-
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "run_"):
-            raise RuntimeError("this ConditionalGAN is not fitted; call fit(X, y) first")
 
 
 def balance(
@@ -904,8 +791,6 @@ def balance(
     """
     gan._check_fitted()
     X, y = _check_windows(X, y, len(gan.classes_))
-    counts = np.bincount(y, minlength=len(gan.classes_))
-    need = {c: int(counts.max() - k) for c, k in zip(gan.run_.classes, counts, strict=True)}
-    Xs, ys, _ = sample_run(gan.run_, need, None, seed)
+    Xs, ys, _ = sample_run(gan.run_, _runs.shortfall(y, gan.run_.classes), None, seed)
     flags = np.r_[np.zeros(len(X), bool), np.ones(len(Xs), bool)]
     return np.concatenate([X, Xs]), np.concatenate([y, ys]), flags

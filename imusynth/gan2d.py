@@ -35,7 +35,6 @@ after 600 steps and 0.17-0.19 after 1,200.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -46,16 +45,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from imusynth import _runs
+from imusynth._runs import CONFIG_NAME, META_NAME, SYNTHETIC_GROUP  # noqa: F401 (kept here)
 from imusynth.data import ImageSet, WindowSet, concatenate
 from imusynth.errors import CheckpointError, ConfigError, DataError
 from imusynth.models.build import build_image_gan
 from imusynth.train.checkpoint import load_checkpoint, load_state, save_checkpoint
-from imusynth.train.config import (
-    IMAGE_GENERATORS,
-    GANConfig,
-    config_from_dict,
-    validate_config,
-)
+from imusynth.train.config import IMAGE_GENERATORS, GANConfig, apply_overrides, validate_config
 from imusynth.train.device import resolve_device
 from imusynth.train.loop import CHECKPOINT_NAME, Callback, epoch_loader, fit_gan
 
@@ -74,7 +70,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 MODALITY = "image"
-SYNTHETIC_GROUP = "synthetic"
 IMAGE_SIZE = 64  # the DCGAN of Frid-Adar et al. makes 64x64 ROIs
 _RANGE_TOL = 1e-4  # loaders clip to [-1, 1]; allow float round-off only
 
@@ -198,7 +193,7 @@ def train_image_run(
         out.mkdir(parents=True, exist_ok=True)
         if resume:
             _check_resume_meta(out, run)
-        _write_run_files(out, config, run.meta())
+        _runs.write_run_files(out, config, run.meta())
     for part, (Xk, yk, cfg_k, sub) in enumerate(_parts(config, run, X, y, out)):
         generator, discriminator = build_image_gan(
             config.model, len(run.classes), seed=cfg_k.train.seed
@@ -321,50 +316,26 @@ def _check_images(X: Any, y: Any, n_classes: int | None) -> tuple[np.ndarray, np
             f"images must lie in [-1, 1] (the generator's tanh range), got [{lo:.3g}, {hi:.3g}]",
             field="X",
         )
-    if y.min() < 0 or (n_classes is not None and y.max() >= n_classes):
-        raise DataError(f"label codes must lie in 0..{(n_classes or 1) - 1}", field="y")
+    _runs.check_label_range(y, n_classes)
     return np.clip(X, -1.0, 1.0), y.astype(np.int64)
 
 
 # ----------------------------------------------------------------------------- run folders
 
-CONFIG_NAME = "config.toml"
-META_NAME = "run.json"
-
-
-def _write_run_files(run_dir: Path, config: GANConfig, meta: Mapping[str, Any]) -> None:
-    from imusynth.gan import _write_run_files as write
-
-    write(run_dir, config, meta)
-
-
-def _read_meta(run_dir: Path) -> dict[str, Any] | None:
-    path = run_dir / META_NAME
-    if not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise CheckpointError(f"unreadable run metadata ({exc})", path=path) from None
-
 
 def _check_resume_meta(run_dir: Path, run: ImageGANRun) -> None:
-    saved = _read_meta(run_dir)
-    if saved is None:
-        raise CheckpointError("nothing to resume: no run.json in the run folder", path=run_dir)
-    now = run.meta()
-    for key in ("generator", "classes", "size"):
-        if saved.get(key) != now[key]:
-            raise CheckpointError(
-                "the training data or model differ from the run being resumed",
-                path=run_dir / META_NAME,
-                field=key,
-            )
+    _runs.check_resume_meta(
+        run_dir,
+        run.meta(),
+        ("generator", "classes", "size"),
+        differ="the training data or model differ from the run being resumed",
+        missing_at=run_dir,
+    )
 
 
 def is_image_run(run_dir: str | Path) -> bool:
     """Whether ``run_dir`` holds an image GAN run (its ``run.json`` says so)."""
-    meta = _read_meta(Path(run_dir)) if Path(run_dir).is_dir() else None
+    meta = _runs.read_meta(Path(run_dir)) if Path(run_dir).is_dir() else None
     return bool(meta) and meta.get("modality") == MODALITY
 
 
@@ -382,10 +353,8 @@ def load_image_run(run_dir: str | Path, device: str | torch.device = "cpu") -> I
     >>> sample_images(run, per_class=5).X.shape  # doctest: +SKIP
     (15, 1, 64, 64)
     """
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise CheckpointError("run folder not found", path=run_dir)
-    meta = _read_meta(run_dir)
+    run_dir = _runs.existing_run_dir(run_dir)
+    meta = _runs.read_meta(run_dir)
     if meta is None or meta.get("modality") != MODALITY:
         raise CheckpointError("not an image GAN run (no image run.json)", path=run_dir)
     dev = resolve_device(device)
@@ -419,11 +388,7 @@ def load_image_run(run_dir: str | Path, device: str | torch.device = "cpu") -> I
 def _run_from_checkpoint(
     ckpt: dict[str, Any], path: Path | None, classes: tuple[str, ...], dev: torch.device
 ) -> ImageGANRun:
-    try:
-        config = config_from_dict(ckpt["config"])
-        validate_config(config)
-    except ConfigError as exc:
-        raise CheckpointError(f"bad stored config: {exc}", path=path, field="config") from None
+    config = _runs.stored_config(ckpt, path)
     if config.model.generator not in IMAGE_GENERATORS:
         raise CheckpointError(
             f"not an image GAN checkpoint (generator {config.model.generator!r})",
@@ -442,14 +407,6 @@ def _run_from_checkpoint(
 
 
 # ----------------------------------------------------------------------------- sampling
-
-
-def _counts(
-    run: ImageGANRun, per_class: int | Mapping[str, int], classes: Sequence[str] | None
-) -> np.ndarray:
-    from imusynth.gan import _counts as counts
-
-    return counts(run, per_class, classes)  # type: ignore[arg-type]
 
 
 @torch.no_grad()
@@ -480,7 +437,7 @@ def sample_image_arrays(
     ``per_class`` is a count for every class (in ``classes``, default all) or a mapping of
     class name to count; the same seed gives the same images.
     """
-    codes = np.repeat(np.arange(len(run.classes)), _counts(run, per_class, classes))
+    codes = _runs.class_codes(run.classes, per_class, classes)
     return _generate(run, codes, seed), codes
 
 
@@ -496,18 +453,7 @@ def sample_images(
 
 
 def _synthetic_set(run: ImageGANRun, X: np.ndarray, codes: np.ndarray) -> ImageSet:
-    n = len(codes)
-    return ImageSet(
-        X=X,
-        y=codes,
-        groups=np.full(n, SYNTHETIC_GROUP),
-        classes=run.classes,
-        channels=run.channels,
-        units=run.units,
-        sampling_rate_hz=0.0,
-        is_synthetic=np.ones(n, dtype=bool),
-        source=f"gan:{run.run_dir}" if run.run_dir is not None else "gan",
-    )
+    return ImageSet(**_runs.synthetic_fields(run, X, codes), sampling_rate_hz=0.0)
 
 
 def balance_images(ims: WindowSet, run: ImageGANRun, seed: int = 0) -> WindowSet:
@@ -526,19 +472,11 @@ def balance_images(ims: WindowSet, run: ImageGANRun, seed: int = 0) -> WindowSet
             f"images of shape {ims.X.shape[1:]}, the run makes (1, {run.size}, {run.size})",
             field="X",
         )
-    unknown = [c for c in ims.classes if c not in run.classes]
-    if unknown:
-        raise DataError(
-            f"class(es) {', '.join(unknown)} unknown to the run ({', '.join(run.classes)})",
-            field="classes",
-        )
-    counts = np.bincount(ims.y, minlength=ims.n_classes)
-    need = {c: int(counts.max() - k) for c, k in zip(ims.classes, counts, strict=True)}
-    fake = sample_images(run, need, None, seed)
-    remap = np.array([ims.classes.index(c) if c in ims.classes else -1 for c in run.classes])
+    _runs.check_known_classes(ims.classes, run.classes)
+    fake = sample_images(run, _runs.shortfall(ims.y, ims.classes), None, seed)
     fake = dataclasses.replace(
         fake,
-        y=remap[fake.y],
+        y=_runs.recode(run.classes, ims.classes)[fake.y],
         classes=ims.classes,
         channels=ims.channels,
         units=ims.units,
@@ -577,7 +515,7 @@ _PARAM_SECTIONS = {
 _IMAGE_BASE = {"model.generator": "dcgan", "train.loss": "bce"}
 
 
-class ImageGAN:
+class ImageGAN(_runs.RunEstimator):
     """A GAN of 64x64 images ``(N, 1, 64, 64)`` in [-1, 1], scikit-learn style.
 
     ``generator="dcgan"`` trains one unconditional DCGAN per class (Frid-Adar et al.'s best
@@ -615,6 +553,9 @@ class ImageGAN:
     ((4, 1, 64, 64), [0, 0, 1, 1], True)
     """
 
+    _param_sections = _PARAM_SECTIONS
+    _estimator_name = "ImageGAN"
+
     def __init__(
         self,
         *,
@@ -634,53 +575,17 @@ class ImageGAN:
         device: str = "auto",
         progress: bool = False,
     ) -> None:
-        self.config = config
-        self.generator = generator
-        self.latent_dim = latent_dim
-        self.g_width = g_width
-        self.d_width = d_width
-        self.minibatch_std = minibatch_std
-        self.loss = loss
-        self.steps = steps
-        self.batch_size = batch_size
-        self.lr_g = lr_g
-        self.lr_d = lr_d
-        self.ema_decay = ema_decay
-        self.seed = seed
-        self.device = device
-        self.progress = progress
+        self._store(locals())
 
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in (*_PARAM_SECTIONS, "config", "device", "progress")}
+    def _default_config(self) -> GANConfig:
+        return apply_overrides(GANConfig(), [f"{k}={v}" for k, v in _IMAGE_BASE.items()])
 
-    def set_params(self, **params: Any) -> ImageGAN:
-        for key, value in params.items():
-            if key not in self.get_params():
-                raise ConfigError("unknown parameter", field=key)
-            setattr(self, key, value)
-        return self
-
-    def resolved_config(self) -> GANConfig:
-        """The config these parameters describe (``config`` with non-None overrides)."""
-        if self.config is not None:
-            cfg = self.config
-        else:
-            from imusynth.train.config import apply_overrides
-
-            cfg = apply_overrides(GANConfig(), [f"{k}={v}" for k, v in _IMAGE_BASE.items()])
-        sections = {s: dataclasses.replace(getattr(cfg, s)) for s in ("model", "train", "data")}
-        for key, section in _PARAM_SECTIONS.items():
-            value = getattr(self, key)
-            if value is not None:
-                setattr(sections[section], key, value)
-        cfg = GANConfig(**sections)
-        validate_config(cfg)
-        if cfg.model.generator not in IMAGE_GENERATORS:
+    def _check_config(self, config: GANConfig) -> None:
+        if config.model.generator not in IMAGE_GENERATORS:
             raise ConfigError(
-                f"expected one of {', '.join(IMAGE_GENERATORS)}, got {cfg.model.generator!r}",
+                f"expected one of {', '.join(IMAGE_GENERATORS)}, got {config.model.generator!r}",
                 field="model.generator",
             )
-        return cfg
 
     def fit(
         self,
@@ -699,21 +604,17 @@ class ImageGAN:
         X, y = _check_images(X, y, None if classes is None else len(classes))
         if classes is None:
             classes = tuple(str(k) for k in range(int(y.max()) + 1))
-        if groups is not None and np.shape(groups) != (len(X),):
-            raise DataError(
-                f"expected {len(X)} group ids, got shape {np.shape(groups)}", field="groups"
-            )
         ims = ImageSet(
             X=X,
             y=y,
-            groups=np.asarray(groups) if groups is not None else np.full(len(X), ""),
+            groups=_runs.group_ids(groups, len(X)),
             classes=tuple(classes),
             channels=("intensity",),
             units=("scaled",),
             sampling_rate_hz=0.0,
         )
         run = train_image_run(cfg, ims, None, device=self.device, progress=self.progress)
-        self.run_, self.classes_ = run, np.asarray(run.classes)
+        self._set_run(run)
         return self
 
     def sample(
@@ -728,10 +629,9 @@ class ImageGAN:
 
     def save(self, run_dir: str | Path) -> Path:
         """Write a run folder that :meth:`load` and :func:`load_image_run` read."""
-        self._check_fitted()
-        run_dir = Path(run_dir)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        _write_run_files(run_dir, self.run_.config, self.run_.meta())
+        return self._save_run_folder(run_dir)
+
+    def _save_checkpoints(self, run_dir: Path) -> None:
         checkpoints = self.run_.checkpoints
         if self.run_.conditional:
             save_checkpoint(run_dir / CHECKPOINT_NAME, checkpoints[0]())
@@ -739,16 +639,8 @@ class ImageGAN:
             for k, make in enumerate(checkpoints):
                 (run_dir / f"class{k}").mkdir(exist_ok=True)
                 save_checkpoint(run_dir / f"class{k}" / CHECKPOINT_NAME, make())
-        return run_dir
 
     @classmethod
     def load(cls, run_dir: str | Path, device: str = "cpu") -> ImageGAN:
         """A fitted estimator from a run folder (:meth:`save` or ``imusynth train``)."""
-        run = load_image_run(run_dir, device=device)
-        est = cls(config=run.config, device=device)
-        est.run_, est.classes_ = run, np.asarray(run.classes)
-        return est
-
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "run_"):
-            raise RuntimeError("this ImageGAN is not fitted; call fit(X, y) first")
+        return cls._from_run(load_image_run(run_dir, device=device), device)

@@ -1,0 +1,255 @@
+"""What the window GAN (:mod:`imusynth.gan`) and the image GAN (:mod:`imusynth.gan2d`) share.
+
+Run folder files (``config.toml`` and ``run.json``, written atomically), the checks made when
+a run is resumed or a checkpoint loaded, per-class counts for sampling and balancing, and
+:class:`RunEstimator`, the scikit-learn style skeleton of :class:`~imusynth.gan.ConditionalGAN`
+and :class:`~imusynth.gan2d.ImageGAN`. The modality-specific parts (normaliser and side codes
+for windows; one DCGAN per class or an AC-GAN for images) stay in those modules.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+import numpy as np
+
+from imusynth.errors import CheckpointError, ConfigError, DataError
+from imusynth.train.config import GANConfig, config_from_dict, config_to_toml, validate_config
+
+CONFIG_NAME = "config.toml"
+META_NAME = "run.json"
+SYNTHETIC_GROUP = "synthetic"
+
+# ----------------------------------------------------------------------------- run folders
+
+
+def write_run_files(run_dir: Path, config: GANConfig, meta: Mapping[str, Any]) -> None:
+    """Write ``config.toml`` and ``run.json`` into ``run_dir``, each by an atomic rename."""
+    for name, text in (
+        (CONFIG_NAME, config_to_toml(config)),
+        (META_NAME, json.dumps(meta, indent=2) + "\n"),
+    ):
+        tmp = run_dir / f".{name}.tmp"
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(run_dir / name)
+
+
+def read_meta(run_dir: Path) -> dict[str, Any] | None:
+    """``run_dir``'s ``run.json``, or ``None`` when there is none."""
+    path = run_dir / META_NAME
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"unreadable run metadata ({exc})", path=path) from None
+
+
+def check_resume_meta(
+    run_dir: Path,
+    now: Mapping[str, Any],
+    keys: Sequence[str],
+    *,
+    differ: str,
+    missing_at: Path | None = None,
+) -> None:
+    """Refuse to resume ``run_dir`` unless its ``run.json`` agrees with ``now`` on ``keys``.
+
+    ``differ`` is the message for a disagreement; ``missing_at`` the path a missing
+    ``run.json`` is reported at (default: the file itself).
+    """
+    saved = read_meta(run_dir)
+    if saved is None:
+        raise CheckpointError(
+            "nothing to resume: no run.json in the run folder",
+            path=run_dir / META_NAME if missing_at is None else missing_at,
+        )
+    for key in keys:
+        if saved.get(key) != now[key]:
+            raise CheckpointError(differ, path=run_dir / META_NAME, field=key)
+
+
+def existing_run_dir(run_dir: str | Path) -> Path:
+    """``run_dir`` as a Path, if it is a folder."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise CheckpointError("run folder not found", path=run_dir)
+    return run_dir
+
+
+def stored_config(ckpt: Mapping[str, Any], path: Path | None) -> GANConfig:
+    """The validated config a checkpoint was trained with."""
+    try:
+        config = config_from_dict(ckpt["config"])
+        validate_config(config)
+    except ConfigError as exc:
+        raise CheckpointError(f"bad stored config: {exc}", path=path, field="config") from None
+    return config
+
+
+def synthetic_fields(run: Any, X: np.ndarray, codes: np.ndarray) -> dict[str, Any]:
+    """The fields a synthetic window or image set sampled from ``run`` shares: its rows are
+    flagged ``is_synthetic``, in group ``"synthetic"``, with the run's class, channel and
+    unit names, and name the run folder as their ``source``."""
+    n = len(codes)
+    return {
+        "X": X,
+        "y": codes,
+        "groups": np.full(n, SYNTHETIC_GROUP),
+        "classes": run.classes,
+        "channels": run.channels,
+        "units": run.units,
+        "is_synthetic": np.ones(n, dtype=bool),
+        "source": f"gan:{run.run_dir}" if run.run_dir is not None else "gan",
+    }
+
+
+# ----------------------------------------------------------------------------- class counts
+
+
+def class_codes(
+    run_classes: Sequence[str], per_class: int | Mapping[str, int], classes: Sequence[str] | None
+) -> np.ndarray:
+    """Class codes to sample, in the run's class order: ``per_class`` of each class.
+
+    ``per_class`` is a count for every class in ``classes`` (default: all the run knows) or
+    a mapping of class name to count (restricted to ``classes`` when given).
+    """
+    counts = np.zeros(len(run_classes), dtype=np.int64)
+    if isinstance(per_class, Mapping):
+        wanted = dict(per_class)
+    else:
+        wanted = {c: int(per_class) for c in (classes if classes is not None else run_classes)}
+    if classes is not None and isinstance(per_class, Mapping):
+        wanted = {c: n for c, n in wanted.items() if c in set(classes)}
+    for name, n in wanted.items():
+        if name not in run_classes:
+            raise DataError(
+                f"unknown class {name!r} (the run knows {', '.join(run_classes)})",
+                field="classes",
+            )
+        if int(n) < 0:
+            raise DataError(f"negative count {n} for class {name}", field="per_class")
+        counts[list(run_classes).index(name)] = int(n)
+    return np.repeat(np.arange(len(run_classes)), counts)
+
+
+def shortfall(y: np.ndarray, classes: Sequence[str]) -> dict[str, int]:
+    """How many rows each class of ``(y, classes)`` lacks to match the largest class."""
+    counts = np.bincount(y, minlength=len(classes))
+    return {c: int(counts.max() - k) for c, k in zip(classes, counts, strict=True)}
+
+
+def check_known_classes(classes: Sequence[str], run_classes: Sequence[str]) -> None:
+    """Every class of the data is one the run can generate."""
+    unknown = [c for c in classes if c not in run_classes]
+    if unknown:
+        raise DataError(
+            f"class(es) {', '.join(unknown)} unknown to the run ({', '.join(run_classes)})",
+            field="classes",
+        )
+
+
+def recode(run_classes: Sequence[str], classes: Sequence[str]) -> np.ndarray:
+    """An array mapping the run's class codes to codes into ``classes`` (-1: not there)."""
+    classes = list(classes)
+    return np.array([classes.index(c) if c in classes else -1 for c in run_classes])
+
+
+def check_label_range(y: np.ndarray, n_classes: int | None) -> None:
+    """Class codes lie in ``0..n_classes - 1`` (any non-negative code when ``None``)."""
+    if y.min() < 0 or (n_classes is not None and y.max() >= n_classes):
+        raise DataError(f"label codes must lie in 0..{(n_classes or 1) - 1}", field="y")
+
+
+def group_ids(groups: Any, n: int) -> np.ndarray:
+    """``groups`` checked to hold ``n`` ids, or ``n`` blank ids when it is ``None``."""
+    if groups is None:
+        return np.full(n, "")
+    if np.shape(groups) != (n,):
+        raise DataError(f"expected {n} group ids, got shape {np.shape(groups)}", field="groups")
+    return np.asarray(groups)
+
+
+# ----------------------------------------------------------------------------- estimator
+
+
+class RunEstimator:
+    """The scikit-learn style skeleton of a GAN estimator over a run.
+
+    A subclass names its keyword parameters in ``_param_sections`` (parameter -> config
+    section; the defaults live in the config dataclasses only), stores them with
+    :meth:`_store`, and sets ``run_`` (which has ``config``, ``classes`` and ``meta()``) when
+    fitted. Hooks it overrides: ``_save_checkpoints`` (what :meth:`save` writes besides
+    ``config.toml`` and ``run.json``), and where needed ``_default_config`` (the config
+    used without ``config``) and ``_check_config`` (extra checks of the resolved config).
+    """
+
+    _param_sections: ClassVar[Mapping[str, str]]
+    _estimator_name: ClassVar[str] = "estimator"  # for the not-fitted message
+    config: GANConfig | None
+
+    def _store(self, params: Mapping[str, Any]) -> None:
+        """``__init__`` only stores its keyword parameters (``params``: its ``locals()``)."""
+        for key, value in params.items():
+            if key != "self":
+                setattr(self, key, value)
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        return {
+            k: getattr(self, k) for k in (*self._param_sections, "config", "device", "progress")
+        }
+
+    def set_params(self, **params: Any) -> Self:
+        for key, value in params.items():
+            if key not in self.get_params():
+                raise ConfigError("unknown parameter", field=key)
+            setattr(self, key, value)
+        return self
+
+    def resolved_config(self) -> GANConfig:
+        """The config these parameters describe (``config`` with non-None overrides)."""
+        cfg = self.config if self.config is not None else self._default_config()
+        sections = {s: dataclasses.replace(getattr(cfg, s)) for s in ("model", "train", "data")}
+        for key, section in self._param_sections.items():
+            value = getattr(self, key)
+            if value is not None:
+                setattr(sections[section], key, value)
+        cfg = GANConfig(**sections)
+        validate_config(cfg)
+        self._check_config(cfg)
+        return cfg
+
+    def _default_config(self) -> GANConfig:
+        return GANConfig()
+
+    def _check_config(self, config: GANConfig) -> None:
+        pass
+
+    def _set_run(self, run: Any) -> None:
+        self.run_, self.classes_ = run, np.asarray(run.classes)
+
+    @classmethod
+    def _from_run(cls, run: Any, device: str) -> Self:
+        est = cls(config=run.config, device=device)
+        est._set_run(run)
+        return est
+
+    def _save_run_folder(self, run_dir: str | Path) -> Path:
+        self._check_fitted()
+        run_dir = Path(run_dir)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_run_files(run_dir, self.run_.config, self.run_.meta())
+        self._save_checkpoints(run_dir)
+        return run_dir
+
+    def _save_checkpoints(self, run_dir: Path) -> None:
+        raise NotImplementedError
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "run_"):
+            raise RuntimeError(f"this {self._estimator_name} is not fitted; call fit(X, y) first")
