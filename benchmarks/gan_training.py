@@ -12,6 +12,14 @@ Prints, for the default config (experiments/watch_cgan.toml) on the real watch w
 Usage::
 
     python benchmarks/gan_training.py [--steps 40] [--threads N] [--device cpu]
+        [--precision fp32,bf16] [--compile]
+
+``--precision`` and ``--compile`` set ``train.precision`` and ``train.compile`` for both
+loops (the bare loop then runs the same autocast, loss scaling and compiled models), so the
+ratio still measures the loop's own overhead. Several precisions (``fp32,bf16``) are timed
+alternately in one process, so a shared machine's load changes hit them alike; compare
+them only within one run. fp16 needs CUDA. With ``--compile`` the warm-up run compiles (minutes on a
+CPU), and the timed runs reuse the compiled code.
 
 On a machine shared with other jobs, ``--threads 1`` avoids OpenMP threads waiting for each
 other (which can slow small convolutions down by 100x); say which you used when reporting.
@@ -20,6 +28,7 @@ other (which can slow small convolutions down by 100x); say which you used when 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import statistics
 import time
@@ -32,17 +41,35 @@ from imusynth.data.normalize import ChannelNormalizer
 from imusynth.gan import SIDES, GANRun, sample_run
 from imusynth.kinematics.arm import ArmModel
 from imusynth.models.build import build_discriminator, build_generator
-from imusynth.train.config import apply_overrides, load_config
+from imusynth.train.config import GANConfig, apply_overrides, load_config, validate_config
 from imusynth.train.device import resolve_device
 from imusynth.train.loop import epoch_loader, fit_gan
 from imusynth.train.losses import ADVERSARIAL_LOSSES
 
 
 def bare_loop(G, D, loader, cfg, steps: int, device) -> float:
-    """The textbook loop (pytorch/examples DCGAN): no EMA, no logging, no checks."""
-    opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
-    opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
+    """The textbook loop (pytorch/examples DCGAN): no EMA, no logging, no checks.
+
+    With ``cfg.precision`` bf16 or fp16 the forward passes run under autocast (fp16 with a
+    GradScaler per model and fused Adam, as in fit_gan); with ``cfg.compile`` G and D are
+    compiled.
+    """
+    fp16 = cfg.precision == "fp16"
+    fused = {"fused": True} if fp16 else {}
+    opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2), **fused)
+    opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2), **fused)
     d_loss, g_loss = ADVERSARIAL_LOSSES[cfg.loss]
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.precision)
+
+    def autocast():
+        if dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device.type, dtype=dtype)
+
+    scaler_d = torch.amp.GradScaler(device.type, enabled=fp16)
+    scaler_g = torch.amp.GradScaler(device.type, enabled=fp16)
+    if cfg.compile:
+        G, D = torch.compile(G), torch.compile(D)
     gen = torch.Generator(device=device).manual_seed(0)
     epoch, done = 0, 0
     start = time.perf_counter()
@@ -50,17 +77,23 @@ def bare_loop(G, D, loader, cfg, steps: int, device) -> float:
         for x, y, side in loader(epoch):
             x, y, side = x.to(device), y.to(device), side.to(device)
             z = torch.randn(x.shape[0], G.latent_dim, generator=gen, device=device)
-            with torch.no_grad():
-                fake = G(z, y, side)
-            loss = d_loss(D(x, y, side), D(fake, y, side))
+            with torch.no_grad(), autocast():
+                fake = G(z, y, side).float()
+            with autocast():
+                real_logits, fake_logits = D(x, y, side), D(fake, y, side)
+            loss = d_loss(real_logits.float(), fake_logits.float())
             opt_d.zero_grad(set_to_none=True)
-            loss.backward()
-            opt_d.step()
+            scaler_d.scale(loss).backward()
+            scaler_d.step(opt_d)
+            scaler_d.update()
             z = torch.randn(x.shape[0], G.latent_dim, generator=gen, device=device)
-            loss = g_loss(D(G(z, y, side), y, side))
+            with autocast():
+                logits = D(G(z, y, side).float(), y, side)
+            loss = g_loss(logits.float())
             opt_g.zero_grad(set_to_none=True)
-            loss.backward()
-            opt_g.step()
+            scaler_g.scale(loss).backward()
+            scaler_g.step(opt_g)
+            scaler_g.update()
             done += 1
             if done == steps:
                 break
@@ -82,22 +115,31 @@ def _sync(device) -> None:
         torch.cuda.synchronize(device)
 
 
-def training_rates(cfg, Z, y, side, steps: int, repeats: int, device) -> tuple[float, float]:
-    """Median steps/s of fit_gan and of the bare loop, alternated to share machine noise."""
-    n_sides = 2
+def training_rates(
+    cfgs: dict[str, GANConfig], Z, y, side, steps: int, repeats: int, device
+) -> dict[str, tuple[float, float]]:
+    """Median steps/s of fit_gan and of the bare loop for each config (same models, data
+    and batches), all alternated within each repeat to share the machine's noise."""
+    first = next(iter(cfgs.values()))
     G0 = build_generator(
-        cfg.model, Z.shape[1], Z.shape[2], 7, n_sides=n_sides, seed=0,
+        first.model, Z.shape[1], Z.shape[2], 7, n_sides=2, seed=0,
         channel_mean=np.zeros(Z.shape[1]), channel_scale=np.ones(Z.shape[1]),
     )  # fmt: skip
-    D0 = build_discriminator(cfg.model, Z.shape[1], 7, n_sides=n_sides, seed=0)
-    loader = epoch_loader(Z, y, side, batch_size=cfg.train.batch_size, seed=0)
-    fit_gan_rate(copy.deepcopy(G0), copy.deepcopy(D0), loader, cfg, 3, device)  # warm-up
-    ours, bare = [], []
-    for _ in range(repeats):
-        ours.append(fit_gan_rate(copy.deepcopy(G0), copy.deepcopy(D0), loader, cfg, steps, device))
+    D0 = build_discriminator(first.model, Z.shape[1], 7, n_sides=2, seed=0)
+    loader = epoch_loader(Z, y, side, batch_size=first.train.batch_size, seed=0)
+    ours: dict[str, list[float]] = {name: [] for name in cfgs}
+    bare: dict[str, list[float]] = {name: [] for name in cfgs}
+    for cfg in cfgs.values():  # warm-up (with --compile: the compilation), both loops
+        fit_gan_rate(copy.deepcopy(G0), copy.deepcopy(D0), loader, cfg, 3, device)
         G, D = copy.deepcopy(G0).to(device), copy.deepcopy(D0).to(device)
-        bare.append(bare_loop(G, D, loader, cfg.train, steps, device))
-    return statistics.median(ours), statistics.median(bare)
+        bare_loop(G, D, loader, cfg.train, 3, device)
+    for _ in range(repeats):
+        for name, cfg in cfgs.items():
+            G, D = copy.deepcopy(G0), copy.deepcopy(D0)
+            ours[name].append(fit_gan_rate(G, D, loader, cfg, steps, device))
+            G, D = copy.deepcopy(G0).to(device), copy.deepcopy(D0).to(device)
+            bare[name].append(bare_loop(G, D, loader, cfg.train, steps, device))
+    return {n: (statistics.median(ours[n]), statistics.median(bare[n])) for n in cfgs}
 
 
 def sampling_rate(cfg, Z, norm, device, n: int = 4096) -> float:
@@ -134,23 +176,41 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=40, help="steps per timed run")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device", default="cpu", help="auto, cpu or cuda")
+    parser.add_argument(
+        "--precision",
+        default="fp32",
+        help="train.precision: fp32, bf16 or fp16, or several (fp32,bf16) run alternately",
+    )
+    parser.add_argument("--compile", action="store_true", help="train.compile=true")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
-    cfg = load_config(args.config)
+    precisions = [p.strip() for p in args.precision.split(",") if p.strip()]
+    if "fp16" in precisions and device.type != "cuda":
+        parser.error("fp16 needs --device cuda")
+    cfg = load_config(args.config, [f"train.compile={args.compile}"])
+    cfgs = {p: apply_overrides(cfg, [f"train.precision={p}"]) for p in precisions}
+    for c in cfgs.values():
+        validate_config(c)
     ws = load_windows(cfg.data.spec)
     norm = ChannelNormalizer().fit(ws.X)
     Z, y, side = norm.transform(ws.X), ws.y, np.searchsorted(SIDES, ws.side)
 
     print(f"device {device}, torch threads {torch.get_num_threads()}, "
-          f"{len(ws)} windows {ws.X.shape[1:]}, batch {cfg.train.batch_size}")  # fmt: skip
+          f"{len(ws)} windows {ws.X.shape[1:]}, batch {cfg.train.batch_size}, "
+          f"compile {args.compile}")  # fmt: skip
     for generator in ("conv1d", "kinematic"):
-        c = apply_overrides(cfg, [f"model.generator={generator}"])
-        ours, bare = training_rates(c, Z, y, side, args.steps, args.repeats, device)
-        print(f"{generator:9s} fit_gan {ours:6.2f} steps/s | bare loop {bare:6.2f} steps/s | "
-              f"ratio {ours / bare:.2f}")  # fmt: skip
+        over = [f"model.generator={generator}"]
+        rates = training_rates(
+            {p: apply_overrides(c, over) for p, c in cfgs.items()},
+            Z, y, side, args.steps, args.repeats, device,
+        )  # fmt: skip
+        for p, (ours, bare) in rates.items():
+            print(f"{generator:9s} {p} fit_gan {ours:6.2f} steps/s | bare loop {bare:6.2f} "
+                  f"steps/s | ratio {ours / bare:.2f}")  # fmt: skip
+        c = apply_overrides(cfg, over)  # sampling: the EMA generator, float32
         print(f"{generator:9s} sampling {sampling_rate(c, Z, norm, device):8.0f} windows/s")
     print(f"ArmModel forward+backward, 256 x 250 samples: {arm_ms(device):.1f} ms")
 

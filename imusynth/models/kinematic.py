@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from imusynth.kinematics.arm import ArmModel
+from imusynth.kinematics.arm import ArmModel, small_vector
 from imusynth.kinematics.rotations import axis_angle_to_matrix
 from imusynth.models.blocks import GeneratorTrunk1d
 
@@ -204,17 +204,23 @@ class KinematicGenerator(nn.Module):
     ) -> KinematicSample:
         """The window together with the joint angles and mount that made it."""
         h = self.trunk(z[:, : self.trunk_z_dim], y, side)  # (B, F, T)
-        q = self._joint_angles(self.joint_head(h))  # (B, J, T)
-        mount = self.mount_max * torch.tanh(self.mount_head(h.mean(dim=-1)))  # (B, 3)
-        imu = self._imu(q, mount, side)  # (B, 6, T) physical units
-        x = (imu - self.channel_mean) / self.channel_scale
-        if self.residual_head is not None:
-            residual = self.residual_head(h)  # (B, 6, T)
-            x = x + residual
-        else:
-            residual = torch.zeros_like(x)
-        if self.sensor_taps is not None:
-            x = x + self._sensor_noise(z[:, self.trunk_z_dim :], h)
+        # Only the trunk may run under autocast (train.precision bf16/fp16): the arm
+        # differentiates the joint angles twice in time (rounding grows by fs**2), so the
+        # heads, the arm, the sensor noise and the normalisation stay float32.
+        with torch.autocast(h.device.type, enabled=False):
+            if h.dtype in (torch.float16, torch.bfloat16):  # the trunk ran under autocast
+                h = h.float()
+            q = self._joint_angles(self.joint_head(h))  # (B, J, T)
+            mount = self.mount_max * torch.tanh(self.mount_head(h.mean(dim=-1)))  # (B, 3)
+            imu = self._imu(q, mount, side)  # (B, 6, T) physical units
+            x = (imu - self.channel_mean) / self.channel_scale
+            if self.residual_head is not None:
+                residual = self.residual_head(h)  # (B, 6, T)
+                x = x + residual
+            else:
+                residual = torch.zeros_like(x)
+            if self.sensor_taps is not None:
+                x = x + self._sensor_noise(z[:, self.trunk_z_dim :], h)
         self._last_residual = residual
         return KinematicSample(x=x, joint_angles=q, mount=mount, residual=residual)
 
@@ -265,7 +271,7 @@ class KinematicGenerator(nn.Module):
             # as acc (-ax, ay, az) and gyro (wx, -wy, -wz). Applied per sample with a sign
             # vector, so mixed-side batches need one arm pass and no host sync.
             left = (side == 0).to(acc.dtype)[:, None, None]  # (B, 1, 1)
-            flip = torch.tensor([-1.0, 1.0, 1.0], dtype=acc.dtype, device=acc.device)[None, :, None]
+            flip = small_vector((-1.0, 1.0, 1.0), acc)[None, :, None]
             acc = acc * (1 - left + left * flip)
             gyro = gyro * (1 - left - left * flip)
         rot = axis_angle_to_matrix(mount)  # (B, 3, 3), sensor = nominal @ rot

@@ -11,6 +11,12 @@ A data-parallel run (:func:`imusynth.train.loop.fit_gan` under ``torchrun``) wri
 dict from rank 0: the models are the unwrapped modules (no DDP ``module.`` prefix), the
 random states are the global ones every process shares, and the loader position counts
 global batches, so a checkpoint does not depend on the number of processes that wrote it.
+
+The models are always the uncompiled modules (``train.compile`` wraps them only for the
+calls), and their weights and the optimiser states are float32 whatever
+``train.precision``; an fp16 run adds its loss scalers' states under the optional entry
+``"grad_scaler"`` (``{"d": ..., "g": ...}``). So a checkpoint resumes under any precision and
+with compilation on or off.
 """
 
 from __future__ import annotations
@@ -113,7 +119,11 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
 
 
 def load_state(
-    target: nn.Module | torch.optim.Optimizer, state: Any, *, name: str, path: str | Path | None
+    target: nn.Module | torch.optim.Optimizer | torch.amp.GradScaler,
+    state: Any,
+    *,
+    name: str,
+    path: str | Path | None,
 ) -> None:
     """``target.load_state_dict(state)``, turning a mismatch into a :class:`CheckpointError`."""
     try:

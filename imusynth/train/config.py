@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 IMAGE_GENERATORS = ("dcgan", "acgan")  # 64x64 ROIs (imusynth.gan2d)
 GENERATORS = ("conv1d", "kinematic", *IMAGE_GENERATORS)
 LOSSES = ("bce", "hinge", "wgan-gp")
+PRECISIONS = ("fp32", "bf16", "fp16")
 
 
 @dataclass
@@ -97,6 +98,10 @@ class TrainConfig:
     log_every: int = 50  # steps between loss syncs, CSV rows and NaN checks
     checkpoint_every: int = 500  # steps between checkpoints (0: only at the end)
     sample_every: int = 0  # steps between real-vs-synthetic figures (0: only at the end)
+    # fp32 | bf16 (autocast, CPU or CUDA) | fp16 (autocast + loss scaling, CUDA only); the
+    # kinematic layer, penalties, losses, optimiser and EMA stay float32 (see train/loop.py)
+    precision: str = "fp32"
+    compile: bool = False  # torch.compile the generator and discriminator (needs a C++ compiler)
 
 
 @dataclass
@@ -266,6 +271,7 @@ def validate_config(cfg: GANConfig) -> None:
     m, t = cfg.model, cfg.train
     _choice(m.generator, GENERATORS, "model.generator")
     _choice(t.loss, LOSSES, "train.loss")
+    _choice(t.precision, PRECISIONS, "train.precision")
     for key, value in (
         ("model.latent_dim", m.latent_dim),
         ("model.g_width", m.g_width),

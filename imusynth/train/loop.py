@@ -52,10 +52,48 @@ differently from one process; everything else matches to floating-point rounding
 Buffers (spectral-norm power-iteration vectors, BatchNorm running statistics) are broadcast
 from rank 0 at every DDP forward. Rank 0 alone writes checkpoints and ``metrics.csv``, shows
 the progress bar and runs the callbacks (figures); the metrics are averaged over processes.
+
+Precision and compilation
+-------------------------
+``train.precision = "fp32"`` (the default) runs everything in float32, bitwise as before the
+option existed. ``"bf16"`` (CPU or CUDA) and ``"fp16"`` (CUDA only) run the forward passes of
+G and D under :func:`torch.autocast`, so their convolutions and linear layers (most of the
+work) compute in 16 bits; what stays float32:
+
+* the generator's output: the loop casts it, so the discriminator input (real and fake
+  windows, shifts, instance noise) is float32 and only D's layers run in 16 bits. The
+  kinematic generator runs everything after its trunk (joint and mount heads, ArmModel,
+  which differentiates joint angles twice in time, the sensor noise and the normalisation)
+  in float32 with autocast switched off;
+* the losses: the logits are cast to float32 before the adversarial and classifier losses
+  and their means (the bce softplus and the reductions are where 16 bits lose most);
+* the penalties that differentiate through D twice: the R1 pass on real windows and the
+  WGAN-GP pass on interpolates run D in float32 (in 16 bits the gradient norms would keep
+  about 3 significant digits, and fp16 input gradients are not loss-scaled and can underflow);
+* weights, gradients, Adam states, the EMA generator and the buffers.
+
+fp16 scales each loss with a :class:`torch.amp.GradScaler` (one for D, one for G; their
+states go into the checkpoint as ``"grad_scaler"``; a checkpoint without them, from an fp32
+or bf16 run, resumes with fresh scalers). Adam then runs fused, so the scalers' inf check
+stays on the device instead of syncing every step.
+
+``train.compile = true`` wraps G and D in :func:`torch.compile` (default mode) after they are
+moved to the device; checkpoints hold the uncompiled modules' weights, so compiled and
+uncompiled runs resume from each other's checkpoints. The passes that differentiate twice
+(R1, WGAN-GP) call the uncompiled D, since compiled graphs support no double backward. A
+machine where compilation cannot work (no C++ compiler for the CPU, no Triton for CUDA) or a
+compiler failure raises :class:`~imusynth.errors.ConfigError` naming ``train.compile``.
+
+Host-device syncs
+-----------------
+Nothing in a step waits for the device: losses are summed on the device and read once per
+``log_every`` steps (the NaN guard then), and weights are checked for NaN before each
+checkpoint. Those are the only syncs of the loop (models may add their own).
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import csv
 import dataclasses
@@ -90,7 +128,7 @@ from imusynth.train.checkpoint import (
     restore_rng_states,
     save_checkpoint,
 )
-from imusynth.train.config import GANConfig, TrainConfig, config_to_dict
+from imusynth.train.config import PRECISIONS, GANConfig, TrainConfig, config_to_dict
 from imusynth.train.device import DistContext, distributed_context, resolve_device
 from imusynth.train.losses import (
     ADVERSARIAL_LOSSES,
@@ -164,10 +202,13 @@ class GANTrainingState:
     out_dir: Path | None = None
     meta: dict[str, Any] = field(default_factory=dict)  # stored as is in the checkpoint
     full_config: dict[str, Any] = field(default_factory=dict)
+    # fp16 loss scalers of the D and G updates; None without fp16
+    scaler_d: torch.amp.GradScaler | None = None
+    scaler_g: torch.amp.GradScaler | None = None
 
     def checkpoint(self) -> dict[str, Any]:
         """The checkpoint dict (tensors and plain values only, for ``weights_only``)."""
-        return {
+        ckpt = {
             "format": CHECKPOINT_FORMAT,
             "step": self.step,
             "loader": {
@@ -184,20 +225,56 @@ class GANTrainingState:
             "rng": capture_rng_states(self.rng, self.np_rng),
             "meta": self.meta,
         }
+        if self.scaler_d is not None and self.scaler_g is not None:
+            ckpt["grad_scaler"] = {"d": self.scaler_d.state_dict(), "g": self.scaler_g.state_dict()}
+        return ckpt
 
     def restore(self, ckpt: dict[str, Any], path: str | Path | None = None) -> None:
         """Load a checkpoint dict into this state (models, optimisers, RNGs, position)."""
         load_state(self.generator, ckpt["generator"], name="generator", path=path)
         load_state(self.discriminator, ckpt["discriminator"], name="discriminator", path=path)
         load_state(self.ema, ckpt["ema"], name="ema", path=path)
-        load_state(self.opt_g, ckpt["opt_g"], name="opt_g", path=path)
-        load_state(self.opt_d, ckpt["opt_d"], name="opt_d", path=path)
+        _load_optimizer(self.opt_g, ckpt["opt_g"], name="opt_g", path=path)
+        _load_optimizer(self.opt_d, ckpt["opt_d"], name="opt_d", path=path)
         restore_rng_states(ckpt["rng"], self.rng, self.np_rng, path=path)
+        scalers = ckpt.get("grad_scaler")
+        if self.scaler_d is not None and self.scaler_g is not None:
+            if scalers:
+                load_state(self.scaler_d, scalers.get("d"), name="grad_scaler", path=path)
+                load_state(self.scaler_g, scalers.get("g"), name="grad_scaler", path=path)
+            else:
+                log.info("the checkpoint has no fp16 loss scales (an fp32 or bf16 run): fresh ones")
         position = ckpt.get("loader") or {}
         self.step = int(ckpt["step"])
         self.epoch = int(position.get("epoch", 0))
         self.batch_in_epoch = int(position.get("batch_in_epoch", 0))
         self.loader_state = position.get("state")
+
+
+# Adam settings that say how it computes, not what: this run's, not the checkpoint's.
+_OPTIMIZER_IMPL = ("fused", "foreach", "capturable", "differentiable")
+
+
+def _load_optimizer(
+    opt: torch.optim.Optimizer, saved: Any, *, name: str, path: str | Path | None
+) -> None:
+    """Load an optimiser's state, keeping this run's implementation (fused for fp16 or not).
+
+    ``load_state_dict`` would take the implementation from the checkpoint with the rest of the
+    hyper-parameters. Adam's ``step`` counts then go where this implementation keeps them:
+    on the parameters' device when fused, else on the CPU (a count on the GPU would be read
+    back to the host by every unfused step).
+    """
+    impl = [{k: g[k] for k in _OPTIMIZER_IMPL if k in g} for g in opt.param_groups]
+    load_state(opt, saved, name=name, path=path)
+    for group, keep in zip(opt.param_groups, impl, strict=True):
+        group.update(keep)
+        on_device = bool(group.get("fused") or group.get("capturable"))
+        for p in group["params"]:
+            s = opt.state.get(p, {})
+            if torch.is_tensor(s.get("step")):
+                where = p.device if on_device else torch.device("cpu")
+                s["step"] = s["step"].to(dtype=torch.float32, device=where)
 
 
 def epoch_loader(
@@ -386,6 +463,9 @@ def fit_gan(
         checkpoint, so no bad weights are ever written).
     CheckpointError
         ``resume`` without a usable checkpoint.
+    ConfigError
+        ``train.precision`` unknown, or fp16 on the CPU; ``train.compile`` on a machine where
+        :func:`torch.compile` cannot work.
 
     Examples
     --------
@@ -403,16 +483,22 @@ def fit_gan(
     full = full or {"train": dataclasses.asdict(train)}
     ctx = distributed_context()
     dev = resolve_device(device)
+    amp = _Amp.of(train, dev)
+    if train.compile:
+        _check_compile(dev)
     generator.to(dev).train()
     discriminator.to(dev).train()
     ema = copy.deepcopy(generator).requires_grad_(False)
     betas = (train.beta1, train.beta2)
+    # fp16: fused Adam takes the loss scale and the inf flag as tensors, so GradScaler.step
+    # need not read the flag on the host every step (fp32 and bf16 keep the default Adam).
+    fused = {"fused": True} if amp.scaled else {}
     state = GANTrainingState(
         generator=generator,
         discriminator=discriminator,
         ema=ema,
-        opt_g=torch.optim.Adam(generator.parameters(), lr=train.lr_g, betas=betas),
-        opt_d=torch.optim.Adam(discriminator.parameters(), lr=train.lr_d, betas=betas),
+        opt_g=torch.optim.Adam(generator.parameters(), lr=train.lr_g, betas=betas, **fused),
+        opt_d=torch.optim.Adam(discriminator.parameters(), lr=train.lr_d, betas=betas, **fused),
         config=train,
         device=dev,
         rng=torch.Generator(device=dev).manual_seed(train.seed),
@@ -422,6 +508,9 @@ def fit_gan(
         meta=dict(meta or {}),
         full_config=full,
     )
+    if amp.scaled:
+        state.scaler_d = torch.amp.GradScaler(dev.type)
+        state.scaler_g = torch.amp.GradScaler(dev.type)
     ckpt_path = None if state.out_dir is None else state.out_dir / CHECKPOINT_NAME
     if state.out_dir is not None:
         state.out_dir.mkdir(parents=True, exist_ok=True)
@@ -444,9 +533,8 @@ def fit_gan(
     elif state.out_dir is not None:
         (state.out_dir / METRICS_NAME).unlink(missing_ok=True)
 
-    nets = _Nets(generator, discriminator)
+    nets = _Nets.build(generator, discriminator, dev, distributed=ctx.active, compile=train.compile)
     if ctx.active:
-        nets = _Nets.distributed(generator, discriminator, dev)
         batch_stats = sorted(
             {type(m).__name__ for m in (*generator.modules(), *discriminator.modules())}
             & _BATCH_STAT_LAYERS
@@ -458,7 +546,12 @@ def fit_gan(
                 ", ".join(batch_stats),
                 ctx.world_size,
             )
-    _train(state, nets, _Shard.of(ctx, loader), loader, callbacks, ckpt_path, progress)
+    try:
+        _train(state, nets, amp, _Shard.of(ctx, loader), loader, callbacks, ckpt_path, progress)
+    except Exception as exc:
+        if train.compile and _is_compile_error(exc):
+            raise _compile_config_error(exc) from exc
+        raise
     return state
 
 
@@ -468,25 +561,149 @@ _BATCH_STAT_LAYERS = {"MinibatchStd", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d
 
 @dataclass
 class _Nets:
-    """The modules each update calls: the plain models, or their DDP wrappers.
+    """The modules each update calls: the plain models, their DDP wrappers, compiled or not.
 
     Only the model being updated goes through DDP: the discriminator in "update D", the
     generator in "update G". The other is called plain (without gradients for its weights),
-    so no DDP wrapper waits for gradients its model does not get.
+    so no DDP wrapper waits for gradients its model does not get. With ``train.compile`` all
+    are compiled except ``D_penalty``, the discriminator of the passes that differentiate
+    twice (compiled graphs have no double backward).
     """
 
-    G: nn.Module
-    D: nn.Module
+    G: nn.Module  # "update G": the generator, with gradients
+    D: nn.Module  # "update D": the discriminator, with gradients
+    G_frozen: nn.Module  # "update D": the generator, without gradients
+    D_frozen: nn.Module  # "update G": the discriminator, its weights frozen
+    D_penalty: nn.Module  # "update D": R1 and WGAN-GP passes
 
     @classmethod
-    def distributed(cls, G: nn.Module, D: nn.Module, dev: torch.device) -> _Nets:
-        from torch.nn.parallel import DistributedDataParallel as DDP
+    def build(
+        cls, G: nn.Module, D: nn.Module, dev: torch.device, *, distributed: bool, compile: bool
+    ) -> _Nets:
+        G_up, D_up = G, D
+        if distributed:
+            from torch.nn.parallel import DistributedDataParallel as DDP
 
-        ids = [dev] if dev.type == "cuda" else None
-        # Wrapping broadcasts rank 0's weights and buffers, and by default DDP does that again
-        # for the buffers before every forward, so spectral-norm power-iteration vectors and
-        # BatchNorm running statistics cannot drift apart between processes.
-        return cls(DDP(G, device_ids=ids), DDP(D, device_ids=ids))
+            ids = [dev] if dev.type == "cuda" else None
+            # Wrapping broadcasts rank 0's weights and buffers, and by default DDP does that
+            # again for the buffers before every forward, so spectral-norm power-iteration
+            # vectors and BatchNorm running statistics cannot drift apart between processes.
+            G_up, D_up = DDP(G, device_ids=ids), DDP(D, device_ids=ids)
+        if not compile:
+            return cls(G_up, D_up, G, D, D_up)
+        compiled: dict[int, nn.Module] = {}  # one compiled wrapper per module
+
+        def fast(m: nn.Module) -> nn.Module:
+            if id(m) not in compiled:
+                try:
+                    compiled[id(m)] = torch.compile(m)  # type: ignore[assignment]
+                except Exception as exc:  # e.g. a Python version Dynamo does not support
+                    raise _compile_config_error(exc) from exc
+            return compiled[id(m)]
+
+        return cls(fast(G_up), fast(D_up), fast(G), fast(D), D_up)
+
+
+# fp16 autocast and loss scaling are for GPUs (on the CPU, fp16 convolutions are slow or
+# emulated, and bf16 has the range fp16 lacks). Tests widen this to run the fp16 path.
+_FP16_DEVICES = ("cuda",)
+
+
+@dataclass(frozen=True)
+class _Amp:
+    """Mixed precision of a run (see "Precision and compilation" in the module docstring)."""
+
+    device_type: str
+    dtype: torch.dtype | None = None  # None: float32 throughout, no autocast
+    scaled: bool = False  # fp16: losses scaled by GradScalers
+
+    @classmethod
+    def of(cls, cfg: TrainConfig, dev: torch.device) -> _Amp:
+        if cfg.precision not in PRECISIONS:
+            raise ConfigError(
+                f"expected one of {', '.join(PRECISIONS)}, got {cfg.precision!r}",
+                field="train.precision",
+            )
+        if cfg.precision == "fp16" and dev.type not in _FP16_DEVICES:
+            raise ConfigError(
+                f"fp16 needs a CUDA device (this run is on {dev.type}); use bf16 or fp32 there",
+                field="train.precision",
+            )
+        if cfg.precision == "bf16" and dev.type == "cuda" and not _cuda_bf16(dev):
+            raise ConfigError(
+                "this GPU has no native bfloat16; use fp16 or fp32", field="train.precision"
+            )
+        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.precision)
+        return cls(dev.type, dtype, cfg.precision == "fp16")
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        if self.dtype is None:
+            return contextlib.nullcontext()  # fp32: not even a disabled autocast
+        return torch.autocast(self.device_type, dtype=self.dtype)
+
+    def backward_step(
+        self, loss: Tensor, opt: torch.optim.Optimizer, scaler: torch.amp.GradScaler | None
+    ) -> None:
+        """``loss.backward()`` and ``opt.step()``; with fp16 through the loss scaler."""
+        if scaler is None:
+            loss.backward()
+            opt.step()
+            return
+        scaler.scale(loss).backward()
+        scaler.step(opt)  # skips the step if a gradient overflowed; no host sync (fused Adam)
+        scaler.update()
+
+
+def _cuda_bf16(dev: torch.device) -> bool:
+    try:
+        return torch.cuda.is_bf16_supported(including_emulation=False)
+    except TypeError:  # older torch without the argument
+        return torch.cuda.is_bf16_supported()
+
+
+def _check_compile(dev: torch.device) -> None:
+    """Fail early, before any training, where torch.compile's default backend cannot work."""
+    reason = None
+    try:
+        if dev.type == "cpu":
+            from torch._inductor import cpp_builder
+
+            cpp_builder.get_cpp_compiler()  # raises InvalidCxxCompiler without one
+        elif dev.type == "cuda":
+            from torch.utils._triton import has_triton
+
+            if not has_triton():
+                reason = "Triton is not installed"
+    except ImportError:
+        pass  # the helpers moved: the first compiled call will tell
+    except Exception as exc:
+        reason = f"no working C++ compiler for the CPU backend ({_first_line(exc)})"
+    if reason:
+        raise ConfigError(
+            f"torch.compile cannot work here: {reason}; set train.compile=false",
+            field="train.compile",
+        )
+
+
+def _is_compile_error(exc: BaseException) -> bool:
+    try:
+        from torch._dynamo.exc import TorchDynamoException
+    except ImportError:
+        return False
+    return isinstance(exc, TorchDynamoException)
+
+
+def _compile_config_error(exc: BaseException) -> ConfigError:
+    return ConfigError(
+        f"torch.compile failed ({type(exc).__name__}: {_first_line(exc)[:300]}); "
+        "set train.compile=false",
+        field="train.compile",
+    )
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 @dataclass(frozen=True)
@@ -574,6 +791,7 @@ _ERRORS: dict[str, type[ImusynthError]] = {
 def _train(
     state: GANTrainingState,
     nets: _Nets,
+    amp: _Amp,
     shard: _Shard,
     loader: LoaderLike,
     callbacks: Sequence[Callback],
@@ -609,21 +827,29 @@ def _train(
                 batch, n = shard.batch(batches.next())
                 x, cond = _to_device(batch, dev, conditional, use_side)
                 z = _randn((n, G.latent_dim), state.rng, dev, shard)
-                with torch.no_grad():
-                    fake = G(z, *cond)
+                with torch.no_grad(), amp.autocast():
+                    # back to full precision whatever autocast computed in (a no-op in fp32)
+                    fake = _full(nets.G_frozen(z, *cond))
                 real_in = _d_input(x, sigma, cfg.augment_shift, state.rng, shard, n)
                 if cfg.r1_weight > 0:
+                    # R1 differentiates this pass twice: float32 and uncompiled D
                     real_in = real_in.detach().requires_grad_(True)
-                adv_real, cls_real = _split(nets.D(real_in, *cond))
+                    adv_real, cls_real = _float(nets.D_penalty(real_in, *cond))
+                else:
+                    with amp.autocast():
+                        adv_real, cls_real = _float(nets.D(real_in, *cond))
                 fake_in = _d_input(fake, sigma, cfg.augment_shift, state.rng, shard, n)
-                adv_fake, _ = _split(nets.D(fake_in, *cond))
+                with amp.autocast():
+                    adv_fake, _ = _float(nets.D(fake_in, *cond))
                 loss_d = d_loss_fn(adv_real, adv_fake)
                 d_penalty = torch.zeros((), device=dev)
-                if cfg.loss == "wgan-gp":
+                if cfg.loss == "wgan-gp":  # float32, uncompiled D (differentiated twice)
                     if many:
-                        gp = _sharded_gradient_penalty(nets.D, x, fake, cond, state.rng, shard, n)
+                        gp = _sharded_gradient_penalty(
+                            nets.D_penalty, x, fake, cond, state.rng, shard, n
+                        )
                     else:
-                        gp = gradient_penalty(D, x, fake, *cond, generator=state.rng)
+                        gp = gradient_penalty(nets.D_penalty, x, fake, *cond, generator=state.rng)
                     d_penalty = cfg.gp_weight * gp
                 if cfg.r1_weight > 0:
                     d_penalty = d_penalty + 0.5 * cfg.r1_weight * r1_penalty(adv_real, real_in)
@@ -631,22 +857,27 @@ def _train(
                 # is never rewarded for telling classes of unconvincing fakes apart.
                 ac_d = classifier_loss(cls_real, cond[0]) if cls_real is not None else d_penalty * 0
                 state.opt_d.zero_grad(set_to_none=True)
-                (loss_d + d_penalty + cfg.ac_weight * ac_d).backward()
-                state.opt_d.step()
+                amp.backward_step(
+                    loss_d + d_penalty + cfg.ac_weight * ac_d, state.opt_d, state.scaler_d
+                )
 
             # ---- update G: fool D on the labels of the last batch ----
             z = _randn((n, G.latent_dim), state.rng, dev, shard)
             D.requires_grad_(False)  # no discriminator weight gradients in this step
-            fake = nets.G(z, *cond)
-            adv_g, cls_g = _split(
-                D(_d_input(fake, sigma, cfg.augment_shift, state.rng, shard, n), *cond)
-            )
+            with amp.autocast():
+                fake = _full(nets.G(z, *cond))
+            fake_in = _d_input(fake, sigma, cfg.augment_shift, state.rng, shard, n)
+            with amp.autocast():
+                adv_g, cls_g = _float(nets.D_frozen(fake_in, *cond))
             loss_g = g_loss_fn(adv_g)
             ac_g = classifier_loss(cls_g, cond[0]) if cls_g is not None else loss_g.detach() * 0
-            g_penalty = penalty_fn() if penalty_fn is not None else loss_g.detach() * 0
+            g_penalty = _full(penalty_fn()) if penalty_fn is not None else loss_g.detach() * 0
             state.opt_g.zero_grad(set_to_none=True)
-            (loss_g + cfg.ac_weight * ac_g + cfg.residual_weight * g_penalty).backward()
-            state.opt_g.step()
+            amp.backward_step(
+                loss_g + cfg.ac_weight * ac_g + cfg.residual_weight * g_penalty,
+                state.opt_g,
+                state.scaler_g,
+            )
             D.requires_grad_(True)
             _update_ema(state.ema, G, _ema_decay(cfg.ema_decay, state.step))
             state.step += 1
@@ -669,7 +900,8 @@ def _train(
                 for cb in callbacks:
                     cb.on_log(state, row)
             if last or (cfg.checkpoint_every and state.step % cfg.checkpoint_every == 0):
-                # Every process checks (the weights are the same), so all stop together.
+                # Every process checks (the weights are the same), so all stop together. A
+                # host sync, once per checkpoint: no NaN weights are ever written.
                 if ckpt_path is not None or many:
                     _check_finite_weights(state, last_good)
                 if ckpt_path is not None:
@@ -751,6 +983,17 @@ def _split(out: Tensor | tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor | None]:
     if isinstance(out, tuple):
         return out[0], out[1]
     return out, None
+
+
+def _float(out: Tensor | tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor | None]:
+    """:func:`_split` with the logits in full precision, for the losses (a no-op in fp32)."""
+    adv, cls = _split(out)
+    return _full(adv), None if cls is None else _full(cls)
+
+
+def _full(t: Tensor) -> Tensor:
+    """A 16-bit tensor from autocast in float32; any other as it is (float64 stays)."""
+    return t.float() if t.dtype in (torch.float16, torch.bfloat16) else t
 
 
 def _randn(shape: tuple[int, ...], rng: torch.Generator, dev, shard: _Shard) -> Tensor:
@@ -877,15 +1120,16 @@ def _log_row(
 def _check_finite_weights(state: GANTrainingState, last_good) -> None:
     params = [*state.generator.parameters(), *state.discriminator.parameters()]
     finite = torch.stack([torch.isfinite(p).all() for p in params]).all()
-    if not bool(finite):
+    if not bool(finite):  # the one host sync of a checkpoint step
         _diverged(state, f"non-finite weights at step {state.step}", last_good)
 
 
 def _diverged(state: GANTrainingState, what: str, last_good) -> None:
     keep = f"; the last good checkpoint is kept at {last_good}" if last_good else ""
+    fp32 = " or train.precision=fp32" if state.config.precision != "fp32" else ""
     raise DivergenceError(
         f"training diverged: {what}{keep}. Lower train.lr_g / train.lr_d, or use "
-        "train.loss=hinge or a penalty (train.r1_weight)",
+        f"train.loss=hinge or a penalty (train.r1_weight){fp32}",
         path=last_good,
         field="train",
     )
