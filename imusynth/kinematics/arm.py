@@ -63,7 +63,7 @@ below that of a central difference (no blow-up of sampling noise).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from functools import lru_cache
 
@@ -431,15 +431,15 @@ class ArmModel(nn.Module):
         sensor = points[-1]
         # Derivative rows sum to zero, so removing the mean changes nothing but float32 error.
         accel = self._deriv(sensor - sensor.mean(-1, keepdim=True), fs, 2)  # (B, 3, T) m/s^2
-        up = torch.tensor([0.0, 1.0, 0.0], dtype=q.dtype, device=q.device)[:, None]
+        up = small_vector((0.0, 1.0, 0.0), q)[:, None]
         f_world = accel / GRAVITY + up  # specific force in g: gravity reads as "up"
         acc = self._to_sensor(sensor_axes, f_world, mount, polar=True)
         gyro = self._to_sensor(sensor_axes, omega, mount, polar=False)
         points = torch.stack(points, dim=1)  # (B, P, 3, T)
         r_s = torch.stack(sensor_axes, dim=-1).permute(0, 2, 1, 3)  # (B, T, 3, 3)
         if self.side == "left":
-            flip = torch.tensor([-1.0, 1.0, 1.0], dtype=q.dtype, device=q.device)
-            mirror = torch.tensor([1.0, 1.0, -1.0], dtype=q.dtype, device=q.device)
+            flip = small_vector((-1.0, 1.0, 1.0), q)
+            mirror = small_vector((1.0, 1.0, -1.0), q)
             points = points * mirror[:, None]
             r_s = mirror[:, None] * r_s * flip  # M @ R @ diag(-1, 1, 1)
         if mount is not None:
@@ -492,7 +492,7 @@ class ArmModel(nn.Module):
         out = torch.stack([(a * v).sum(1) for a in sensor_axes], dim=1)  # (B, 3, T)
         if self.side == "left":
             sign = [-1.0, 1.0, 1.0] if polar else [1.0, -1.0, -1.0]
-            out = out * torch.tensor(sign, dtype=v.dtype, device=v.device)[:, None]
+            out = out * small_vector(sign, v)[:, None]
         if mount is not None:
             out = _mount_matrix(mount, v.shape[0], v).transpose(1, 2) @ out  # (B, 3, T)
         return out
@@ -548,3 +548,15 @@ def _post_rot_y(r: tuple[Tensor, Tensor, Tensor], c: Tensor, s: Tensor):
 def _post_rot_z(r: tuple[Tensor, Tensor, Tensor], c: Tensor, s: Tensor):
     """Columns of ``R @ Rz(a)``."""
     return c * r[0] + s * r[1], c * r[1] - s * r[0], r[2]
+
+
+def small_vector(values: Sequence[float], like: Tensor) -> Tensor:
+    """A short constant vector with ``like``'s dtype and device, made without a host sync.
+
+    ``torch.tensor(list, device="cuda")`` copies from pageable host memory and waits for the
+    GPU; filling an empty tensor element by element only queues kernels.
+    """
+    out = like.new_empty(len(values))
+    for i, v in enumerate(values):
+        out[i] = v
+    return out
