@@ -15,7 +15,7 @@ from sklearn.utils.estimator_checks import estimator_checks_generator as sklearn
 
 import imusynth
 from imusynth.errors import ConfigError, DataError
-from imusynth.oversample import CGANOverSampler
+from imusynth.augment.cgan_sampler import CGANOverSampler
 
 # Small networks and two GAN steps: each fit takes a few hundredths of a second.
 TINY = {
