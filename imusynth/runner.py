@@ -917,6 +917,11 @@ class Wording:
         return cls("subjects", "windows", "train subjects", "samples")
 
 
+def _fmt_added(value: float) -> str:
+    """Windows added per class for a table: whole numbers as such, means to one decimal."""
+    return f"{value:.0f}" if abs(value - round(value)) < 1e-9 else f"{value:.1f}"
+
+
 def summarise(
     results_csv: str | Path,
     out_dir: str | Path,
@@ -958,7 +963,7 @@ def summarise(
         cells = [f"{row[(m, 'mean')]:.3f} ± {row[(m, 'std')]:.3f}" for m in metrics]
         added = f"{n}"
         if totals is not None and abs(totals[(k, n, arm)] - n) > 0.5 and arm != "real":
-            added += f" ({totals[(k, n, arm)]:g} in all)"
+            added += f" ({_fmt_added(totals[(k, n, arm)])} on average)"
         lines.append(
             f"| {k or 'all'} | {added} | {arm} | "
             + " | ".join(cells)
@@ -1058,12 +1063,12 @@ def sensitivity_specificity_tables(
         sens, spec = sensitivity_specificity(cm)
         added = chosen["added_per_class"].mean() if "added_per_class" in chosen else best
         lines.append(
-            f"| {arm} | {added:g} | {chosen['accuracy'].mean():.3f} ± "
+            f"| {arm} | {_fmt_added(added)} | {chosen['accuracy'].mean():.3f} ± "
             f"{chosen['accuracy'].std():.3f} | {np.nanmean(sens):.1%} | {np.nanmean(spec):.1%} |"
         )
         details += [
             "",
-            f"**{arm}**, {added:g} added per class "
+            f"**{arm}**, {_fmt_added(added)} added per class "
             f"(accuracy {np.trace(cm) / max(cm.sum(), 1):.1%} of {cm.sum()} test calls):",
             "",
             "| classification \\ truth | " + " | ".join(names) + " | specificity |",
