@@ -54,7 +54,7 @@ import os
 import threading
 import tomllib
 import typing
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -969,8 +969,14 @@ def summarise(
             + " | ".join(cells)
             + f" | {int(row[(metrics[0], 'count')])} |"
         )
-    paired = _paired_table(df, metrics[0] if "macro_f1" not in metrics else "macro_f1", words)
-    lines += ["", paired]
+    metric = metrics[0] if "macro_f1" not in metrics else "macro_f1"
+    lines += ["", _paired_table(df, metric, words)]
+    # The comparison the studies are about: each GAN arm against the strongest classical
+    # remedy of its kind, paired on the same fold, seed, size (and number added).
+    rival = "classical" if "classical" in set(df["arm"]) else "smote"
+    gan_arms = [a for a in dict.fromkeys(df["arm"]) if "cgan:" in a]
+    if rival in set(df["arm"]) and gan_arms:
+        lines += ["", _paired_table(df, metric, words, base=rival, arms=gan_arms)]
     tables = sensitivity_specificity_tables(df, classes, groups, words.added)
     if tables:
         lines += ["", tables]
@@ -1081,22 +1087,39 @@ def sensitivity_specificity_tables(
     return "\n".join(lines + details)
 
 
-def _paired_table(df, metric: str, words: Wording | None = None) -> str:
-    """Paired differences against the baseline arm of the same fold and seed."""
+def _paired_table(
+    df,
+    metric: str,
+    words: Wording | None = None,
+    *,
+    base: str | None = None,
+    arms: Sequence[str] | None = None,
+) -> str:
+    """Paired differences against ``base`` (default ``real`` or ``none``) on the same fold,
+    seed and size; against an arm that adds windows itself, also the same number added."""
     words = words or Wording.of(None)
-    base = "real" if "real" in set(df["arm"]) else "none"
+    base = base or ("real" if "real" in set(df["arm"]) else "none")
     if base not in set(df["arm"]):
         return ""
-    ref = df[df["arm"] == base].set_index(["fold", "seed", "train_subjects"])[metric]
+    keys = ["fold", "seed", "train_subjects"]
+    if base not in ("real", "none", "reference"):
+        keys.append("n_added")  # e.g. classical at the same number of added windows
+    ref = df[df["arm"] == base].set_index(keys)[metric]
+    rows = df[df["arm"] != base]
+    if arms is not None:
+        rows = rows[rows["arm"].isin(arms)]
     lines = [
-        f"Paired difference in {metric} against `{base}` (same fold, seed and size):",
+        f"Paired difference in {metric} against `{base}` (same fold, seed, size"
+        + (" and number added" if "n_added" in keys else "")
+        + "):",
         "",
         f"| {words.size_column} | added / class | arm | mean diff | sd | wins/n |",
         "|---|---|---|---|---|---|",
     ]
-    for (k, n, arm), g in df[df["arm"] != base].groupby(["train_subjects", "n_added", "arm"]):
-        d = g.set_index(["fold", "seed", "train_subjects"])[metric] - ref
-        d = d.dropna()
+    for (k, n, arm), g in rows.groupby(["train_subjects", "n_added", "arm"]):
+        d = (g.set_index(keys)[metric] - ref).dropna()
+        if d.empty:
+            continue
         lines.append(
             f"| {k or 'all'} | {n} | {arm} | {d.mean():+.3f} | {d.std():.3f} | "
             f"{int((d > 0).sum())}/{len(d)} |"

@@ -132,3 +132,40 @@ def test_committed_results_name_no_absolute_paths():
     cfg = load_saved_config(folder)
     assert Path(cfg.data) == ROOT / "data_specs" / "liver_phantoms.toml"
     assert Path(cfg.gan_config).is_file() and Path(cfg.path).is_file()
+
+
+def test_paired_table_against_a_rival_matches_fold_seed_size_and_number_added():
+    import pandas as pd
+
+    from imusynth.runner import _paired_table
+
+    rows = []
+    for fold in range(3):
+        for n in (50, 150):
+            rows.append(
+                dict(
+                    fold=fold,
+                    seed=0,
+                    train_subjects=2,
+                    n_added=n,
+                    arm="classical",
+                    macro_f1=0.5 + 0.1 * fold + (0.05 if n == 150 else 0.0),
+                )
+            )
+            gain = 0.02 if n == 50 else -0.01
+            rows.append(
+                dict(
+                    fold=fold,
+                    seed=0,
+                    train_subjects=2,
+                    n_added=n,
+                    arm="cgan:kinematic",
+                    macro_f1=rows[-1]["macro_f1"] + gain,
+                )
+            )
+        rows.append(dict(fold=fold, seed=0, train_subjects=2, n_added=0, arm="real", macro_f1=0.4))
+    text = _paired_table(pd.DataFrame(rows), "macro_f1", base="classical", arms=["cgan:kinematic"])
+    assert "against `classical` (same fold, seed, size and number added)" in text
+    assert "| 2 | 50 | cgan:kinematic | +0.020 | 0.000 | 3/3 |" in text
+    assert "| 2 | 150 | cgan:kinematic | -0.010 | 0.000 | 0/3 |" in text
+    assert "| real |" not in text

@@ -78,9 +78,10 @@ def _bars(df, path: Path, groups: str) -> Path:
             label=m.replace("_", " "),
         )
     ax.set_xticks(x + width * (len(metrics) - 1) / 2, arms, rotation=25, ha="right")
-    ax.set_ylim(0, 1)
+    ax.set_ylim(0, 1.12)  # headroom: the legend sits above the bars, not on them
+    ax.set_yticks(np.linspace(0, 1, 6))
     ax.set_ylabel(f"score on held-out {groups}")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper center", ncol=len(metrics), frameon=False)
     ax.grid(axis="y", alpha=0.3)
     fig.savefig(path, dpi=120)
     return path
