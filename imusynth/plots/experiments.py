@@ -32,7 +32,7 @@ def plot_experiment(
 
 def _curves(df, path: Path, groups: str, added: str) -> Path:
     sizes = sorted(df["train_subjects"].unique())
-    fig = Figure(figsize=(4.5 * len(sizes), 3.6), layout="constrained")
+    fig = Figure(figsize=(4.5 * len(sizes), 4.0), layout="constrained")
     axes = fig.subplots(1, len(sizes), squeeze=False)[0]
     for ax, k in zip(axes, sizes, strict=True):
         sub = df[df["train_subjects"] == k]
@@ -55,7 +55,8 @@ def _curves(df, path: Path, groups: str, added: str) -> Path:
         ax.set_xlabel(f"added {added} per class")
         ax.set_ylabel(f"accuracy on held-out {groups}")
         ax.grid(alpha=0.3)
-    axes[-1].legend(fontsize=8)
+    handles, labels = axes[-1].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 5), fontsize=8)
     fig.savefig(path, dpi=120)
     return path
 
