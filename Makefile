@@ -21,17 +21,17 @@ demo: $(VENV)/.installed
 	$(BIN)/imusynth demo --out runs/demo
 
 test: $(VENV)/.installed
-	$(BIN)/ruff check imusynth tests benchmarks
-	$(BIN)/ruff format --check imusynth tests benchmarks
+	$(BIN)/ruff check imusynth tests benchmarks examples
+	$(BIN)/ruff format --check imusynth tests benchmarks examples
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.installed
-	$(BIN)/ruff check imusynth tests benchmarks
-	$(BIN)/ruff format --check imusynth tests benchmarks
+	$(BIN)/ruff check imusynth tests benchmarks examples
+	$(BIN)/ruff format --check imusynth tests benchmarks examples
 
 format: $(VENV)/.installed
-	$(BIN)/ruff format imusynth tests benchmarks
-	$(BIN)/ruff check --fix imusynth tests benchmarks
+	$(BIN)/ruff format imusynth tests benchmarks examples
+	$(BIN)/ruff check --fix imusynth tests benchmarks examples
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
