@@ -1072,11 +1072,7 @@ def _sharded_gradient_penalty(
     interpolation weights drawn for the global batch (so the random state stays global)."""
     shape = (n,) + (1,) * (real.ndim - 1)  # (B, 1, 1[, 1]) broadcasts over x
     eps = shard.take(torch.rand(shape, generator=rng, device=real.device, dtype=real.dtype), n)
-    x_hat = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
-    out, _ = _split(D(x_hat, *cond))
-    (grad,) = torch.autograd.grad(out.sum(), x_hat, create_graph=True)
-    norm = grad.flatten(1).norm(2, dim=1)  # (B,)
-    return ((norm - 1.0) ** 2).mean()
+    return gradient_penalty(D, real, fake, *cond, eps=eps)
 
 
 def _ema_decay(decay: float, step: int) -> float:

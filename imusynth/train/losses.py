@@ -103,12 +103,14 @@ def gradient_penalty(
     fake: Tensor,
     *cond: Tensor | None,
     generator: torch.Generator | None = None,
+    eps: Tensor | None = None,
 ) -> Tensor:
     """WGAN-GP penalty ``E[(||grad D(x_hat)||_2 - 1)^2]`` (Gulrajani et al. 2017).
 
     ``x_hat`` lies on a random segment between paired real and fake samples; ``cond`` is
     passed to the discriminator after ``x_hat`` (labels, side). ``generator`` draws the
-    interpolation weights, so the penalty is reproducible.
+    interpolation weights, so the penalty is reproducible; or pass them as ``eps``
+    (``(B, 1, ...)``, e.g. this process's rows of weights drawn for a global batch).
 
     Examples
     --------
@@ -117,8 +119,9 @@ def gradient_penalty(
     >>> float(gradient_penalty(d, torch.zeros(8, 2), torch.ones(8, 2)))
     16.0
     """
-    shape = (real.shape[0],) + (1,) * (real.ndim - 1)  # (B, 1, 1[, 1]) broadcasts over x
-    eps = torch.rand(shape, generator=generator, device=real.device, dtype=real.dtype)
+    if eps is None:
+        shape = (real.shape[0],) + (1,) * (real.ndim - 1)  # (B, 1, 1[, 1]) broadcasts over x
+        eps = torch.rand(shape, generator=generator, device=real.device, dtype=real.dtype)
     x_hat = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
     out = _adv(discriminator(x_hat, *cond))
     (grad,) = torch.autograd.grad(out.sum(), x_hat, create_graph=True)
