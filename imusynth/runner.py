@@ -295,6 +295,40 @@ def load_saved_config(folder: str | Path) -> ExperimentConfig:
         raise ConfigError(f"incomplete config ({exc})", path=path) from None
 
 
+GAN_SNAPSHOT = "gan_config.toml"
+
+
+def _freeze_gan_config(cfg: ExperimentConfig, out: Path) -> ExperimentConfig:
+    """Check the GAN config now and train every GAN of the results folder from one copy.
+
+    The copy (``gan_config.toml`` in the results folder) is written on the first run and
+    read by every GAN of this and any resumed run, so an edit to the config file while an
+    experiment runs, or between its start and a resume, cannot mix GANs of two configs in
+    one table; a resume whose config file has changed since says so in a warning. Only for
+    experiments with GAN arms.
+    """
+    if not any(":" in arm for arm in cfg.arms):
+        return cfg
+    from imusynth.train.config import config_to_toml, load_config
+
+    current = config_to_toml(load_config(cfg.gan_config))
+    snapshot = out / GAN_SNAPSHOT
+    if snapshot.exists():
+        if snapshot.read_text() != current:
+            log.warning(
+                "%s has changed since this results folder was started; its GANs keep "
+                "training from the copy in %s (use a new --out to train with the edit)",
+                cfg.gan_config,
+                snapshot,
+            )
+    else:
+        from imusynth.data.store import atomic_path
+
+        with atomic_path(snapshot) as tmp:
+            tmp.write_text(current)
+    return dataclasses.replace(cfg, gan_config=str(snapshot))
+
+
 def _portable_config(cfg: ExperimentConfig, folder: Path) -> dict[str, Any]:
     """``cfg`` as a dict with its paths relative to ``folder`` (see :func:`load_saved_config`)."""
     out = dataclasses.asdict(cfg)
@@ -380,6 +414,7 @@ def run_experiment(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / CONFIG_INFO).write_text(json.dumps(_portable_config(cfg, out), indent=2, default=str))
+    cfg = _freeze_gan_config(cfg, out)
     ws = windows if windows is not None else _load(cfg.data)
     _check_generators(cfg, ws)
     (out / DATA_INFO).write_text(

@@ -181,3 +181,34 @@ def test_shipped_configs_parse_and_quick_overrides():
         quick = load_experiment(ROOT / "experiments" / f"{name}.toml", quick=True)
         assert quick.n_splits < full.n_splits
         assert quick.classifier["epochs"] < full.classifier["epochs"]
+
+
+def test_gans_of_a_results_folder_train_from_one_frozen_config(tmp_path, caplog):
+    import logging
+
+    gan_cfg = tmp_path / "gan.toml"
+    gan_cfg.write_text((ROOT / "experiments" / "watch_cgan.toml").read_text())
+    text = _config(tmp_path, arms=["real", "cgan:conv1d"]).read_text()
+    exp = tmp_path / "exp.toml"
+    exp.write_text(text.replace(str(ROOT / "experiments" / "watch_cgan.toml"), str(gan_cfg)))
+    out = tmp_path / "res"
+    run_experiment(load_experiment(exp), out, windows=_windows(n_subjects=2), progress=False)
+    frozen = (out / "gan_config.toml").read_text()
+    assert "latent_dim = 64" in frozen and "[train]" in frozen  # the whole config, as TOML
+    # The config file changes under a resumed run: the frozen copy still rules, with a warning.
+    gan_cfg.write_text(gan_cfg.read_text().replace("latent_dim = 64", "latent_dim = 16"))
+    (out / "results.csv").unlink()
+    import shutil
+
+    shutil.rmtree(out / "gans")
+    with caplog.at_level(logging.WARNING, logger="imusynth.runner"):
+        run_experiment(load_experiment(exp), out, windows=_windows(n_subjects=2), progress=False)
+    assert "has changed since this results folder was started" in caplog.text
+    assert (out / "gan_config.toml").read_text() == frozen
+    run = (out / "gans" / "fold0-seed0-k0-conv1d" / "config.toml").read_text()
+    assert "latent_dim = 64" in run and "latent_dim = 16" not in run
+    # A broken GAN config fails at once, before any classifier trains.
+    gan_cfg.write_text("[model]\nno_such_key = 1\n")
+    with pytest.raises(ConfigError, match="no_such_key"):
+        run_experiment(load_experiment(exp), tmp_path / "res2", windows=_windows(n_subjects=2))
+    assert not (tmp_path / "res2" / "results.csv").exists()
