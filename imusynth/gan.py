@@ -233,6 +233,7 @@ def _prepare(
         )
     side = _side_codes(ws.side) if config.model.condition_on_side else None
     norm = ChannelNormalizer().fit(X)
+    Z = norm.transform(X)
     n_sides = len(SIDES) if side is not None else 0
     side_freq = None
     if side is not None:
@@ -252,7 +253,7 @@ def _prepare(
         sampling_rate_hz=ws.sampling_rate_hz,
         channel_mean=norm.mean_,
         channel_scale=norm.scale_,
-        sensor_noise_std=fast_variation(norm.transform(X)),
+        sensor_noise_std=fast_variation(Z) if config.model.sensor_noise_taps else None,
         seed=config.train.seed,
     ).to(resolve_device(device))
     run = GANRun(
@@ -267,7 +268,7 @@ def _prepare(
         sides=SIDES if n_sides else (),
         side_freq=side_freq,
     )
-    return run, (norm.transform(X), y, side)
+    return run, (Z, y, side)
 
 
 def fast_variation(Z: np.ndarray) -> np.ndarray:

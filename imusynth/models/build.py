@@ -49,21 +49,19 @@ def build_generator(
     >>> type(g).__name__, g.latent_dim
     ('Conv1dGenerator', 64)
     """
-    sides = n_sides if cfg.condition_on_side else 0
+    # What both 1D generators pass to their shared GeneratorTrunk1d.
+    trunk = dict(
+        latent_dim=cfg.latent_dim,
+        embed_dim=cfg.embed_dim,
+        width=cfg.g_width,
+        n_blocks=cfg.g_blocks,
+        kernel_size=cfg.kernel_size,
+        n_sides=n_sides if cfg.condition_on_side else 0,
+        noise_channels=cfg.noise_channels,
+    )
     with seeded(seed):
         if cfg.generator == "conv1d":
-            return Conv1dGenerator(
-                n_channels,
-                length,
-                n_classes,
-                latent_dim=cfg.latent_dim,
-                embed_dim=cfg.embed_dim,
-                width=cfg.g_width,
-                n_blocks=cfg.g_blocks,
-                kernel_size=cfg.kernel_size,
-                n_sides=sides,
-                noise_channels=cfg.noise_channels,
-            )
+            return Conv1dGenerator(n_channels, length, n_classes, **trunk)
         if cfg.generator == "kinematic":
             from imusynth.models.kinematic import KinematicGenerator
 
@@ -74,13 +72,7 @@ def build_generator(
                 sampling_rate_hz=sampling_rate_hz,
                 channel_mean=channel_mean,
                 channel_scale=channel_scale,
-                latent_dim=cfg.latent_dim,
-                embed_dim=cfg.embed_dim,
-                width=cfg.g_width,
-                n_blocks=cfg.g_blocks,
-                kernel_size=cfg.kernel_size,
-                n_sides=sides,
-                noise_channels=cfg.noise_channels,
+                **trunk,
                 joint_stride=cfg.joint_stride,
                 mount_max_deg=cfg.mount_max_deg,
                 residual=cfg.residual,
