@@ -40,14 +40,18 @@ def build_generator(
     channel_mean, channel_scale : ndarray of shape (C,), optional
         The fitted normaliser, which the kinematic generator applies to the signals its arm
         model makes (its outputs must live in the normalised space the discriminator sees).
+    sensor_noise_std : ndarray of shape (C,), optional
+        Starting level of the kinematic generator's sensor-noise stage (normalised units;
+        :func:`imusynth.gan.fast_variation` of the training windows); used only when
+        ``cfg.sensor_noise_taps`` is set.
     seed : int
         Seeds the initial weights.
 
     Examples
     --------
     >>> g = build_generator(ModelConfig(), n_channels=6, length=250, n_classes=7)
-    >>> type(g).__name__, g.latent_dim
-    ('Conv1dGenerator', 64)
+    >>> type(g).__name__, g.trunk.latent_dim, g.latent_dim  # z: 64 + 4 noise maps of 256
+    ('Conv1dGenerator', 64, 1088)
     """
     # What both 1D generators pass to their shared GeneratorTrunk1d.
     trunk = dict(
