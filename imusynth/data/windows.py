@@ -45,7 +45,7 @@ def as_codes(values, field: str = "y") -> np.ndarray:
         return arr.astype(np.int64)
     bad = ~np.isfinite(arr) | (arr != np.round(arr))
     if bad.any():
-        raise DataError(f"must be whole numbers, got {arr[bad].flat[0]!r}", field=field)
+        raise DataError(f"must be whole numbers, got {arr[bad].flat[0].item()!r}", field=field)
     return arr.astype(np.int64)
 
 
