@@ -390,3 +390,30 @@ def test_library_round_trip_still_exact(tmp_path, tiny_windows):
 def test_library_hdf5_given_as_spec(good_h5):
     with pytest.raises(SpecError, match="spec: not a TOML spec: it looks like an HDF5 file"):
         load_spec(good_h5)
+
+
+@pytest.mark.parametrize(("name", "edit", "field"), H5_CASES, ids=[c[0] for c in H5_CASES])
+def test_library_bad_windows_file(good_h5, name, edit, field):
+    h5 = _bad_h5(good_h5, edit)
+    with pytest.raises(StoreError) as info:
+        read_windows(h5)
+    assert (info.value.path, info.value.field) == (str(h5), field)
+
+
+# What the streaming reader checks up front (it reads neither groups nor, until a batch is
+# asked for, the signal values).
+STREAM_SKIPS = {"groups-fractional", "groups-nan", "side-integers", "synthetic-half", "X-nan"}
+
+
+@pytest.mark.parametrize(
+    ("name", "edit", "field"),
+    [c for c in H5_CASES if c[0] not in STREAM_SKIPS],
+    ids=[c[0] for c in H5_CASES if c[0] not in STREAM_SKIPS],
+)
+def test_library_bad_windows_file_streamed(good_h5, name, edit, field):
+    from imusynth.data.stream import WindowStream
+
+    h5 = _bad_h5(good_h5, edit)
+    with pytest.raises(StoreError) as info:
+        WindowStream(h5)
+    assert (info.value.path, info.value.field) == (str(h5), field)

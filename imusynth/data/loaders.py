@@ -45,7 +45,11 @@ def watch_dataset_path() -> Path:
         )
     path = Path(next(iter(found.submodule_search_locations))) / "data" / "watch_dataset.npy"
     if not path.exists():
-        raise DataError("seglearn is installed but its watch_dataset.npy is missing", path=path)
+        raise DataError(
+            "seglearn is installed but its watch_dataset.npy is missing",
+            path=path,
+            field="source.kind",
+        )
     return path
 
 

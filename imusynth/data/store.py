@@ -200,7 +200,13 @@ def check_self_contained(f: h5py.File, path: str | Path) -> None:
 
 
 def _dataset(f: h5py.File, name: str, path: Path) -> h5py.Dataset:
-    obj = f[name]
+    try:
+        obj = f[name]
+    except KeyError:  # a soft link to nothing: "name in f" is still true
+        link = f.get(name, getlink=True)
+        target = getattr(link, "path", "?")
+        msg = f"a link to {target}, which does not exist"
+        raise StoreError(msg, path=path, field=name) from None
     if not isinstance(obj, h5py.Dataset):
         raise StoreError(f"expected a dataset, found a {type(obj).__name__}", path=path, field=name)
     return obj

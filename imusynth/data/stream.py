@@ -26,7 +26,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from imusynth.data.normalize import ChannelNormalizer
-from imusynth.data.store import _rate, _text, check_self_contained
+from imusynth.data.store import _dataset, _rate, _text, check_self_contained
 from imusynth.data.windows import as_codes
 from imusynth.errors import DataError, StoreError
 
@@ -259,12 +259,15 @@ def _read_columns(path: Path) -> dict[str, Any]:
             for name in ("X", "y", "groups", "is_synthetic"):
                 if name not in f:
                     raise StoreError("missing dataset", path=path, field=name)
-            shape = tuple(int(d) for d in f["X"].shape)
+            X = _dataset(f, "X", path)
+            shape = tuple(int(d) for d in X.shape)
             if len(shape) not in (3, 4):
                 raise StoreError(f"expected X (N, C, T), got shape {shape}", path=path, field="X")
+            if X.dtype.kind not in "iuf":
+                raise StoreError(f"expected numbers, got dtype {X.dtype}", path=path, field="X")
             n = shape[0]
             y = _text(f, "y", path)
-            synthetic = np.asarray(f["is_synthetic"][()], dtype=bool)
+            synthetic = np.asarray(_dataset(f, "is_synthetic", path)[()], dtype=bool)
             side = _text(f, "side", path) if "side" in f else None
             for name in _ATTRS:
                 if name not in f.attrs:
