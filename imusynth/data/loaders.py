@@ -56,6 +56,11 @@ def watch_dataset_path() -> Path:
 def load_recordings(spec: DatasetSpec | str | Path) -> Recordings:
     """Load the recordings a spec describes (every source kind except ``hdf5``).
 
+    Long-format files (CSV, Parquet) are checked row by row: an empty or NaN recording id,
+    subject, label or timestamp, a timestamp that is not a number (or a date), and a
+    timestamp repeated within a recording (a duplicated row) raise :class:`DataError`
+    naming the file and the column. Integer subject ids become text (``7`` -> ``"7"``).
+
     Examples
     --------
     >>> recs = load_recordings("data_specs/watch.toml")  # doctest: +SKIP

@@ -4,7 +4,10 @@ Datasets: ``X`` float32 (N, C, T) or (N, 1, H, W), ``y`` int64, ``groups`` (subj
 patient id, UTF-8 strings), ``is_synthetic`` bool; optionally ``recording`` int64, ``side``
 strings and ``joint_angles`` float32 (N, J, T). Attributes: ``classes``, ``channels``,
 ``units``, ``sampling_rate_hz``, ``source``, ``imusynth_version`` (and ``joint_names``).
-Writes are atomic: a temporary file in the target folder, then a rename.
+Writes are atomic: a temporary file in the target folder, then a rename. Reads take
+``groups`` stored as integers as their decimal text, and refuse a file whose data live outside
+it (external links, external storage, virtual datasets): such a file could copy the bytes of
+any local file into what a command writes.
 
 ``X`` (and ``joint_angles``) are stored in chunks of whole windows, compressed with gzip by
 default, so :class:`imusynth.data.stream.WindowStream` can read any batch of windows without
