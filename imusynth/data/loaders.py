@@ -11,7 +11,14 @@ import pandas as pd
 
 from imusynth.data.spec import DatasetSpec, load_spec
 from imusynth.data.store import read_windows
-from imusynth.data.windows import ImageSet, Recordings, WindowSet, make_windows, resample
+from imusynth.data.windows import (
+    ImageSet,
+    Recordings,
+    WindowSet,
+    as_ids,
+    make_windows,
+    resample,
+)
 from imusynth.errors import ConfigError, DataError
 
 __all__ = [
@@ -38,12 +45,21 @@ def watch_dataset_path() -> Path:
         )
     path = Path(next(iter(found.submodule_search_locations))) / "data" / "watch_dataset.npy"
     if not path.exists():
-        raise DataError("seglearn is installed but its watch_dataset.npy is missing", path=path)
+        raise DataError(
+            "seglearn is installed but its watch_dataset.npy is missing",
+            path=path,
+            field="source.kind",
+        )
     return path
 
 
 def load_recordings(spec: DatasetSpec | str | Path) -> Recordings:
     """Load the recordings a spec describes (every source kind except ``hdf5``).
+
+    Long-format files (CSV, Parquet) are checked row by row: an empty or NaN recording id,
+    subject, label or timestamp, a timestamp that is not a number (or a date), and a
+    timestamp repeated within a recording (a duplicated row) raise :class:`DataError`
+    naming the file and the column. Integer subject ids become text (``7`` -> ``"7"``).
 
     Examples
     --------
@@ -255,7 +271,9 @@ def _load_long(spec: DatasetSpec) -> Recordings:
         else:
             df = pd.read_parquet(path)
     except ImportError as exc:
-        raise DataError(f"cannot read Parquet ({exc}); pip install pyarrow", path=path) from None
+        raise DataError(
+            f"cannot read Parquet ({exc}); pip install pyarrow", path=path, field="source.path"
+        ) from None
     except (OSError, ValueError, pd.errors.ParserError) as exc:
         raise DataError(f"cannot parse file ({exc})", path=path, field="source.path") from None
     cols = spec.columns
@@ -271,12 +289,23 @@ def _load_long(spec: DatasetSpec) -> Recordings:
         if not pd.api.types.is_numeric_dtype(df[ch]):
             raise DataError("channel column is not numeric", path=path, field=ch)
     if df.empty:
-        raise DataError("no rows", path=path)
+        raise DataError("no rows", path=path, field="source.path")
+    _check_long_columns(df, spec, path)
 
     signals, labels, subjects, sides, ids = [], [], [], [], []
     for rec_id, rec in df.groupby(cols.recording, sort=False):
         if cols.time:
             rec = rec.sort_values(cols.time, kind="stable")
+            dup = rec[cols.time].duplicated()
+            if dup.any():
+                # Two samples at one instant: a duplicated row or a merged file; keeping both
+                # would stretch the recording.
+                raise DataError(
+                    f"recording {rec_id} has the timestamp {rec[cols.time][dup].iloc[0]} more "
+                    f"than once (data row {int(rec.index[dup][0]) + 1})",
+                    path=path,
+                    field=cols.time,
+                )
         for key in (cols.label, cols.subject) + ((cols.side,) if cols.side else ()):
             if rec[key].nunique(dropna=False) != 1:
                 raise DataError(f"recording {rec_id} has more than one value", path=path, field=key)
@@ -284,13 +313,17 @@ def _load_long(spec: DatasetSpec) -> Recordings:
         _check_finite(sig, spec.signal.channels, str(rec_id), path)
         signals.append(np.ascontiguousarray(sig))
         labels.append(rec[cols.label].iloc[0])
-        subjects.append(str(rec[cols.subject].iloc[0]))
+        subjects.append(rec[cols.subject].iloc[0])
         sides.append(_side(rec[cols.side].iloc[0], path, cols.side) if cols.side else "")
         ids.append(str(rec_id))
+    try:
+        groups = as_ids(np.array(subjects, dtype=object), cols.subject)
+    except DataError as exc:
+        raise DataError(exc.message, path=path, field=cols.subject) from None
     return Recordings(
         signals=signals,
         y=_class_codes(spec, labels, path),
-        groups=np.array(subjects),
+        groups=groups,
         side=np.array(sides),
         ids=np.array(ids),
         classes=spec.classes,
@@ -299,6 +332,46 @@ def _load_long(spec: DatasetSpec) -> Recordings:
         sampling_rate_hz=spec.signal.sampling_rate_hz,
         source=f"spec:{spec.name}",
     )
+
+
+def _check_long_columns(df: pd.DataFrame, spec: DatasetSpec, path: Path) -> None:
+    """Missing ids, labels and timestamps are errors (pandas would drop or sort them)."""
+    cols = spec.columns
+    for key in (cols.recording, cols.subject, cols.label, cols.time):
+        if not key:
+            continue
+        missing = df[key].isna()
+        if missing.any():
+            # groupby drops rows without a recording id; a NaN subject becomes "nan".
+            raise DataError(
+                f"empty or NaN value in data row {int(np.flatnonzero(missing)[0]) + 1}",
+                path=path,
+                field=key,
+            )
+    if cols.time:
+        t = df[cols.time]
+        if not (pd.api.types.is_numeric_dtype(t) or pd.api.types.is_datetime64_any_dtype(t)):
+            # Text timestamps would sort as text ("10" before "9").
+            bad = pd.to_numeric(t, errors="coerce").isna()
+            row = int(np.flatnonzero(bad)[0]) if bad.any() else 0
+            raise DataError(
+                f"time column is not numeric (data row {row + 1}: {t.iloc[row]!r})",
+                path=path,
+                field=cols.time,
+            )
+        if pd.api.types.is_bool_dtype(t):
+            raise DataError("time column holds true/false, not times", path=path, field=cols.time)
+        if pd.api.types.is_numeric_dtype(t) and not np.isfinite(t.to_numpy(np.float64)).all():
+            raise DataError("time column holds Inf", path=path, field=cols.time)
+    else:
+        dups = int(df.duplicated().sum())
+        if dups:
+            log.warning(
+                "%s: %d row(s) repeat an earlier row exactly; without a time column they are "
+                "kept as samples (name the time column in [columns] to have them checked)",
+                path,
+                dups,
+            )
 
 
 def _side(value, path: Path, column: str) -> str:

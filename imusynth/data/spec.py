@@ -227,15 +227,53 @@ def load_spec(path: str | Path) -> DatasetSpec:
     """
     path = Path(path)
     try:
-        with path.open("rb") as fh:
-            raw = tomllib.load(fh)
+        data = path.read_bytes()
     except FileNotFoundError:
-        raise SpecError("spec file not found", path=path) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise SpecError(f"not valid TOML ({exc})", path=path) from None
+        raise SpecError("spec file not found", path=path, field="spec") from None
+    except IsADirectoryError:
+        raise SpecError("is a folder, not a TOML spec", path=path, field="spec") from None
     except OSError as exc:
-        raise SpecError(f"cannot read spec ({exc.strerror})", path=path) from None
+        raise SpecError(f"cannot read spec ({exc.strerror})", path=path, field="spec") from None
+    kind = _binary_kind(data)
+    if kind is not None:
+        raise SpecError(
+            f"not a TOML spec: it looks like {kind}; give a dataset spec (.toml), e.g. "
+            'one with [source] kind = "hdf5" and path = this file',
+            path=path,
+            field="spec",
+        )
+    try:
+        raw = tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise SpecError(
+            f"not a TOML spec: not UTF-8 text (byte {exc.start})", path=path, field="spec"
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"not valid TOML ({exc})", path=path, field="spec") from None
     return parse_spec(raw, path=path)
+
+
+# File signatures of what users hand in by mistake where a spec is expected.
+_MAGIC = (
+    (b"\x89HDF\r\n\x1a\n", "an HDF5 file (a windows file?)"),
+    (b"\x93NUMPY", "a NumPy .npy file"),
+    (b"PK\x03\x04", "a zip archive (.npz?)"),
+    (b"PAR1", "a Parquet file"),
+    (b"\x89PNG", "a PNG image"),
+    (b"\x80", "a Python pickle (e.g. a checkpoint)"),
+)
+
+
+def _binary_kind(data: bytes) -> str | None:
+    # HDF5 may start at offset 512 (user block); a DICOM file has its tag at 128.
+    for magic, kind in _MAGIC:
+        if data.startswith(magic) or (magic.startswith(b"\x89HDF") and data[512:520] == magic):
+            return kind
+    if data[128:132] == b"DICM":
+        return "a DICOM image"
+    if b"\x00" in data[:4096]:
+        return "a binary file"
+    return None
 
 
 def parse_spec(raw: dict[str, Any], *, path: str | Path | None = None) -> DatasetSpec:

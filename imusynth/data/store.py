@@ -4,7 +4,10 @@ Datasets: ``X`` float32 (N, C, T) or (N, 1, H, W), ``y`` int64, ``groups`` (subj
 patient id, UTF-8 strings), ``is_synthetic`` bool; optionally ``recording`` int64, ``side``
 strings and ``joint_angles`` float32 (N, J, T). Attributes: ``classes``, ``channels``,
 ``units``, ``sampling_rate_hz``, ``source``, ``imusynth_version`` (and ``joint_names``).
-Writes are atomic: a temporary file in the target folder, then a rename.
+Writes are atomic: a temporary file in the target folder, then a rename. Reads take
+``groups`` stored as integers as their decimal text, and refuse a file whose data live outside
+it (external links, external storage, virtual datasets): such a file could copy the bytes of
+any local file into what a command writes.
 
 ``X`` (and ``joint_angles``) are stored in chunks of whole windows, compressed with gzip by
 default, so :class:`imusynth.data.stream.WindowStream` can read any batch of windows without
@@ -24,10 +27,10 @@ import h5py
 import numpy as np
 
 from imusynth import __version__
-from imusynth.data.windows import ImageSet, WindowSet
-from imusynth.errors import StoreError
+from imusynth.data.windows import ImageSet, WindowSet, as_codes, as_ids
+from imusynth.errors import DataError, StoreError
 
-__all__ = ["COMPRESSIONS", "atomic_path", "read_windows", "write_windows"]
+__all__ = ["COMPRESSIONS", "atomic_path", "check_self_contained", "read_windows", "write_windows"]
 
 COMPRESSIONS = ("gzip", "lzf", None)  # lossless filters every h5py build has
 
@@ -162,52 +165,154 @@ def _chunks(shape: tuple[int, ...], rows: int | None = None) -> tuple[int, ...]:
     return (max(1, min(shape[0], rows)),) + tuple(shape[1:])
 
 
-def read_windows(path: str | Path) -> WindowSet:
-    """Read a window (or image) file written by :func:`write_windows`.
+def check_self_contained(f: h5py.File, path: str | Path) -> None:
+    """Refuse an HDF5 file whose data may live outside it.
+
+    External links, external raw storage and virtual datasets let a crafted file read the
+    bytes of any other local file (say ``X`` stored in ``/etc/passwd``), which would then be
+    copied into whatever the reader writes. A windows file handed in must hold its own data.
 
     Raises
     ------
     StoreError
-        If the file is missing, not HDF5, truncated, or lacks a required dataset/attribute.
+        Naming the file and the offending dataset or link.
+    """
+    found: list[tuple[str, str]] = []
+
+    def visit(name: str, link) -> None:
+        if found:
+            return
+        if isinstance(link, h5py.ExternalLink):
+            found.append((name, f"an external link to {link.filename}:{link.path}"))
+        elif isinstance(link, h5py.HardLink):
+            obj = f[name]
+            if isinstance(obj, h5py.Dataset):
+                if obj.external:
+                    found.append((name, "stored in an external file"))
+                elif obj.is_virtual:
+                    found.append((name, "a virtual dataset (mapped from other files)"))
+
+    f.visititems_links(visit)
+    if found:
+        name, what = found[0]
+        raise StoreError(
+            f"refused: {name} is {what}; a windows file must hold its own data",
+            path=path,
+            field=name,
+        )
+
+
+def _dataset(f: h5py.File, name: str, path: Path) -> h5py.Dataset:
+    try:
+        obj = f[name]
+    except KeyError:  # a soft link to nothing: "name in f" is still true
+        link = f.get(name, getlink=True)
+        target = getattr(link, "path", "?")
+        msg = f"a link to {target}, which does not exist"
+        raise StoreError(msg, path=path, field=name) from None
+    if not isinstance(obj, h5py.Dataset):
+        raise StoreError(f"expected a dataset, found a {type(obj).__name__}", path=path, field=name)
+    return obj
+
+
+def _text(f: h5py.File, name: str, path: Path) -> np.ndarray:
+    dset = _dataset(f, name, path)
+    if dset.dtype.kind in "OSU" or h5py.check_string_dtype(dset.dtype) is not None:
+        try:
+            return np.asarray(dset.asstr()[()]).astype(str)
+        except UnicodeDecodeError:
+            raise StoreError("strings are not valid UTF-8", path=path, field=name) from None
+    return np.asarray(dset[()])
+
+
+def read_windows(path: str | Path) -> WindowSet:
+    """Read a window (or image) file written by :func:`write_windows`.
+
+    ``groups`` stored as integers are read as their decimal text (``7`` -> ``"7"``), as the
+    loaders read integer subject columns.
+
+    Raises
+    ------
+    StoreError
+        If the file is missing, not HDF5, truncated, lacks a required dataset/attribute,
+        holds a bad value (fractional labels, duplicate class names, a sampling rate that is
+        not a positive number), or keeps data outside itself (external links or storage,
+        virtual datasets). The error names the file and the dataset or attribute.
     """
     path = Path(path)
     if not path.exists():
         raise StoreError("file not found", path=path)
+    field = None
     try:
         with h5py.File(path, "r") as f:
+            check_self_contained(f, path)
             for name in _REQUIRED:
                 if name not in f:
                     raise StoreError("missing dataset", path=path, field=name)
             for name in _ATTRS:
                 if name not in f.attrs:
                     raise StoreError("missing attribute", path=path, field=name)
-            X = f["X"][()]
-            kwargs = dict(
-                y=f["y"][()],
-                groups=f["groups"].asstr()[()],
-                is_synthetic=f["is_synthetic"][()],
-                recording=f["recording"][()] if "recording" in f else None,
-                side=f["side"].asstr()[()] if "side" in f else None,
-                joint_angles=f["joint_angles"][()] if "joint_angles" in f else None,
-                joint_names=tuple(_strs(f.attrs["joint_names"])) if "joint_angles" in f else None,
-                classes=tuple(_strs(f.attrs["classes"])),
-                channels=tuple(_strs(f.attrs["channels"])),
-                units=tuple(_strs(f.attrs["units"])),
-                sampling_rate_hz=float(f.attrs["sampling_rate_hz"]),
-                source=str(f.attrs.get("source", "")),
-            )
+            field = "X"
+            X = _dataset(f, "X", path)[()]
+            data = {}
+            for name in ("y", "groups", "is_synthetic", "recording", "side", "joint_angles"):
+                field = name
+                data[name] = _text(f, name, path) if name in f else None
+            field = "attrs"
+            attrs = {}
+            for name in (*_ATTRS, "joint_names", "source"):
+                field = name
+                if name in f.attrs:
+                    attrs[name] = f.attrs[name]
     except StoreError:
         raise
     except (OSError, KeyError, ValueError, TypeError) as exc:
-        raise StoreError(f"unreadable or truncated HDF5 file ({exc})", path=path) from None
-    cls = ImageSet if X.ndim == 4 else WindowSet
+        where = "" if field is None else f"reading {field}: "
+        raise StoreError(
+            f"unreadable or truncated HDF5 file ({where}{exc})", path=path, field=field
+        ) from None
     try:
+        side = data["side"]
+        if side is not None and side.dtype.kind != "U":
+            raise DataError(f"expected text, got dtype {side.dtype}", field="side")
+        kwargs = dict(
+            y=as_codes(data["y"], "y"),
+            groups=as_ids(data["groups"], "groups"),
+            is_synthetic=data["is_synthetic"],
+            recording=data["recording"],
+            side=side,
+            joint_angles=data["joint_angles"],
+            joint_names=(
+                tuple(_strs(attrs.get("joint_names", ())))
+                if data["joint_angles"] is not None
+                else None
+            ),
+            classes=tuple(_strs(attrs["classes"])),
+            channels=tuple(_strs(attrs["channels"])),
+            units=tuple(_strs(attrs["units"])),
+            sampling_rate_hz=_rate(attrs["sampling_rate_hz"], np.ndim(X)),
+            source=str(attrs.get("source", "")),
+        )
+        cls = ImageSet if np.ndim(X) == 4 else WindowSet
         return cls(X=X, **kwargs)
     except StoreError:
         raise
     except ValueError as exc:  # DataError from validation: name this file
         field = getattr(exc, "field", None)
         raise StoreError(getattr(exc, "message", str(exc)), path=path, field=field) from None
+
+
+def _rate(value, ndim: int) -> float:
+    """The ``sampling_rate_hz`` attribute: a positive number for windows, 0 for images."""
+    arr = np.asarray(value)
+    if arr.size != 1 or arr.dtype.kind not in "iuf":
+        raise DataError(f"expected one number, got {value!r}", field="sampling_rate_hz")
+    rate = float(arr.reshape(()))
+    ok = np.isfinite(rate) and (rate == 0 if ndim == 4 else rate > 0)
+    if not ok:
+        want = "0 for images" if ndim == 4 else "a positive number"
+        raise DataError(f"must be {want}, got {rate!r}", field="sampling_rate_hz")
+    return rate
 
 
 def _strs(values) -> list[str]:

@@ -26,6 +26,8 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from imusynth.data.normalize import ChannelNormalizer
+from imusynth.data.store import _dataset, _rate, _text, check_self_contained
+from imusynth.data.windows import as_codes
 from imusynth.errors import DataError, StoreError
 
 __all__ = ["WindowStream", "fit_normalizer"]
@@ -253,16 +255,20 @@ def _read_columns(path: Path) -> dict[str, Any]:
         raise StoreError("file not found", path=path)
     try:
         with h5py.File(path, "r") as f:
+            check_self_contained(f, path)
             for name in ("X", "y", "groups", "is_synthetic"):
                 if name not in f:
                     raise StoreError("missing dataset", path=path, field=name)
-            shape = tuple(int(d) for d in f["X"].shape)
+            X = _dataset(f, "X", path)
+            shape = tuple(int(d) for d in X.shape)
             if len(shape) not in (3, 4):
                 raise StoreError(f"expected X (N, C, T), got shape {shape}", path=path, field="X")
+            if X.dtype.kind not in "iuf":
+                raise StoreError(f"expected numbers, got dtype {X.dtype}", path=path, field="X")
             n = shape[0]
-            y = np.asarray(f["y"][()], dtype=np.int64)
-            synthetic = np.asarray(f["is_synthetic"][()], dtype=bool)
-            side = f["side"].asstr()[()] if "side" in f else None
+            y = _text(f, "y", path)
+            synthetic = np.asarray(_dataset(f, "is_synthetic", path)[()], dtype=bool)
+            side = _text(f, "side", path) if "side" in f else None
             for name in _ATTRS:
                 if name not in f.attrs:
                     raise StoreError("missing attribute", path=path, field=name)
@@ -271,10 +277,17 @@ def _read_columns(path: Path) -> dict[str, Any]:
         raise
     except (OSError, KeyError, ValueError, TypeError) as exc:
         raise StoreError(f"unreadable or truncated HDF5 file ({exc})", path=path) from None
+    try:
+        y = as_codes(y, "y")
+        rate = _rate(attrs["sampling_rate_hz"], len(shape))
+    except DataError as exc:
+        raise StoreError(exc.message, path=path, field=exc.field) from None
     for name, arr in (("y", y), ("is_synthetic", synthetic), ("side", side)):
         if arr is not None and arr.shape != (n,):
             raise StoreError(f"expected shape ({n},), got {arr.shape}", path=path, field=name)
     classes = tuple(_strs(attrs["classes"]))
+    if len(set(classes)) != len(classes):
+        raise StoreError("class names must be unique", path=path, field="classes")
     if n and (y.min() < 0 or y.max() >= len(classes)):
         raise StoreError(f"label codes must lie in 0..{len(classes) - 1}", path=path, field="y")
     return {
@@ -285,7 +298,7 @@ def _read_columns(path: Path) -> dict[str, Any]:
         "classes": classes,
         "channels": tuple(_strs(attrs["channels"])),
         "units": tuple(_strs(attrs["units"])),
-        "sampling_rate_hz": float(attrs["sampling_rate_hz"]),
+        "sampling_rate_hz": rate,
     }
 
 

@@ -22,6 +22,66 @@ __all__ = [
 ]
 
 
+def as_codes(values, field: str = "y") -> np.ndarray:
+    """Integer codes as int64; a non-integral, non-finite or non-numeric value is an error.
+
+    A plain ``astype(int64)`` would truncate 1.7 to 1 and silently relabel the window.
+
+    Examples
+    --------
+    >>> as_codes([0, 1.0, 2])
+    array([0, 1, 2])
+    >>> as_codes([0.5])
+    Traceback (most recent call last):
+    ...
+    imusynth.errors.DataError: y: must be whole numbers, got 0.5
+    """
+    arr = np.asarray(values)
+    if arr.dtype.kind in "iu":
+        return arr.astype(np.int64)
+    if arr.dtype.kind == "b" or (arr.size and arr.dtype.kind not in "f"):
+        raise DataError(f"must be integers, got dtype {arr.dtype}", field=field)
+    if arr.size == 0:
+        return arr.astype(np.int64)
+    bad = ~np.isfinite(arr) | (arr != np.round(arr))
+    if bad.any():
+        raise DataError(f"must be whole numbers, got {arr[bad].flat[0].item()!r}", field=field)
+    return arr.astype(np.int64)
+
+
+def as_ids(values, field: str = "groups") -> np.ndarray:
+    """Subject (or patient) ids as strings: text as it is, integers as ``"7"``.
+
+    Integer subject ids are common, so they are accepted, and written the same way whether
+    they came from a CSV column, an HDF5 dataset or a float column that only holds whole
+    numbers (``7.0`` -> ``"7"``). NaN, Inf, fractions and booleans are errors.
+
+    Examples
+    --------
+    >>> as_ids([3, 12]).tolist(), as_ids(np.array([3.0])).tolist(), as_ids(["s1"]).tolist()
+    (['3', '12'], ['3'], ['s1'])
+    """
+    arr = np.asarray(values)
+    if arr.dtype.kind in "iuf":
+        return as_codes(arr, field).astype(str)
+    if arr.dtype.kind == "S":
+        return np.char.decode(arr, "utf-8")
+    if arr.dtype.kind == "U":
+        return arr
+    if arr.dtype.kind == "O":
+        out = []
+        for v in arr.reshape(-1):
+            if isinstance(v, bytes):
+                v = v.decode("utf-8")
+            elif isinstance(v, (bool, np.bool_)) or v is None:
+                raise DataError(f"ids must be text or integers, got {v!r}", field=field)
+            elif isinstance(v, (float, np.floating, int, np.integer)):
+                v = str(as_codes([v], field)[0])
+            out.append(str(v))
+        return np.array(out, dtype=str).reshape(arr.shape)
+    raise DataError(f"ids must be text or integers, got dtype {arr.dtype}", field=field)
+
+
 @dataclass
 class Recordings:
     """Variable-length recordings, one label, subject and side each.
@@ -83,17 +143,26 @@ class WindowSet:
     source: str = ""
 
     def __post_init__(self) -> None:
-        self.X = np.ascontiguousarray(self.X, dtype=np.float32)
+        X = np.asarray(self.X)
+        if X.dtype.kind not in "iuf":
+            raise DataError(f"expected numbers, got dtype {X.dtype}", field="X")
+        self.X = np.ascontiguousarray(X, dtype=np.float32)
         n = len(self.X)
-        self.y = np.asarray(self.y, dtype=np.int64)
-        self.groups = np.asarray(self.groups).astype(str)
+        self.y = as_codes(self.y, "y")
+        self.groups = as_ids(self.groups, "groups")
         self.classes, self.channels = tuple(self.classes), tuple(self.channels)
         self.units = tuple(self.units)
         if self.is_synthetic is None:
             self.is_synthetic = np.zeros(n, dtype=bool)
-        self.is_synthetic = np.asarray(self.is_synthetic, dtype=bool)
+        flags = np.asarray(self.is_synthetic)
+        if flags.dtype != bool:
+            # 0/1 are accepted; 0.5 or 7 would silently become True.
+            flags = as_codes(flags, "is_synthetic")
+            if flags.size and (flags.min() < 0 or flags.max() > 1):
+                raise DataError("must be true/false (or 0/1)", field="is_synthetic")
+        self.is_synthetic = flags.astype(bool)
         if self.recording is not None:
-            self.recording = np.asarray(self.recording, dtype=np.int64)
+            self.recording = as_codes(self.recording, "recording")
         if self.side is not None:
             self.side = np.asarray(self.side).astype(str)
         if self.joint_angles is not None:
@@ -117,6 +186,15 @@ class WindowSet:
             )
         if len(self.units) != len(self.channels):
             raise DataError("one unit per channel is required", field="units")
+        for name in ("classes", "channels"):
+            names = getattr(self, name)
+            if len(set(names)) != len(names):
+                # Two codes with one name would merge classes when re-coded by name.
+                dup = sorted({c for c in names if names.count(c) > 1})
+                raise DataError(f"names must be unique, {', '.join(dup)} repeats", field=name)
+        rate = self.sampling_rate_hz
+        if not (isinstance(rate, (int, float, np.number)) and np.isfinite(rate) and rate >= 0):
+            raise DataError(f"must be a finite number >= 0, got {rate!r}", field="sampling_rate_hz")
         if n and (self.y.min() < 0 or self.y.max() >= len(self.classes)):
             raise DataError(
                 f"label codes must lie in 0..{len(self.classes) - 1}, got {self.y.min()}.."
