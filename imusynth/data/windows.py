@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -240,6 +241,61 @@ class WindowSet:
         counts = np.bincount(self.y, minlength=self.n_classes)
         return {c: int(k) for c, k in zip(self.classes, counts, strict=True)}
 
+    def check_compatible(
+        self,
+        other: WindowSet,
+        *,
+        check: Sequence[str] = ("classes", "channels", "units", "shape", "sampling_rate_hz"),
+        name: str = "other",
+        like: str = "this set",
+    ) -> None:
+        """Raise :class:`DataError` unless ``other`` can stand beside this set.
+
+        The one compatibility check of the package: evaluation, the Turing kit, sampling
+        from a run and :func:`concatenate` all compare two sets through it.
+
+        Parameters
+        ----------
+        other : WindowSet
+        check : sequence of str
+            What must agree: ``"classes"``, ``"channels"``, ``"units"``, ``"shape"`` (one
+            window's shape, ``X.shape[1:]``) and ``"sampling_rate_hz"``.
+        name, like : str
+            How the message names ``other`` and this set ("synthetic", "train").
+
+        Examples
+        --------
+        >>> a = WindowSet(np.zeros((2, 1, 8), np.float32), [0, 1], ["s1", "s2"], ("a", "b"),
+        ...               ("x",), ("g",), 50.0)
+        >>> a.check_compatible(dataclasses.replace(a, classes=("a", "c")), name="test")
+        Traceback (most recent call last):
+        ...
+        imusynth.errors.DataError: classes: test classes ['a', 'c'] differ from this set ['a', 'b']
+        """
+        unknown = set(check) - {"classes", "channels", "units", "shape", "sampling_rate_hz"}
+        if unknown:
+            raise ValueError(f"unknown checks: {sorted(unknown)}")
+        for attr in ("classes", "channels", "units"):
+            if attr in check and tuple(getattr(other, attr)) != tuple(getattr(self, attr)):
+                raise DataError(
+                    f"{name} {attr} {list(getattr(other, attr))} differ from {like} "
+                    f"{list(getattr(self, attr))}",
+                    field=attr,
+                )
+        if "shape" in check and other.X.shape[1:] != self.X.shape[1:]:
+            raise DataError(
+                f"{name} windows have shape {other.X.shape[1:]}, {like} {self.X.shape[1:]}",
+                field="X",
+            )
+        if "sampling_rate_hz" in check and not np.isclose(
+            other.sampling_rate_hz, self.sampling_rate_hz
+        ):
+            raise DataError(
+                f"{name} is sampled at {other.sampling_rate_hz} Hz, {like} at "
+                f"{self.sampling_rate_hz} Hz",
+                field="sampling_rate_hz",
+            )
+
 
 class ImageSet(WindowSet):
     """A :class:`WindowSet` of images ``(N, 1, H, W)``; ``sampling_rate_hz`` is 0."""
@@ -250,16 +306,8 @@ def concatenate(sets: list[WindowSet]) -> WindowSet:
     if not sets:
         raise DataError("nothing to concatenate")
     first = sets[0]
-    for other in sets[1:]:
-        for name in ("classes", "channels", "units", "sampling_rate_hz"):
-            if getattr(other, name) != getattr(first, name):
-                raise DataError(
-                    f"cannot combine sets with different {name}: {getattr(first, name)} vs "
-                    f"{getattr(other, name)}",
-                    field=name,
-                )
-        if other.X.shape[1:] != first.X.shape[1:]:
-            raise DataError(f"shape {other.X.shape[1:]} vs {first.X.shape[1:]}", field="X")
+    for i, other in enumerate(sets[1:], start=1):
+        first.check_compatible(other, name=f"set {i}", like="set 0")
 
     def cat(name, fill):
         parts = [getattr(s, name) for s in sets]
