@@ -23,7 +23,9 @@ def watch():
 
     ws = load_windows(ROOT / "data_specs" / "watch.toml")
     subject = np.array([int(g) for g in ws.groups])
-    a, b = subject <= 5, subject > 5
+    # Every second window: neighbours overlap by half, so little is lost and time halves.
+    keep = np.arange(len(subject)) % 2 == 0
+    a, b = keep & (subject <= 5), keep & (subject > 5)
     t = np.arange(ws.X.shape[2]) / ws.sampling_rate_hz
     phase = np.random.default_rng(0).uniform(0, 2 * np.pi, (int(b.sum()), 1))
     fake = ws.X[b].copy()
@@ -53,7 +55,7 @@ def test_report_names_the_feature_that_gives_the_fake_away(watch):
 def test_report_on_held_out_real_subjects_finds_no_strong_giveaway(watch):
     ws, real, _, held, _ = watch
     rep = giveaway_report(real, held, ws.channels, ws.sampling_rate_hz, top=1)
-    # Measured: the best single feature separates subjects 1-5 from 6-10 at AUC 0.61.
+    # Measured: the best single feature separates subjects 1-5 from 6-10 at AUC 0.62.
     assert rep.loc[0, "separation"] < 0.2
 
 

@@ -26,7 +26,9 @@ def watch_split():
 
     ws = load_windows(ROOT / "data_specs" / "watch.toml")
     subject = np.array([int(g) for g in ws.groups])
-    fit, held = ws.X[subject <= 5], ws.X[subject > 5]
+    # Every second window: neighbours overlap by half, so this keeps the information and
+    # halves the time.
+    fit, held = ws.X[subject <= 5][::2], ws.X[subject > 5][::2]
     rng = np.random.default_rng(0)
     mu, sd = fit.mean((0, 2)), fit.std((0, 2))  # per channel
     noise = mu[None, :, None] + sd[None, :, None] * rng.normal(size=held.shape)
@@ -39,28 +41,36 @@ def watch_embedding(watch_split):
     return WindowEmbedding().fit(watch_split[0])
 
 
-def test_matched_noise_and_collapse_score_far_above_held_out_subjects(watch_split, watch_embedding):
-    # The same comparison on raw flattened windows (channel-normalised by the fit subjects)
-    # measured: Fréchet 384 (held-out) vs 2,129 (noise), 5.5x; MMD 0.0039 vs 0.0031 -- raw MMD
-    # rates the noise *closer* than real windows of other subjects. On the embedding: Fréchet
-    # 51 vs 5,768 and MMD 0.011 vs 1.51.
-    fit, held, noise, _ = watch_split
+# The same comparisons on raw flattened windows (channel-normalised by the fit subjects)
+# measured: Fréchet 384 (held-out subjects) vs 2,129 (matched noise), only 5.5x; MMD 0.0039 vs
+# 0.0031 -- raw MMD rates the noise *closer* than real windows of other subjects.
+
+
+def test_frechet_on_the_embedding_puts_noise_and_collapse_far_above_held_out_subjects(
+    watch_split, watch_embedding
+):
+    # Measured: held-out 53, matched noise 5,699, collapsed 449.
+    fit, held, noise, collapsed = watch_split
     fd_held = embedded_frechet(fit, held, watch_embedding)
-    fd_noise = embedded_frechet(fit, noise, watch_embedding)
-    assert fd_noise >= 5 * fd_held
-    mmd_held = embedded_mmd(fit, held, watch_embedding)
-    mmd_noise = embedded_mmd(fit, noise, watch_embedding)
-    assert mmd_noise >= 5 * abs(mmd_held)
-    # A collapsed generator is far too (measured: Fréchet 452, MMD 0.42).
-    collapsed = watch_split[3]
-    assert embedded_frechet(fit, collapsed, watch_embedding) > 3 * fd_held
-    assert embedded_mmd(fit, collapsed, watch_embedding) > 10 * abs(mmd_held)
+    assert embedded_frechet(fit, noise, watch_embedding) >= 5 * fd_held
+    assert embedded_frechet(fit, collapsed, watch_embedding) >= 3 * fd_held
+
+
+def test_mmd_on_the_embedding_puts_noise_and_collapse_far_above_held_out_subjects(
+    watch_split, watch_embedding
+):
+    # Measured: held-out 0.0099, matched noise 1.51, collapsed 0.41.
+    fit, held, noise, collapsed = watch_split
+    mmd_held = abs(embedded_mmd(fit, held, watch_embedding))
+    assert embedded_mmd(fit, noise, watch_embedding) >= 5 * mmd_held
+    assert embedded_mmd(fit, collapsed, watch_embedding) >= 10 * mmd_held
 
 
 def test_coverage_of_held_out_subjects_and_of_a_collapsed_generator(watch_split):
     fit, held, noise, collapsed = watch_split
     # On all 235 features held-out subjects cover ~5% of the real balls (each subject sits in
-    # its own region); on the first 2 principal axes they cover most of them.
+    # its own region); on the first 2 principal axes they cover most of them (measured:
+    # coverage 0.81, density 0.83; collapsed 0.007).
     emb = WindowEmbedding(n_components=2).fit(fit)
     real = embedded_coverage(fit, held, emb)
     assert real["coverage"] > 0.6
@@ -103,6 +113,16 @@ def test_a_fitted_models_features_are_appended(rng):
     plain = WindowEmbedding().fit(X)
     with_model = WindowEmbedding(model=Energy()).fit(X)
     assert with_model.n_features_out_ == plain.n_features_out_ + 3
+
+
+def test_a_cnn_classifiers_penultimate_layer_can_join_the_embedding(rng):
+    from imusynth.models.classifiers import CNNClassifier
+
+    X = rng.normal(size=(24, 3, 32)).astype(np.float32)
+    y = np.repeat([0, 1], 12)
+    cnn = CNNClassifier(epochs=1, val_fraction=0.0, random_state=0).fit(X, y)
+    emb = WindowEmbedding(model=cnn).fit(X)
+    assert emb.n_features_out_ == WindowEmbedding().fit(X).n_features_out_ + 256
 
 
 def test_band_features_see_where_the_energy_is(rng):
