@@ -164,6 +164,8 @@ def test_user_errors_are_typed(rng):
     with pytest.raises(DataError) as err:
         emb.transform(rng.normal(size=(10, 2, 64)))
     assert err.value.field == "X"
+    with pytest.raises(DataError, match="like the real"):
+        emb.transform(rng.normal(size=(10, 3, 32)))
     with pytest.raises(ImusynthError) as err:
         coverage_metrics(rng.normal(size=(5, 2)), rng.normal(size=(50, 2)), k=5)
     assert err.value.field == "real_feats"

@@ -200,7 +200,7 @@ class WindowEmbedding:
         F = self._raw(X)
         if len(F) < 2:
             raise DataError("the embedding needs at least 2 real windows", field="X")
-        self.n_channels_ = np.asarray(X).shape[1]
+        self.n_channels_, self.n_samples_ = np.asarray(X).shape[1:]
         self.mean_ = F.mean(0)
         sd = F.std(0)
         self.scale_ = np.where(sd > 1e-9, sd, 1.0)
@@ -226,9 +226,11 @@ class WindowEmbedding:
         if not hasattr(self, "mean_"):
             raise RuntimeError("WindowEmbedding is not fitted; call fit(real_windows) first")
         X = np.asarray(X)
-        if X.ndim != 3 or X.shape[1] != self.n_channels_:
+        if X.ndim != 3 or X.shape[1:] != (self.n_channels_, self.n_samples_):
             raise DataError(
-                f"expected windows (N, {self.n_channels_}, T), got shape {X.shape}", field="X"
+                f"expected windows (N, {self.n_channels_}, {self.n_samples_}) like the real "
+                f"ones the embedding was fit on, got shape {X.shape}",
+                field="X",
             )
         Z = (self._raw(X) - self.mean_) / self.scale_
         if self.components_ is not None:
