@@ -7,7 +7,14 @@ Prints, for the default config (experiments/watch_cgan.toml) on the real watch w
   overhead: EMA, bookkeeping, checks);
 * generated windows/s (EMA generator, batches of 512, back to physical units);
 * milliseconds for a forward+backward of ``ArmModel`` on 256 windows of 250 samples;
-* the same training figures for the kinematic generator.
+* the same training figures for the kinematic generator;
+* model FLOP utilisation: the FLOPs of one training step (one D step + one G step, counted by
+  ``torch.utils.flop_counter.FlopCounterMode``: matmuls and convolutions, forward and
+  backward), the achieved FLOP/s at the measured steps/s, and MFU = achieved / peak, where
+  the peak is the best of several bare float32 ``torch.mm`` (1024 x 1024) on the same
+  device and thread count, measured in the same run. Element-wise work (activations, Adam,
+  the arm model's trigonometry) is not counted, so MFU is a lower bound on how busy the
+  arithmetic units are; with bf16 the FLOPs are the same and the peak stays float32.
 
 Usage::
 
@@ -35,6 +42,7 @@ import time
 
 import numpy as np
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from imusynth.data import load_windows
 from imusynth.data.normalize import ChannelNormalizer
@@ -142,6 +150,37 @@ def training_rates(
     return {n: (statistics.median(ours[n]), statistics.median(bare[n])) for n in cfgs}
 
 
+def step_flops(cfg: GANConfig, Z, y, side, device) -> int:
+    """FLOPs of one bare-loop training step (one D step + one G step), float32, not compiled."""
+    plain = apply_overrides(cfg, ["train.compile=false", "train.precision=fp32"])
+    G = build_generator(
+        plain.model, Z.shape[1], Z.shape[2], 7, n_sides=2, seed=0,
+        channel_mean=np.zeros(Z.shape[1]), channel_scale=np.ones(Z.shape[1]),
+    ).to(device)  # fmt: skip
+    D = build_discriminator(plain.model, Z.shape[1], 7, n_sides=2, seed=0).to(device)
+    loader = epoch_loader(Z, y, side, batch_size=plain.train.batch_size, seed=0)
+    bare_loop(G, D, loader, plain.train, 1, device)  # warm-up: lazy initialisation
+    with FlopCounterMode(display=False) as counter:
+        bare_loop(G, D, loader, plain.train, 1, device)
+    return int(counter.get_total_flops())
+
+
+def peak_matmul_flops(device, n: int = 1024, repeats: int = 10) -> float:
+    """Best FLOP/s of a bare float32 ``torch.mm`` of two n x n matrices (2 n^3 FLOPs)."""
+    gen = torch.Generator().manual_seed(0)
+    a = torch.randn(n, n, generator=gen).to(device)
+    b = torch.randn(n, n, generator=gen).to(device)
+    torch.mm(a, b)  # warm-up
+    _sync(device)
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        torch.mm(a, b)
+        _sync(device)
+        best = min(best, time.perf_counter() - start)
+    return 2.0 * n**3 / best
+
+
 def sampling_rate(cfg, Z, norm, device, n: int = 4096) -> float:
     G = build_generator(cfg.model, 6, Z.shape[2], 7, n_sides=2, seed=0).to(device).eval()
     run = GANRun(
@@ -201,15 +240,22 @@ def main() -> None:
     print(f"device {device}, torch threads {torch.get_num_threads()}, "
           f"{len(ws)} windows {ws.X.shape[1:]}, batch {cfg.train.batch_size}, "
           f"compile {args.compile}")  # fmt: skip
+    peak = peak_matmul_flops(device)
+    print(f"peak: float32 torch.mm 1024x1024, best of 10: {peak / 1e9:.1f} GFLOP/s")
     for generator in ("conv1d", "kinematic"):
         over = [f"model.generator={generator}"]
         rates = training_rates(
             {p: apply_overrides(c, over) for p, c in cfgs.items()},
             Z, y, side, args.steps, args.repeats, device,
         )  # fmt: skip
+        flops = step_flops(apply_overrides(cfg, over), Z, y, side, device)
+        print(f"{generator:9s} one training step (D + G): {flops / 1e9:.2f} GFLOP")
         for p, (ours, bare) in rates.items():
             print(f"{generator:9s} {p} fit_gan {ours:6.2f} steps/s | bare loop {bare:6.2f} "
                   f"steps/s | ratio {ours / bare:.2f}")  # fmt: skip
+            print(f"{generator:9s} {p} achieved: fit_gan {ours * flops / 1e9:7.2f} GFLOP/s, "
+                  f"MFU {ours * flops / peak:6.1%} | bare loop {bare * flops / 1e9:7.2f} "
+                  f"GFLOP/s, MFU {bare * flops / peak:6.1%}")  # fmt: skip
         c = apply_overrides(cfg, over)  # sampling: the EMA generator, float32
         print(f"{generator:9s} sampling {sampling_rate(c, Z, norm, device):8.0f} windows/s")
     print(f"ArmModel forward+backward, 256 x 250 samples: {arm_ms(device):.1f} ms")
