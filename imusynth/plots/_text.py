@@ -2,14 +2,14 @@
 
 Matplotlib reads a string between two ``$`` as mathtext, and a name such as ``$\\foo$`` then
 fails when the figure is drawn (after training, when the final figure is saved). Escaping
-every ``$`` makes all names print literally.
+every ``$`` makes all names print literally. A legend also drops every entry whose label
+starts with ``_`` (matplotlib's mark for "no legend"), so a class named ``_x_`` would vanish
+from it: such text starts with an invisible zero-width space instead.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
-__all__ = ["escape", "escape_all"]
+__all__ = ["escape"]
 
 
 def escape(text: object) -> str:
@@ -21,16 +21,9 @@ def escape(text: object) -> str:
     '\\\\$\\\\alpha\\\\$ 5%'
     >>> escape(3)
     '3'
+    >>> s = escape("_x_")  # an invisible first character
+    >>> s[1:], len(s)
+    ('_x_', 4)
     """
-    return str(text).replace("$", "\\$")
-
-
-def escape_all(texts: Iterable[object]) -> list[str]:
-    """:func:`escape` of each of ``texts``.
-
-    Examples
-    --------
-    >>> escape_all(["a", "$b$"])
-    ['a', '\\\\$b\\\\$']
-    """
-    return [escape(t) for t in texts]
+    out = str(text).replace("$", "\\$")
+    return "\u200b" + out if out.startswith("_") else out

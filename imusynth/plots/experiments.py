@@ -28,11 +28,15 @@ def plot_experiment(
     """
     out = Path(out_dir)
     if "reference" in set(df["arm"]) or "none" in set(df["arm"]):
-        return [_bars(df, out / "rebalancing.png", groups)]
-    return [_curves(df, out / "accuracy_vs_added.png", groups, added)]
+        path, fig = out / "rebalancing.png", _bars(df, groups)
+    else:
+        path, fig = out / "accuracy_vs_added.png", _curves(df, groups, added)
+    # "tight" keeps a wide legend inside the saved image.
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    return [path]
 
 
-def _curves(df, path: Path, groups: str, added: str) -> Path:
+def _curves(df, groups: str, added: str) -> Figure:
     sizes = sorted(df["train_subjects"].unique())
     x_col = "added_per_class" if "added_per_class" in df else "n_added"
     arms = [a for a in dict.fromkeys(df["arm"]) if a != "real"]
@@ -85,12 +89,10 @@ def _curves(df, path: Path, groups: str, added: str) -> Path:
     )
     caption = _caption(df, "points: mean ± sd", "arms at the same x drawn slightly apart")
     fig.suptitle(caption, fontsize=10)
-    # "tight" keeps a wide legend inside the saved image.
-    fig.savefig(path, dpi=120, bbox_inches="tight")
-    return path
+    return fig
 
 
-def _bars(df, path: Path, groups: str) -> Path:
+def _bars(df, groups: str) -> Figure:
     metrics = [m for m in ("macro_f1", "balanced_accuracy", "minority_recall") if m in df]
     arms = list(dict.fromkeys(df["arm"]))
     fig = Figure(figsize=(1.2 * len(arms) + 3, 3.8), layout="constrained")
@@ -116,8 +118,7 @@ def _bars(df, path: Path, groups: str) -> Path:
     ax.legend(fontsize=8, loc="upper center", ncol=len(metrics), frameon=False)
     ax.grid(axis="y", alpha=0.3)
     ax.set_title(_caption(df, "bars: mean, whiskers: ± sd"), fontsize=10)
-    fig.savefig(path, dpi=120, bbox_inches="tight")
-    return path
+    return fig
 
 
 def _dodge(xs: dict[str, np.ndarray], share: float = 0.02) -> dict[str, np.ndarray]:

@@ -65,6 +65,11 @@ def plot_real_vs_synthetic(
     n_rows, n_cols = len(classes), 2 * len(groups)
     fig = Figure(figsize=(3.0 * n_cols, 1.6 * n_rows + 1.2), layout="constrained")
     axes = fig.subplots(max(n_rows, 1), n_cols, squeeze=False, sharex=True)
+    # Real and synthetic panels of one unit share their y-axis, so amplitudes compare (shared
+    # before drawing: autoscaling then covers the data of both).
+    for k in range(n_rows):
+        for g in range(len(groups)):
+            axes[k, len(groups) + g].sharey(axes[k, g])
     for k, name in enumerate(classes):
         for side, (X, y) in enumerate(((real_X, real_y), (fake_X, fake_y))):
             rows = np.flatnonzero(np.asarray(y) == k)[:n_per_class]
@@ -84,9 +89,6 @@ def plot_real_vs_synthetic(
                 if side == 0 and g == 0:
                     ax.set_ylabel(escape(name))
                 ax.tick_params(labelsize=7)
-        # Real and synthetic panels of one unit share their y-axis, so amplitudes compare.
-        for g in range(len(groups)):
-            axes[k, len(groups) + g].sharey(axes[k, g])
     for side, kind in enumerate(("real", "synthetic")):
         for g, unit in enumerate(groups):
             axes[0, side * len(groups) + g].set_title(
