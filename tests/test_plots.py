@@ -179,3 +179,30 @@ def test_rebalancing_bars_draw_special_arm_names(tmp_path):
         escape(a) for a in dict.fromkeys(df["arm"])
     ]
     assert ax.get_ylabel() == "score on held-out subjects" and ax.get_legend()
+
+
+def test_training_draws_its_final_figure_with_special_names(tmp_path, tiny_windows):
+    """The figure drawn after the last checkpoint used to fail on a class named like mathtext."""
+    import dataclasses
+
+    from imusynth.gan import train_run
+    from imusynth.train.config import load_config
+
+    ws = dataclasses.replace(
+        tiny_windows, classes=("$\\foo$", "_x_"), channels=tuple(CHANNELS), units=tuple(UNITS)
+    )
+    cfg = load_config(
+        None,
+        [
+            "model.g_width=16",
+            "model.g_blocks=2",
+            "model.d_width=8",
+            "model.d_blocks=2",
+            "model.latent_dim=8",
+            "model.embed_dim=8",
+            "train.steps=1",
+            "train.batch_size=8",
+        ],
+    )
+    train_run(cfg, ws, tmp_path / "run", device="cpu")
+    assert (tmp_path / "run" / "real_vs_synthetic.png").read_bytes()[:8] == PNG
