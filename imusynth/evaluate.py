@@ -361,8 +361,9 @@ def _write_report(
     }
     if train.X.ndim == 3:
         args = (train.X, train.y, synthetic.X, synthetic.y, names, list(train.channels))
-        figures["overlays.png"] = plot_class_overlays(*args, fs=train.sampling_rate_hz)
-        figures["psd.png"] = plot_psd(*args, fs=train.sampling_rate_hz)
+        kw = {"fs": train.sampling_rate_hz, "units": list(train.units)}
+        figures["overlays.png"] = plot_class_overlays(*args, **kw)
+        figures["psd.png"] = plot_psd(*args, **kw)
     written = []
     for name, fig in figures.items():
         with atomic_path(out / name) as tmp:

@@ -200,6 +200,8 @@ def _png_image(img: np.ndarray, lo: float, hi: float) -> str:
 def _window_plots(X: np.ndarray, like: WindowSet) -> list[str]:
     from matplotlib.figure import Figure
 
+    from imusynth.plots._text import escape
+
     units = list(dict.fromkeys(like.units))
     groups = [[c for c, u in enumerate(like.units) if u == unit] for unit in units]
     limits = []
@@ -215,9 +217,9 @@ def _window_plots(X: np.ndarray, like: WindowSet) -> list[str]:
         axes = fig.subplots(len(groups), 1, squeeze=False)[:, 0]
         for ax, chans, unit, lim in zip(axes, groups, units, limits, strict=True):
             for c in chans:
-                ax.plot(t, x[c], lw=0.8, label=like.channels[c])
+                ax.plot(t, x[c], lw=0.8, label=escape(like.channels[c]))
             ax.set_ylim(*lim)
-            ax.set_ylabel(unit or "value", fontsize=7)
+            ax.set_ylabel(escape(unit) if unit else "value", fontsize=7)
             ax.tick_params(labelsize=6)
             ax.legend(fontsize=5, ncol=len(chans), loc="upper right", frameon=False)
         axes[-1].set_xlabel("time [s]" if like.sampling_rate_hz else "sample", fontsize=7)

@@ -9,6 +9,7 @@ from matplotlib.figure import Figure
 
 from imusynth.errors import DataError
 from imusynth.kinematics.arm import ArmOutput
+from imusynth.plots._text import escape
 
 __all__ = ["plot_arm_motion"]
 
@@ -91,8 +92,12 @@ def plot_arm_motion(
         ax.grid(alpha=0.3)
         ax.legend(loc="upper right", fontsize=7, ncol=3)
     ax_gyro.set_xlabel("time [s]")
+    # Say what the dashed lines and the coloured vertical lines are.
+    poses = "vertical lines: times of the poses at right (same colours)"
     if obs is not None:
-        ax_acc.set_title("model (solid) vs observed (dashed)", fontsize=9)
+        ax_acc.set_title(f"model (solid) vs observed (dashed)\n{poses}", fontsize=9)
+    else:
+        ax_acc.set_title(poses, fontsize=9)
 
     frames = np.linspace(0, n_t - 1, max(n_poses, 1)).round().astype(int)
     cmap = colormaps["viridis"]
@@ -119,5 +124,5 @@ def plot_arm_motion(
         for k, f in enumerate(frames):
             ax.axvline(t[f], color=cmap(k / max(len(frames) - 1, 1)), lw=0.8, alpha=0.6)
     if title:
-        fig.suptitle(title)
+        fig.suptitle(escape(title))
     return fig

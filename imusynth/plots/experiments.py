@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
+from imusynth.plots._text import escape
+
 __all__ = ["plot_experiment"]
 
 
@@ -26,42 +28,71 @@ def plot_experiment(
     """
     out = Path(out_dir)
     if "reference" in set(df["arm"]) or "none" in set(df["arm"]):
-        return [_bars(df, out / "rebalancing.png", groups)]
-    return [_curves(df, out / "accuracy_vs_added.png", groups, added)]
+        path, fig = out / "rebalancing.png", _bars(df, groups)
+    else:
+        path, fig = out / "accuracy_vs_added.png", _curves(df, groups, added)
+    # "tight" keeps a wide legend inside the saved image.
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    return [path]
 
 
-def _curves(df, path: Path, groups: str, added: str) -> Path:
+def _curves(df, groups: str, added: str) -> Figure:
     sizes = sorted(df["train_subjects"].unique())
-    fig = Figure(figsize=(4.5 * len(sizes), 4.0), layout="constrained")
+    x_col = "added_per_class" if "added_per_class" in df else "n_added"
+    arms = [a for a in dict.fromkeys(df["arm"]) if a != "real"]
+    fig = Figure(figsize=(max(4.5 * len(sizes), 6.0), 4.6), layout="constrained")
     axes = fig.subplots(1, len(sizes), squeeze=False)[0]
     for ax, k in zip(axes, sizes, strict=True):
         sub = df[df["train_subjects"] == k]
         real = sub[sub["arm"] == "real"]["accuracy"]
-        x_col = "added_per_class" if "added_per_class" in sub else "n_added"
         if len(real):
-            ax.axhline(real.mean(), color="k", lw=1.5, label="real only")
+            ax.axhline(real.mean(), color="k", lw=1.5, label="real only (band: ± sd)")
             ax.axhspan(real.mean() - real.std(), real.mean() + real.std(), color="k", alpha=0.08)
-        for arm, g in sub[sub["arm"] != "real"].groupby("arm"):
-            stats = g.groupby(x_col)["accuracy"].agg(["mean", "std"]).sort_index().dropna()
+        stats = {
+            arm: sub[sub["arm"] == arm]
+            .groupby(x_col)["accuracy"]
+            .agg(["mean", "std"])
+            .sort_index()
+            .dropna(subset=["mean"])
+            for arm in arms
+        }
+        shifts = _dodge({arm: st.index.to_numpy(float) for arm, st in stats.items()})
+        for i, arm in enumerate(arms):
+            st = stats[arm]
+            if st.empty:
+                continue
             ax.errorbar(
-                stats.index,
-                stats["mean"],
-                yerr=stats["std"].fillna(0),
+                st.index.to_numpy(float) + shifts[arm],
+                st["mean"],
+                yerr=st["std"].fillna(0),
                 marker="o",
                 capsize=3,
-                label=arm,
+                color=f"C{i % 10}",
+                label=escape(arm),
             )
         ax.set_title(f"{k or 'all'} training {groups} per fold")
         ax.set_xlabel(f"added {added} per class")
         ax.set_ylabel(f"accuracy on held-out {groups}")
         ax.grid(alpha=0.3)
-    handles, labels = axes[-1].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 5), fontsize=8)
-    fig.savefig(path, dpi=120)
-    return path
+    # Every arm, also one missing from the last panel, gets a legend entry.
+    entries: dict[str, object] = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            entries.setdefault(label, handle)
+    ncol = max(1, min(len(entries), int(max(4.5 * len(sizes), 6.0) // 2.2)))
+    fig.legend(
+        list(entries.values()),
+        list(entries.keys()),
+        loc="outside lower center",
+        ncol=ncol,
+        fontsize=8,
+    )
+    caption = _caption(df, "points: mean ± sd", "arms at the same x drawn slightly apart")
+    fig.suptitle(caption, fontsize=10)
+    return fig
 
 
-def _bars(df, path: Path, groups: str) -> Path:
+def _bars(df, groups: str) -> Figure:
     metrics = [m for m in ("macro_f1", "balanced_accuracy", "minority_recall") if m in df]
     arms = list(dict.fromkeys(df["arm"]))
     fig = Figure(figsize=(1.2 * len(arms) + 3, 3.8), layout="constrained")
@@ -78,11 +109,50 @@ def _bars(df, path: Path, groups: str) -> Path:
             capsize=2,
             label=m.replace("_", " "),
         )
-    ax.set_xticks(x + width * (len(metrics) - 1) / 2, arms, rotation=25, ha="right")
+    ax.set_xticks(
+        x + width * (len(metrics) - 1) / 2, [escape(a) for a in arms], rotation=25, ha="right"
+    )
     ax.set_ylim(0, 1.12)  # headroom: the legend sits above the bars, not on them
     ax.set_yticks(np.linspace(0, 1, 6))
     ax.set_ylabel(f"score on held-out {groups}")
     ax.legend(fontsize=8, loc="upper center", ncol=len(metrics), frameon=False)
     ax.grid(axis="y", alpha=0.3)
-    fig.savefig(path, dpi=120)
-    return path
+    ax.set_title(_caption(df, "bars: mean, whiskers: ± sd"), fontsize=10)
+    return fig
+
+
+def _dodge(xs: dict[str, np.ndarray], share: float = 0.02) -> dict[str, np.ndarray]:
+    """Sideways shifts for points of several arms measured at the same x.
+
+    Arms measured at the same number added would hide each other's points and error bars;
+    where ``k`` arms share an x they are spread ``share`` of the x range apart, centred on
+    it (the caption says so); a point no other arm shares stays where it is.
+
+    Examples
+    --------
+    >>> s = _dodge({"a": np.array([0.0, 100.0]), "b": np.array([100.0])})
+    >>> s["a"].tolist(), s["b"].tolist()
+    ([0.0, -1.0], [1.0])
+    """
+    every = np.concatenate([v for v in xs.values()] or [np.zeros(0)])
+    span = float(every.max() - every.min()) if len(every) else 0.0
+    step = share * (span or 1.0)
+    # Numbers added are means over folds; equal to 6 decimals counts as the same x.
+    keys = {arm: np.round(v, 6) for arm, v in xs.items()}
+    shifts = {}
+    for arm, key in keys.items():
+        out = np.zeros(len(key))
+        for j, x in enumerate(key):
+            sharing = [a for a, other in keys.items() if np.any(other == x)]
+            out[j] = (sharing.index(arm) - (len(sharing) - 1) / 2) * step
+        shifts[arm] = out
+    return shifts
+
+
+def _caption(df, what: str, note: str = "") -> str:
+    """The experiment's name (first line), then what its marks mean, over how many fold x seed
+    pairs."""
+    name = escape(df["experiment"].iloc[0]) if "experiment" in df and len(df) else ""
+    pairs = df[["fold", "seed"]].drop_duplicates().shape[0] if {"fold", "seed"} <= set(df) else 0
+    over = f" over {pairs} fold x seed pairs" if pairs else " over folds and seeds"
+    return "\n".join(line for line in (name, what + over + (f"; {note}" if note else "")) if line)

@@ -8,13 +8,16 @@ from pathlib import Path
 import numpy as np
 import torch
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from imusynth.data.normalize import ChannelNormalizer
+from imusynth.plots._text import escape
 from imusynth.train.loop import Callback, GANTrainingState
 
 __all__ = ["SamplePlotCallback", "plot_real_vs_synthetic"]
 
 _COLORS = ("tab:red", "tab:green", "tab:blue", "tab:orange", "tab:purple", "tab:brown")
+_FAINT = 0.35  # alpha of the windows after the first of each class and kind
 
 
 def plot_real_vs_synthetic(
@@ -34,8 +37,9 @@ def plot_real_vs_synthetic(
     """One row per class; real windows on the left, synthetic on the right.
 
     Channels that share a unit (e.g. the accelerometer in g, the gyroscope in rad/s) share a
-    panel, so each class row has ``2 x n_units`` panels. The first window of each kind is
-    drawn solid, further ones faint.
+    panel, so each class row has ``2 x n_units`` panels, and the real and synthetic panels of
+    a unit in a row share their y-axis. Colours are channels; the first window of each class
+    and kind is drawn dark, further ones light (the legend below the panels says so).
 
     Parameters
     ----------
@@ -59,38 +63,52 @@ def plot_real_vs_synthetic(
     units = list(units) if units is not None else [""] * len(channels)
     groups = list(dict.fromkeys(units))  # unit -> panel, in channel order
     n_rows, n_cols = len(classes), 2 * len(groups)
-    fig = Figure(figsize=(3.0 * n_cols, 1.6 * n_rows + 0.6), layout="constrained")
+    fig = Figure(figsize=(3.0 * n_cols, 1.6 * n_rows + 1.2), layout="constrained")
     axes = fig.subplots(max(n_rows, 1), n_cols, squeeze=False, sharex=True)
+    # Real and synthetic panels of one unit share their y-axis, so amplitudes compare (shared
+    # before drawing: autoscaling then covers the data of both).
+    for k in range(n_rows):
+        for g in range(len(groups)):
+            axes[k, len(groups) + g].sharey(axes[k, g])
     for k, name in enumerate(classes):
-        for side, (X, y, kind) in enumerate(
-            ((real_X, real_y, "real"), (fake_X, fake_y, "synthetic"))
-        ):
+        for side, (X, y) in enumerate(((real_X, real_y), (fake_X, fake_y))):
             rows = np.flatnonzero(np.asarray(y) == k)[:n_per_class]
+            t = np.arange(X.shape[-1]) / sampling_rate_hz
             for g, unit in enumerate(groups):
                 ax = axes[k, side * len(groups) + g]
                 chans = [c for c, u in enumerate(units) if u == unit]
                 for j, r in enumerate(rows):
-                    t = np.arange(X.shape[-1]) / sampling_rate_hz
                     for c in chans:
                         ax.plot(
                             t,
                             X[r, c],
                             color=_COLORS[c % len(_COLORS)],
                             lw=0.8,
-                            alpha=1.0 if j == 0 else 0.35,
-                            label=channels[c] if (j == 0 and k == 0) else None,
+                            alpha=1.0 if j == 0 else _FAINT,
                         )
-                if k == 0:
-                    ax.set_title(f"{kind} [{unit}]" if unit else kind, fontsize=9)
-                    if len(rows):
-                        ax.legend(fontsize=6, loc="upper right", ncols=len(chans))
                 if side == 0 and g == 0:
-                    ax.set_ylabel(name)
+                    ax.set_ylabel(escape(name))
                 ax.tick_params(labelsize=7)
+    for side, kind in enumerate(("real", "synthetic")):
+        for g, unit in enumerate(groups):
+            axes[0, side * len(groups) + g].set_title(
+                f"{kind} [{escape(unit)}]" if unit else kind, fontsize=9
+            )
     for ax in axes[-1]:
         ax.set_xlabel("time [s]", fontsize=8)
+    # One legend for the figure: colours are channels, dark and light are the windows.
+    handles = [
+        Line2D([], [], color=_COLORS[c % len(_COLORS)], lw=1.2, label=escape(ch))
+        for c, ch in enumerate(channels)
+    ]
+    if n_per_class > 1:
+        handles += [
+            Line2D([], [], color="0.2", lw=1.2, label="first window of a class"),
+            Line2D([], [], color="0.2", alpha=_FAINT, lw=1.2, label="further windows"),
+        ]
+    fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 8), fontsize=7)
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(escape(title), fontsize=10)
     if path is not None:
         fig.savefig(path, dpi=100)
     return fig

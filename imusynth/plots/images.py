@@ -7,6 +7,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
+from imusynth.plots._text import escape
+
 __all__ = ["plot_image_rows", "plot_real_vs_synthetic_images"]
 
 
@@ -44,7 +46,7 @@ def plot_image_rows(
                     ax.imshow(imgs[j, 0], cmap="gray", vmin=-1, vmax=1)
                 else:
                     ax.set_axis_off()
-            axes[r, 0].set_ylabel(f"{name}\n{label}", fontsize=7)
+            axes[r, 0].set_ylabel(f"{escape(name)}\n{escape(label)}", fontsize=7)
             r += 1
     return fig
 
