@@ -1031,6 +1031,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ImusynthError as exc:
         print(f"imusynth: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except OSError as exc:  # a file system refusal (permissions, disk full): one line, no trace
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"imusynth: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("imusynth: interrupted", file=sys.stderr)
         return 130

@@ -223,6 +223,18 @@ def test_read_only_folder_is_refused_before_work(files, tmp_path, capsys):
         locked.chmod(0o700)
 
 
+def test_file_system_refusal_is_one_line(monkeypatch, capsys):
+    from imusynth import cli
+
+    def refuse(args):
+        raise PermissionError(13, "Permission denied", "/data/locked/w.h5")
+
+    monkeypatch.setattr(cli, "_cmd_data_info", refuse)
+    code, _, _ = _cli("data", "info", "data_specs/watch.toml")
+    err = capsys.readouterr().err
+    assert code == 2 and err.strip() == "imusynth: error: /data/locked/w.h5: Permission denied"
+
+
 def test_set_error_does_not_blame_the_config_file(files, tmp_path, capsys):
     code, _, _ = _cli(
         "train", "--config", files["config"], "--data", files["w"], "--out", tmp_path / "r",
