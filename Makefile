@@ -4,6 +4,8 @@ VENV ?= .venv
 # CPU build of PyTorch; override (e.g. TORCH_SPEC='torch==2.5.1') for a CUDA build.
 TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
+# Extra arguments of `imusynth demo`, e.g. a short run: make demo DEMO_ARGS="--set train.steps=20"
+DEMO_ARGS ?=
 
 .PHONY: demo test lint format clean
 
@@ -18,7 +20,7 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 	touch $@
 
 demo: $(VENV)/.installed
-	$(BIN)/imusynth demo --out runs/demo
+	$(BIN)/imusynth demo --out runs/demo $(DEMO_ARGS)
 
 test: $(VENV)/.installed
 	$(BIN)/ruff check imusynth tests benchmarks examples

@@ -3,14 +3,17 @@
 Every subcommand shares ``--seed``, ``--device`` and ``-v/--verbose`` / ``-q/--quiet``.
 A user error (bad file, bad value, ...) ends the command with exit code 2 and one line
 naming the file and the field, without a traceback and without a partial output file.
+Output paths are checked when the command line is parsed, before any work is done.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import logging
 import os
+import shutil
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -18,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from imusynth import __version__
-from imusynth.errors import ConfigError, ImusynthError
+from imusynth.errors import ConfigError, DataError, ImusynthError
 
 EXIT_USER_ERROR = 2
 
@@ -26,11 +29,15 @@ log = logging.getLogger("imusynth")
 
 
 # ---------------------------------------------------------------------------- helpers
-def _common() -> argparse.ArgumentParser:
+# Rows of one `sample` call: beyond this a typo (a billion per class) is refused up front.
+MAX_PER_CLASS = 1_000_000
+
+
+def _common(seed_help: str = "random seed") -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     g = common.add_argument_group("common options")
-    g.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    g.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] (default: auto)")
+    g.add_argument("--seed", type=int, default=0, help=seed_help)
+    g.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     verbosity = g.add_mutually_exclusive_group()
     verbosity.add_argument("-v", "--verbose", action="store_true", help="log debug details")
     verbosity.add_argument(
@@ -39,12 +46,67 @@ def _common() -> argparse.ArgumentParser:
     return common
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """Shows every option's default in its help (``%(default)s``), except for flags and
+    options without one."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if (
+            "default" not in text
+            and default is not None
+            and default is not False
+            and default is not argparse.SUPPRESS
+            and action.option_strings
+        ):
+            text += " (default: %(default)s)"
+        return text
+
+
+def _writable_dir(folder: Path) -> None:
+    """``folder`` is an existing folder this process may create files in."""
+    if not folder.exists():
+        raise argparse.ArgumentTypeError(f"folder {str(folder)!r} does not exist")
+    if not folder.is_dir():
+        raise argparse.ArgumentTypeError(f"{str(folder)!r} is a file, not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"folder {str(folder)!r} is not writable")
+
+
+def check_output(path: str | Path, *, folder: bool = False, parents: bool = False) -> Path:
+    """Check an output path before any work is done; return it as a Path.
+
+    One check for every command's ``--out``: a file's folder (or a folder's parent) exists
+    and is writable, a file path is not a folder and a folder path is not a file.
+    ``parents`` lets missing parent folders be created later (the nearest existing one must
+    be a writable folder). Raises :class:`argparse.ArgumentTypeError`, which argparse
+    reports on one line naming the option, with exit code 2.
+    """
+    path = Path(path)
+    if str(path).strip() == "":
+        raise argparse.ArgumentTypeError("empty path")
+    if folder:
+        if path.exists() and not path.is_dir():
+            raise argparse.ArgumentTypeError(f"{str(path)!r} is a file, not a folder")
+        if path.is_dir():
+            _writable_dir(path)
+            return path
+    elif path.is_dir():
+        raise argparse.ArgumentTypeError(f"{str(path)!r} is a folder, not a file")
+    elif path.exists() and not os.access(path, os.W_OK):
+        raise argparse.ArgumentTypeError(f"file {str(path)!r} is not writable")
+    parent = path.parent
+    if parents:
+        while not parent.exists() and parent != parent.parent:
+            parent = parent.parent
+    _writable_dir(parent)
+    return path
+
+
 def _out_path(value: str) -> Path:
     """An output file whose folder must already exist (checked before any work is done)."""
-    path = Path(value)
-    if not path.parent.is_dir():
-        raise argparse.ArgumentTypeError(f"folder {str(path.parent)!r} does not exist")
-    return path
+    return check_output(value)
 
 
 def _positive_int(value: str) -> int:
@@ -67,7 +129,12 @@ def _say(args: argparse.Namespace, text: str = "") -> None:
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse that reports errors on one line with exit code 2 (argparse's own code)."""
+    """argparse that reports errors on one line with exit code 2 (argparse's own code) and
+    shows every option's default in ``--help``."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str):  # type: ignore[override]
         self.exit(EXIT_USER_ERROR, f"{self.prog}: error: {message}\n")
@@ -201,22 +268,56 @@ def _add_data(sub) -> None:
 # ---------------------------------------------------------------------------- GAN
 def _out_dir(value: str) -> Path:
     """An output folder; its parent must exist (it is created itself)."""
-    path = Path(value)
-    if not path.parent.is_dir():
-        raise argparse.ArgumentTypeError(f"folder {str(path.parent)!r} does not exist")
-    return path
+    return check_output(value, folder=True)
+
+
+def _new_out_dir(value: str) -> Path:
+    """An output folder; missing parent folders are created too (the demo's first run)."""
+    return check_output(value, folder=True, parents=True)
+
+
+def _gan_config(path: Path, sets: Sequence[str] | None, seed: int | None = None):
+    """The GAN config ``path`` with ``--set`` overrides (and ``--seed`` as ``train.seed``).
+
+    An error in an override names the ``--set KEY=VALUE`` of the command line, not the file.
+    """
+    from imusynth.train.config import apply_overrides, load_config, validate_config
+
+    config = load_config(path, (), validate=False)
+    overrides = list(sets or ())
+    blame: dict[str, str] = {}
+    for item in overrides:
+        try:
+            config = apply_overrides(config, [item])
+        except ConfigError as exc:
+            raise ConfigError(
+                f"{exc.message} (a command-line override)", field=f"--set {item}"
+            ) from None
+        blame[item.partition("=")[0].strip()] = f"--set {item}"
+    if seed is not None:
+        config = apply_overrides(config, [f"train.seed={seed}"])
+        blame["train.seed"] = "--seed"
+    try:
+        validate_config(config)
+    except ConfigError as exc:
+        if exc.field in blame:
+            raise ConfigError(
+                f"{exc.message} (a command-line override)", field=blame[exc.field]
+            ) from None
+        raise ConfigError(exc.message, path=exc.path or path, field=exc.field) from None
+    return config
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from imusynth.gan import load_training_windows, train_run
-    from imusynth.train.config import config_to_toml, load_config
+    from imusynth.train.config import config_to_toml
     from imusynth.train.device import init_distributed, shutdown_distributed
 
     # Under torchrun (WORLD_SIZE > 1) every process trains one shared GAN with DDP; rank 0
     # alone writes the run folder and prints.
     ctx = init_distributed(args.device)
     try:
-        config = load_config(args.config, args.set or ())
+        config = _gan_config(args.config, args.set, args.seed)
         windows = load_training_windows(config, args.data)
         run_dir = Path(args.out)
         if run_dir.exists() and any(run_dir.iterdir()) and not args.resume:
@@ -261,18 +362,58 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     from imusynth.data import write_windows
     from imusynth.gan import load_run, sample_windows
 
-    run = load_run(args.run, device=args.device)
+    run_dir = _run_argument(args)
     classes = None
-    if args.classes:
+    if args.classes is not None:
         classes = [c.strip() for c in args.classes.split(",") if c.strip()]
+        if not classes:
+            raise ConfigError(f"no class names in {args.classes!r}", field="--classes")
+    run = load_run(run_dir, device=args.device)
+    _check_sample_size(run, args.per_class, len(classes or run.classes), run_dir)
     ws = sample_windows(run, args.per_class, classes, seed=args.seed)
-    write_windows(args.out, ws, source=f"run:{args.run}")
+    write_windows(args.out, ws, source=f"run:{run_dir}")
     _say(
         args,
         f"wrote {len(ws)} synthetic windows ({args.per_class} per class: "
         f"{', '.join(c for c, n in ws.class_counts().items() if n)}) to {args.out}",
     )
     return 0
+
+
+def _run_argument(args: argparse.Namespace) -> Path:
+    """The run folder of ``sample``: ``--run RUN`` (as in ``balance``) or, as before, ``RUN``."""
+    given = [p for p in (args.run_opt, args.run) if p is not None]
+    if not given:
+        raise ConfigError("name the run folder with --run RUN", field="--run")
+    if len(given) == 2 and given[0] != given[1]:
+        raise ConfigError(
+            f"two run folders given ({given[1]} and --run {given[0]}); give one", field="--run"
+        )
+    return given[0]
+
+
+def _check_sample_size(run, per_class: int, n_classes: int, run_dir: Path) -> None:
+    """Refuse, before generating, a sample that cannot fit in half of this machine's memory."""
+    row = len(run.channels) * int(getattr(run, "length", 0) or 64 * 64)
+    need = 4 * row * per_class * n_classes * 2  # float32, and a copy while writing
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        memory = 8 << 30
+    if need > memory // 2:
+        raise ConfigError(
+            f"{per_class} windows per class x {n_classes} classes need about "
+            f"{need / 2**30:.1f} GiB, more than half of this machine's memory; ask for fewer",
+            path=run_dir,
+            field="--per-class",
+        )
+
+
+def _per_class(value: str) -> int:
+    n = _positive_int(value)
+    if n > MAX_PER_CLASS:
+        raise argparse.ArgumentTypeError(f"at most {MAX_PER_CLASS} per call, got {n}")
+    return n
 
 
 def _cmd_balance(args: argparse.Namespace) -> int:
@@ -297,7 +438,7 @@ def _cmd_balance(args: argparse.Namespace) -> int:
 def _add_gan(sub) -> None:
     p = sub.add_parser(
         "train",
-        parents=[_common()],
+        parents=[_common("random seed; sets train.seed (default: the config's train.seed)")],
         help="train a conditional GAN",
         description="Train a conditional GAN on a spec's windows (or a windows file given "
         "with --data) and write a run folder: checkpoint, resolved config, metrics CSV and "
@@ -307,7 +448,7 @@ def _add_gan(sub) -> None:
         "--config",
         type=Path,
         default=_repo_file("experiments", "watch_cgan.toml"),
-        help="GAN config (TOML; default: experiments/watch_cgan.toml)",
+        help="GAN config (TOML; default: experiments/watch_cgan.toml of imusynth)",
     )
     p.add_argument("--out", type=_out_dir, required=True, help="run folder")
     p.add_argument(
@@ -318,18 +459,33 @@ def _add_gan(sub) -> None:
     )
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument("--data", type=Path, help="train on this HDF5 windows file instead")
-    p.set_defaults(func=_cmd_train)
+    p.set_defaults(func=_cmd_train, seed=None)
 
     p = sub.add_parser(
         "sample",
         parents=[_common()],
         help="write synthetic windows from a trained run",
         description="Generate windows in physical units from a run folder and write them "
-        "(is_synthetic true) in imusynth's HDF5 format.",
+        "(is_synthetic true) in imusynth's HDF5 format. The run is named with --run RUN, as "
+        "in balance (a bare RUN is accepted too).",
     )
-    p.add_argument("run", type=Path, help="run folder written by imusynth train")
-    p.add_argument("--per-class", type=_positive_int, required=True, help="windows per class")
-    p.add_argument("--classes", help="comma-separated class names (default: all)")
+    p.add_argument(
+        "run", type=Path, nargs="?", help="run folder written by imusynth train (or --run)"
+    )
+    p.add_argument(
+        "--run",
+        dest="run_opt",
+        type=Path,
+        metavar="RUN",
+        help="run folder written by imusynth train",
+    )
+    p.add_argument(
+        "--per-class",
+        type=_per_class,
+        required=True,
+        help=f"windows per class (at most {MAX_PER_CLASS})",
+    )
+    p.add_argument("--classes", help="comma-separated class names (default: all classes)")
     p.add_argument("--out", type=_out_path, required=True, help="output HDF5 file")
     p.set_defaults(func=_cmd_sample)
 
@@ -341,7 +497,13 @@ def _add_gan(sub) -> None:
         "synthetic windows from a run; real rows are kept unchanged.",
     )
     p.add_argument("windows", type=Path, help="HDF5 windows file")
-    p.add_argument("--run", type=Path, required=True, help="run folder written by imusynth train")
+    p.add_argument(
+        "--run",
+        type=Path,
+        required=True,
+        metavar="RUN",
+        help="run folder written by imusynth train",
+    )
     p.add_argument("--out", type=_out_path, required=True, help="output HDF5 file")
     p.set_defaults(func=_cmd_balance)
 
@@ -432,10 +594,23 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
         backend=args.backend,
     )
     summary = summarise(results, out)
-    _say(args, f"wrote {results}, {summary} and figures in {out}")
-    if not args.quiet:
-        print(summary.read_text())
+    _say(args, _headline(summary.read_text(encoding="utf-8")))
+    _say(args, f"wrote {results}, {summary} (per-class tables) and figures in {out}")
     return 0
+
+
+def _headline(markdown: str) -> str:
+    """The summary's title, note and first table: what a terminal shows of ``summary.md``."""
+    lines = markdown.splitlines()
+    out: list[str] = []
+    in_table = False
+    for line in lines:
+        if line.startswith("|"):
+            in_table = True
+        elif in_table:
+            break
+        out.append(line)
+    return "\n".join(out).strip()
 
 
 def _add_experiment(sub) -> None:
@@ -518,6 +693,8 @@ def _cmd_ik(args: argparse.Namespace) -> int:
     from imusynth.kinematics import ArmModel, fit_joint_angles
 
     ws = read_windows(args.windows)
+    if len(ws) == 0:
+        raise DataError("the file holds no windows to fit", path=args.windows, field="X")
     idx = _imu_channels(ws, args.windows)
     sides = ws.side if ws.side is not None else np.full(len(ws), "")
     q, r2, mount = None, np.zeros((len(ws), 6), np.float32), np.zeros((len(ws), 3), np.float32)
@@ -598,7 +775,12 @@ def _add_kinematics(sub) -> None:
     p.add_argument("--subjects", type=_positive_int, default=10, help="simulated subjects")
     p.add_argument("--length", type=_positive_int, default=250, help="samples per window")
     p.add_argument("--rate", type=float, default=50.0, help="sampling rate in Hz")
-    p.add_argument("--side", choices=("right", "left", "both"), default="both")
+    p.add_argument(
+        "--side",
+        choices=("right", "left", "both"),
+        default="both",
+        help="arm the watch is worn on",
+    )
     p.add_argument("--out", type=_out_path, required=True, help="output HDF5 file")
     p.set_defaults(func=_cmd_simulate)
 
@@ -652,7 +834,7 @@ def _add_turing(sub) -> None:
     )
     make.add_argument("--real", type=Path, required=True, help="real samples (HDF5)")
     make.add_argument("--synthetic", type=Path, required=True, help="synthetic samples (HDF5)")
-    make.add_argument("--n", type=_positive_int, default=60, help="items (default 60)")
+    make.add_argument("--n", type=_positive_int, default=60, help="items on the sheet")
     make.add_argument("--out", type=_out_dir, required=True, help="sheet folder")
     make.set_defaults(func=_cmd_turing_make)
     score = tsub.add_parser(
@@ -668,31 +850,73 @@ def _add_turing(sub) -> None:
 
 
 # ---------------------------------------------------------------------------- demo
+DEMO_MARK = ".imusynth-demo"  # in a demo folder: {"state": "running" | "done"}
+
+
+def _demo_state(folder: Path) -> str | None:
+    """``"running"`` or ``"done"`` for a folder the demo wrote, ``None`` for any other."""
+    try:
+        return str(json.loads((folder / DEMO_MARK).read_text(encoding="utf-8"))["state"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _demo_folder(out: Path) -> Path:
+    """Where this demo writes: ``out`` when it is new, empty or an unfinished demo; next to a
+    finished demo, a fresh ``out-2``, ``out-3``, ...; never into a folder of anything else."""
+    candidates = [out] + [out.with_name(f"{out.name}-{k}") for k in range(2, 1000)]
+    for folder in candidates:
+        if not folder.exists() or (folder.is_dir() and not any(folder.iterdir())):
+            return folder
+        state = _demo_state(folder)
+        if state is None and folder == out:
+            raise ConfigError(
+                "folder is not empty and was not written by imusynth demo; nothing was "
+                "changed (choose a new folder)",
+                path=out,
+                field="--out",
+            )
+        if state == "running":
+            return folder  # an unfinished demo of ours: its files are rewritten
+    raise ConfigError("too many earlier demos here; remove some", path=out, field="--out")
+
+
+def _set_demo_state(folder: Path, state: str) -> None:
+    (folder / DEMO_MARK).write_text(json.dumps({"state": state}) + "\n", encoding="utf-8")
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     import time
 
     from imusynth.data import load_spec, load_windows, write_windows
     from imusynth.gan import balance_windows, train_run
-    from imusynth.train.config import config_to_toml, load_config
+    from imusynth.train.config import config_to_toml
 
     start = time.perf_counter()
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    # Every input is checked before the folder is touched.
     spec = load_spec(args.spec)
-    ws = load_windows(spec)
+    config = _gan_config(args.config, args.set, args.seed)
+    out = _demo_folder(Path(args.out))
+    if out != Path(args.out):
+        _say(args, f"{args.out} holds an earlier demo (kept); this one goes to {out}")
+    created = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    run_dir = out / "run"
+    if run_dir.exists():
+        shutil.rmtree(run_dir)  # the run of an unfinished demo of ours (see _demo_folder)
+    _set_demo_state(out, "running")
+    try:
+        ws = load_windows(spec)
+    except ImusynthError:
+        if created:
+            shutil.rmtree(out, ignore_errors=True)
+        raise
     path = write_windows(out / "windows.h5", ws, source=f"spec:{args.spec}")
     _say(
         args,
         f"[1/3] windowed {spec.name}: {len(ws)} windows of {ws.X.shape[1]} channels x "
         f"{ws.X.shape[2]} samples from {len(np.unique(ws.groups))} subjects -> {path}",
     )
-
-    config = load_config(args.config, [*(args.set or ()), f"train.seed={args.seed}"])
-    run_dir = out / "run"
-    if run_dir.exists() and any(run_dir.iterdir()):
-        import shutil
-
-        shutil.rmtree(run_dir)  # the demo always trains afresh
     _say(
         args,
         f"[2/3] training a {config.model.generator} conditional GAN for "
@@ -709,6 +933,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     balanced = balance_windows(ws, run, seed=args.seed)
     bpath = write_windows(out / "balanced.h5", balanced, source=f"demo:{run_dir}")
+    _set_demo_state(out, "done")
     _say(
         args,
         f"[3/3] balanced every exercise to {max(balanced.class_counts().values())} "
@@ -731,17 +956,21 @@ def _add_demo(sub) -> None:
         parents=[_common()],
         help="run the main job on the embedded default data",
         description="Window the smartwatch data, train a small conditional GAN on it, write "
-        "a class-balanced windows file and a figure of real vs synthetic windows per exercise.",
+        "a class-balanced windows file and a figure of real vs synthetic windows per exercise. "
+        "The output folder and its parents are created; a folder holding anything but an "
+        "earlier demo is refused, a finished demo is kept (this one goes to OUT-2, ...).",
     )
+    p.add_argument("--out", default="runs/demo", type=_new_out_dir, help="output folder")
     p.add_argument(
-        "--out", default="runs/demo", type=_out_dir, help="output folder (default: runs/demo)"
+        "--spec",
+        default=str(_default_spec()),
+        help="dataset spec (TOML; default: data_specs/watch.toml of imusynth)",
     )
-    p.add_argument("--spec", default=str(_default_spec()), help="dataset spec")
     p.add_argument(
         "--config",
         type=Path,
         default=_repo_file("experiments", "watch_cgan.toml"),
-        help="GAN config (default: experiments/watch_cgan.toml)",
+        help="GAN config (TOML; default: experiments/watch_cgan.toml of imusynth)",
     )
     p.add_argument(
         "--set",
@@ -786,19 +1015,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    if "OMP_NUM_THREADS" not in os.environ and (os.cpu_count() or 1) <= 2:
-        # On two cores a second intra-op thread only spin-waits: measured 25x slower GAN steps.
-        import torch
+    from tqdm.contrib.logging import logging_redirect_tqdm
 
-        torch.set_num_threads(1)
+    from imusynth.train.device import apply_thread_policy
+
+    apply_thread_policy()  # one torch thread on <= 2 cores unless OMP_NUM_THREADS is set
     try:
         if args.device not in ("auto", "cpu") and not args.device.startswith("cuda"):
             raise ConfigError(
                 f"unknown device {args.device!r} (use auto, cpu or cuda)", field="--device"
             )
-        return int(args.func(args) or 0)
+        # Log lines go through tqdm.write, above a progress bar instead of through it.
+        with logging_redirect_tqdm():
+            return int(args.func(args) or 0)
     except ImusynthError as exc:
         print(f"imusynth: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except OSError as exc:  # a file system refusal (permissions, disk full): one line, no trace
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"imusynth: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("imusynth: interrupted", file=sys.stderr)

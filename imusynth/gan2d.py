@@ -52,7 +52,7 @@ from imusynth.errors import CheckpointError, ConfigError, DataError
 from imusynth.models.build import build_image_gan
 from imusynth.train.checkpoint import load_checkpoint, load_state, save_checkpoint
 from imusynth.train.config import IMAGE_GENERATORS, GANConfig, apply_overrides, validate_config
-from imusynth.train.device import resolve_device
+from imusynth.train.device import apply_thread_policy, resolve_device
 from imusynth.train.loop import CHECKPOINT_NAME, Callback, epoch_loader, fit_gan
 
 __all__ = [
@@ -171,6 +171,7 @@ def train_image_run(
     >>> run = train_image_run(cfg, load_images(cfg.data.spec), "runs/ct")  # doctest: +SKIP
     """
     validate_config(config)
+    apply_thread_policy()  # the CLI's thread policy (imusynth.train.device)
     if config.model.generator not in IMAGE_GENERATORS:
         raise ConfigError(
             f"images need an image generator ({', '.join(IMAGE_GENERATORS)}), "

@@ -410,6 +410,9 @@ def run_experiment(
     from joblib import Parallel, delayed, parallel_config
     from tqdm.auto import tqdm
 
+    from imusynth.train.device import apply_thread_policy
+
+    apply_thread_policy()  # the CLI's thread policy; units that run beside others pin their own
     _check_backend(backend)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -28,6 +28,7 @@ import csv
 import html
 import io
 import json
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +44,7 @@ __all__ = [
     "ORIGINS",
     "SHEET_NAME",
     "TuringScore",
+    "csv_cell",
     "make_sheet",
     "read_key",
     "score_answers",
@@ -54,6 +56,25 @@ KEY_NAME = "answer_key.csv"
 ORIGINS = ("real", "synthetic")
 ANSWER_COLUMNS = ("reader", "item", "origin", "class")
 KEY_COLUMNS = ("item", "origin", "class", "source_index")
+# A cell starting with one of these is a formula to a spreadsheet (OWASP, CSV injection):
+# such a cell is written with a leading apostrophe, which the reading side removes.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(text: str) -> str:
+    """``text`` safe to open in a spreadsheet: prefixed with ``'`` if it starts a formula.
+
+    Examples
+    --------
+    >>> csv_cell("=HYPERLINK(1)"), csv_cell("cyst")
+    ("'=HYPERLINK(1)", 'cyst')
+    """
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def _plain_cell(text: str) -> str:
+    """Undo :func:`csv_cell`."""
+    return text[1:] if text.startswith("'") and text[1:].startswith(FORMULA_START) else text
 
 
 # ----------------------------------------------------------------------------- making
@@ -133,18 +154,23 @@ def make_sheet(
         raise DataError(
             "an answer key already exists here; choose another folder", path=key_path, field="--out"
         )
+    created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
-
-    X = np.stack([ws.X[i] for _, ws, i in items])  # (n, C, T) or (n, 1, H, W)
-    pictures = _render(X, real)
-    page = _page(title, pictures, real.classes, "roi" if X.ndim == 4 else "plot")
-    with atomic_path(out / SHEET_NAME) as tmp:
-        tmp.write_text(page, encoding="utf-8")
-    with atomic_path(key_path) as tmp, tmp.open("w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(KEY_COLUMNS)
-        for k, (origin, ws, i) in enumerate(items, start=1):
-            writer.writerow([k, origin, ws.classes[int(ws.y[i])], i])
+    try:
+        X = np.stack([ws.X[i] for _, ws, i in items])  # (n, C, T) or (n, 1, H, W)
+        pictures = _render(X, real)
+        page = _page(title, pictures, real.classes, "roi" if X.ndim == 4 else "plot")
+        with atomic_path(out / SHEET_NAME) as tmp:
+            tmp.write_text(page, encoding="utf-8")
+        with atomic_path(key_path) as tmp, tmp.open("w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(KEY_COLUMNS)
+            for k, (origin, ws, i) in enumerate(items, start=1):
+                writer.writerow([k, origin, csv_cell(ws.classes[int(ws.y[i])]), i])
+    except BaseException:
+        if created:  # no half-written sheet folder is left behind
+            shutil.rmtree(out, ignore_errors=True)
+        raise
     return out / SHEET_NAME
 
 
@@ -253,7 +279,10 @@ _JS = r"""
     return { item: k, origin: origin ? origin.value : "", cls: cls ? cls.value : "" };
   }
   function quote(text) {
-    return /[",\n]/.test(text) ? '"' + text.replace(/"/g, '""') + '"' : text;
+    // A leading = + - @ tab or CR would make a spreadsheet run the cell as a formula (OWASP
+    // CSV injection): such a cell gets a leading apostrophe, removed again when scoring.
+    if (/^[=+\-@\t\r]/.test(text)) { text = "'" + text; }
+    return /[",\n\r]/.test(text) ? '"' + text.replace(/"/g, '""') + '"' : text;
   }
   function update() {
     var answered = 0;
@@ -416,6 +445,8 @@ def read_key(sheet_dir: str | Path) -> list[dict[str, str]]:
     """The answer key rows (``item``, ``origin``, ``class``, ``source_index``)."""
     path = Path(sheet_dir) / KEY_NAME
     rows = _read_csv(path, KEY_COLUMNS)
+    for row in rows:
+        row["class"] = _plain_cell(row["class"])
     for i, row in enumerate(rows, start=2):
         if row["origin"] not in ORIGINS:
             raise DataError(f"bad origin {row['origin']!r} in line {i}", path=path, field="origin")
@@ -442,7 +473,7 @@ def score_answers(sheet_dir: str | Path, answers: str | Path) -> TuringScore:
     path = Path(answers)
     rows = _read_csv(path, ANSWER_COLUMNS[1:])
     given: dict[str, dict[str, str]] = {}
-    readers = {row.get("reader", "").strip() for row in rows} - {""}
+    readers = {_plain_cell(row.get("reader", "").strip()) for row in rows} - {""}
     for line, row in enumerate(rows, start=2):
         item = row["item"].strip()
         if item not in key:
@@ -451,7 +482,7 @@ def score_answers(sheet_dir: str | Path, answers: str | Path) -> TuringScore:
             )
         if item in given:
             raise DataError(f"item {item} is answered twice (line {line})", path=path, field="item")
-        origin, cls = row["origin"].strip().lower(), row["class"].strip()
+        origin, cls = row["origin"].strip().lower(), _plain_cell(row["class"].strip())
         if origin not in ("", *ORIGINS):
             raise DataError(
                 f"origin must be real or synthetic, got {row['origin']!r} in line {line}",
@@ -502,7 +533,13 @@ def _offered(sheet_dir: str | Path) -> list[str]:
     if start < 0:
         return []
     end = text.find('"', start + len('data-classes="'))
-    return list(json.loads(html.unescape(text[start + len('data-classes="') : end])))
+    try:
+        classes = json.loads(html.unescape(text[start + len('data-classes="') : end]))
+    except ValueError:
+        raise DataError("corrupt class list", path=page, field="data-classes") from None
+    if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
+        raise DataError("class list is not a list of names", path=page, field="data-classes")
+    return classes
 
 
 def turing_table(scores: Sequence[TuringScore]) -> str:

@@ -6,6 +6,11 @@ describes in its environment (``WORLD_SIZE``, ``RANK``, ``LOCAL_RANK``, ``MASTER
 ``MASTER_PORT``); :func:`distributed_context` tells library code which process it is in.
 Without ``torchrun`` (or with one process) nothing is initialised and every function here
 is a no-op.
+
+:func:`apply_thread_policy` is the one thread policy of the command line and the library's
+long-running entry points (``train_run``, ``ConditionalGAN.fit``, ``ImageGAN.fit``,
+``run_experiment``): on a machine with at most two cores torch runs one intra-op thread,
+unless the user chose a number (``OMP_NUM_THREADS``, or ``torch.set_num_threads``).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from imusynth.errors import ConfigError
 
 __all__ = [
     "DistContext",
+    "apply_thread_policy",
     "distributed_context",
     "init_distributed",
     "resolve_device",
@@ -27,6 +33,45 @@ __all__ = [
 ]
 
 _joined = False  # whether init_distributed set the process group up (and so may end it)
+# torch's thread count as imusynth last left it (at import: torch's default); a different
+# count later means the user chose one, and the policy leaves it alone.
+_threads_expected = torch.get_num_threads()
+SMALL_MACHINE_CORES = 2
+
+
+def apply_thread_policy() -> int:
+    """Run torch on one intra-op thread on a machine with at most two cores; return the count.
+
+    On two cores a second intra-op thread mostly spin-waits for the first: GAN steps of the
+    small networks here measured several times slower with two threads than with one
+    (up to 25x on a busy machine). The policy changes nothing when the user has chosen a
+    count: ``OMP_NUM_THREADS`` is set, or ``torch.set_num_threads`` was called after
+    imusynth was imported (any count other than torch's default). Set
+    ``OMP_NUM_THREADS=2`` to use both cores anyway. The command line applies it at start;
+    ``train_run``, ``ConditionalGAN.fit``, ``ImageGAN.fit`` and ``run_experiment`` apply it
+    when called, so the Python API runs as fast as the command line.
+
+    Returns
+    -------
+    int
+        torch's intra-op thread count after the policy.
+
+    Examples
+    --------
+    >>> apply_thread_policy() >= 1
+    True
+    """
+    if "OMP_NUM_THREADS" in os.environ:
+        return torch.get_num_threads()
+    if (os.cpu_count() or 1) > SMALL_MACHINE_CORES:
+        return torch.get_num_threads()
+    global _threads_expected
+    if torch.get_num_threads() != _threads_expected:
+        return torch.get_num_threads()  # the user set it
+    if _threads_expected > 1:
+        torch.set_num_threads(1)
+        _threads_expected = 1
+    return torch.get_num_threads()
 
 
 @dataclass(frozen=True)
