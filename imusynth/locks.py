@@ -144,6 +144,7 @@ def _acquire(path: Path, folder: Path, what: str) -> int:
                 "taking over a stale lock of process %s (no longer running) in %s", pid, folder
             )
         os.ftruncate(fd, 0)
+        os.lseek(fd, 0, os.SEEK_SET)
         os.write(fd, (json.dumps({"pid": os.getpid(), "host": host}) + "\n").encode())
         os.fsync(fd)
         return fd
