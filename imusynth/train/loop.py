@@ -1250,11 +1250,16 @@ def _read_metrics(path: Path, upto: int) -> list[dict[str, float]]:
         except (TypeError, ValueError):
             log.warning("%s: line %d is unreadable; dropped", path, i)
     rows = [r for r in rows if r["step"] <= upto]
-    if rows:
-        with path.open("w", newline="") as f:
+    if not rows:
+        path.unlink()
+        return rows
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:  # a kill while the rows are rewritten leaves the old file whole
+        with tmp.open("w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=list(rows[0]))
             writer.writeheader()
             writer.writerows(rows)
-    else:
-        path.unlink()
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return rows
