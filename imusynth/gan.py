@@ -13,7 +13,8 @@ physical units.
 
 A run folder holds ``checkpoint.pt`` (weights, optimisers, RNG states, config and the
 metadata below), ``config.toml`` (the resolved config), ``run.json`` (normaliser, class,
-channel and unit names, sampling rate, window length, sides), ``metrics.csv`` and figures.
+channel and unit names, sampling rate, window length, sides), ``metrics.csv`` and figures;
+while a run writes to it, also ``.imusynth.lock`` (:mod:`imusynth.locks`).
 """
 
 from __future__ import annotations

@@ -9,7 +9,8 @@ learns from data -- the classifier's normaliser, the augmenters' choice of sourc
 the GANs -- sees the training subjects of the cell's fold only. GANs are trained once per
 (fold, seed, training size, generator) and cached on disk, so every arm that uses synthetic
 data reuses the same generator. Rows are appended to ``results.csv`` as cells finish; an
-interrupted experiment resumes from the rows it has.
+interrupted experiment resumes from the rows it has. One experiment at a time writes to a
+results folder (:mod:`imusynth.locks`); a second one is refused.
 
 Arms of the augmentation study (``kind = "augmentation"``):
 
@@ -62,7 +63,7 @@ from typing import Any
 import numpy as np
 
 from imusynth.data import WindowSet, load_windows, read_windows, subject_kfold
-from imusynth.errors import ConfigError
+from imusynth.errors import ConfigError, DataError
 from imusynth.locks import folder_lock
 from imusynth.train.config import IMAGE_GENERATORS
 
@@ -1106,6 +1107,9 @@ def summarise(
 ) -> Path:
     """Write ``summary.md`` (mean ± sd over folds and seeds) and the figures beside it.
 
+    A partial last row of ``results_csv`` is left out, and a cell found more than once
+    counts once (with a warning), so no cell weighs twice in a mean or a count.
+
     The summary ends with per-class sensitivity and specificity tables (see
     :func:`sensitivity_specificity_tables`); ``classes`` names the class codes and
     ``modality`` (``"image"`` or ``"windows"``) picks the wording, patients and images or
@@ -1116,8 +1120,14 @@ def summarise(
 
     import pandas as pd
 
-    df = pd.read_csv(io.StringIO(_complete_text(Path(results_csv))[0]))
+    text = _complete_text(Path(results_csv))[0] if Path(results_csv).is_file() else ""
     key_columns = ["fold", "seed", "train_subjects", "n_added", "arm"]
+    if text.count("\n") < 2:
+        raise DataError("no complete result rows to summarise", path=results_csv)
+    df = pd.read_csv(io.StringIO(text))
+    missing = [c for c in key_columns if c not in df]
+    if missing:
+        raise DataError("not an experiment's results table", path=results_csv, field=missing[0])
     df = df.dropna(subset=key_columns)
     n_dup = int(df.duplicated(subset=key_columns).sum())
     if n_dup:

@@ -288,6 +288,11 @@ def test_cut_results_row_runs_again_and_summaries_count_each_cell_once(tmp_path,
     n_before = len(_rows(results))
     run_experiment(cfg, out, windows=ws)  # nothing to redo, nothing appended
     assert len(_rows(results)) == n_before
+    # Only a header and a cut row: nothing to summarise, said in one clear error.
+    results.write_text(whole.splitlines(keepends=True)[0] + "0,0,0")
+    with pytest.raises(ImusynthError, match="no complete result rows") as info:
+        summarise(results, out)
+    assert info.value.path == str(results)
 
 
 # ----------------------------------------------------------------------------- validation
