@@ -19,6 +19,7 @@ import numpy as np
 
 from imusynth.errors import CheckpointError, ConfigError, DataError
 from imusynth.train.config import GANConfig, config_from_dict, config_to_toml, validate_config
+from imusynth.train.loop import CHECKPOINT_NAME
 
 CONFIG_NAME = "config.toml"
 META_NAME = "run.json"
@@ -34,8 +35,11 @@ def write_run_files(run_dir: Path, config: GANConfig, meta: Mapping[str, Any]) -
         (META_NAME, json.dumps(meta, indent=2) + "\n"),
     ):
         tmp = run_dir / f".{name}.tmp"
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(run_dir / name)
+        try:
+            tmp.write_text(text, encoding="utf-8")
+            tmp.replace(run_dir / name)
+        finally:  # a failed write (a full disk) leaves no temporary behind
+            tmp.unlink(missing_ok=True)
 
 
 def read_meta(run_dir: Path) -> dict[str, Any] | None:
@@ -60,9 +64,13 @@ def check_resume_meta(
     """Refuse to resume ``run_dir`` unless its ``run.json`` agrees with ``now`` on ``keys``.
 
     ``differ`` is the message for a disagreement; ``missing_at`` the path a missing
-    ``run.json`` is reported at (default: the file itself).
+    ``run.json`` is reported at (default: the file itself). A folder with neither
+    ``run.json`` nor a checkpoint (a run killed before it wrote either) passes: the resume
+    starts the run from step 0.
     """
     saved = read_meta(run_dir)
+    if saved is None and not any(run_dir.glob(f"**/{CHECKPOINT_NAME}")):
+        return
     if saved is None:
         raise CheckpointError(
             "nothing to resume: no run.json in the run folder",

@@ -15,6 +15,7 @@ __all__ = [
     "ConfigError",
     "DataError",
     "ImusynthError",
+    "LockError",
     "SpecError",
     "StoreError",
 ]
@@ -71,3 +72,7 @@ class ConfigError(ImusynthError):
 
 class CheckpointError(ImusynthError):
     """A checkpoint or run folder is missing, corrupt, or incompatible."""
+
+
+class LockError(ImusynthError):
+    """A run or results folder is in use by another process (its lock file names the owner)."""

@@ -13,11 +13,13 @@ physical units.
 
 A run folder holds ``checkpoint.pt`` (weights, optimisers, RNG states, config and the
 metadata below), ``config.toml`` (the resolved config), ``run.json`` (normaliser, class,
-channel and unit names, sampling rate, window length, sides), ``metrics.csv`` and figures.
+channel and unit names, sampling rate, window length, sides), ``metrics.csv`` and figures;
+while a run writes to it, also ``.imusynth.lock`` (:mod:`imusynth.locks`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
@@ -34,6 +36,7 @@ from imusynth._runs import CONFIG_NAME, META_NAME, SYNTHETIC_GROUP  # noqa: F401
 from imusynth.data import WindowSet, concatenate, load_windows, read_windows
 from imusynth.data.normalize import ChannelNormalizer
 from imusynth.errors import CheckpointError, ConfigError, DataError
+from imusynth.locks import folder_lock
 from imusynth.models.build import build_discriminator, build_generator
 from imusynth.train.checkpoint import load_checkpoint, load_state, save_checkpoint
 from imusynth.train.config import IMAGE_GENERATORS, GANConfig, validate_config
@@ -42,6 +45,7 @@ from imusynth.train.loop import (
     CHECKPOINT_NAME,
     Callback,
     GANTrainingState,
+    check_train_setup,
     epoch_loader,
     fit_gan,
 )
@@ -159,9 +163,13 @@ def train_run(
     windows : WindowSet
         Training windows in physical units (real rows only are used).
     out_dir : str or Path or None
-        The run folder (created); ``None`` trains in memory only.
+        The run folder (created); ``None`` trains in memory only. The config, the data and
+        the device settings are checked before anything is written there, and the folder is
+        locked while the run writes to it (a second writer gets a
+        :class:`~imusynth.errors.LockError`).
     resume : bool
-        Continue a killed run in ``out_dir`` (same data and config).
+        Continue a killed run in ``out_dir`` (same data and config). A run killed before its
+        first checkpoint starts again from step 0.
     device : str or torch.device
     progress : bool
         tqdm progress bar.
@@ -194,31 +202,34 @@ def train_run(
         )
     ws = windows.subset(~windows.is_synthetic) if windows.is_synthetic.any() else windows
     run, (Z, y, side) = _prepare(config, ws, device)
+    check_train_setup(config.train, run.device)  # before the run folder is touched
     extra: list[Callback] = list(callbacks)
-    if out_dir is not None:
-        out_dir = Path(out_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        if resume:
-            _check_resume_meta(out_dir, run)
-        _runs.write_run_files(out_dir, config, run.meta())
-        if plots:
-            from imusynth.plots.gan import SamplePlotCallback
+    with contextlib.ExitStack() as stack:
+        if out_dir is not None:
+            out_dir = Path(out_dir)
+            out_dir.mkdir(parents=True, exist_ok=True)
+            stack.enter_context(folder_lock(out_dir, "run folder"))
+            if resume:
+                _check_resume_meta(out_dir, run)
+            _runs.write_run_files(out_dir, config, run.meta())
+            if plots:
+                from imusynth.plots.gan import SamplePlotCallback
 
-            extra.append(
-                SamplePlotCallback(
-                    ws.X,
-                    ws.y,
-                    ws.classes,
-                    ws.channels,
-                    ws.units,
-                    run.normalizer,
-                    out_dir,
-                    every=config.train.sample_every,
-                    sampling_rate_hz=ws.sampling_rate_hz,
-                    seed=config.train.seed,
+                extra.append(
+                    SamplePlotCallback(
+                        ws.X,
+                        ws.y,
+                        ws.classes,
+                        ws.channels,
+                        ws.units,
+                        run.normalizer,
+                        out_dir,
+                        every=config.train.sample_every,
+                        sampling_rate_hz=ws.sampling_rate_hz,
+                        seed=config.train.seed,
+                    )
                 )
-            )
-    _fit(config, run, Z, y, side, extra, out_dir, resume, progress)
+        _fit(config, run, Z, y, side, extra, out_dir, resume, progress)
     run.run_dir = out_dir
     return run
 

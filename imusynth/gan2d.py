@@ -34,6 +34,7 @@ after 600 steps and 0.17-0.19 after 1,200.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 from collections.abc import Callable, Mapping, Sequence
@@ -49,11 +50,18 @@ from imusynth import _runs
 from imusynth._runs import CONFIG_NAME, META_NAME, SYNTHETIC_GROUP  # noqa: F401 (kept here)
 from imusynth.data import ImageSet, WindowSet, concatenate
 from imusynth.errors import CheckpointError, ConfigError, DataError
+from imusynth.locks import folder_lock
 from imusynth.models.build import build_image_gan
 from imusynth.train.checkpoint import load_checkpoint, load_state, save_checkpoint
 from imusynth.train.config import IMAGE_GENERATORS, GANConfig, apply_overrides, validate_config
 from imusynth.train.device import apply_thread_policy, resolve_device
-from imusynth.train.loop import CHECKPOINT_NAME, Callback, epoch_loader, fit_gan
+from imusynth.train.loop import (
+    CHECKPOINT_NAME,
+    Callback,
+    check_train_setup,
+    epoch_loader,
+    fit_gan,
+)
 
 __all__ = [
     "ImageGAN",
@@ -151,7 +159,9 @@ def train_image_run(
         The run folder (created); ``None`` trains in memory only.
     resume : bool
         Continue a killed run in ``out_dir``: classes already trained are reloaded, the
-        interrupted one continues from its checkpoint.
+        interrupted one continues from its checkpoint (from step 0 if it had none yet).
+        The config, the images and the device settings are checked before anything is
+        written, and ``out_dir`` is locked while the run writes to it.
     device : str or torch.device
     progress : bool
     callbacks : sequence of Callback
@@ -190,11 +200,24 @@ def train_image_run(
         units=tuple(ims.units),
         size=X.shape[-1],
     )
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        if resume:
-            _check_resume_meta(out, run)
-        _runs.write_run_files(out, config, run.meta())
+    check_train_setup(config.train, dev)
+    for _ in _parts(config, run, X, y, None):  # every part's data checked before writing
+        pass
+    with contextlib.ExitStack() as stack:
+        if out is not None:
+            out.mkdir(parents=True, exist_ok=True)
+            stack.enter_context(folder_lock(out, "run folder"))
+            if resume:
+                _check_resume_meta(out, run)
+            _runs.write_run_files(out, config, run.meta())
+        _train_parts(config, run, X, y, out, dev, resume, progress, callbacks)
+    run.run_dir = out
+    if out is not None and plots:
+        _plot_samples(run, X, y, out / "samples.png")
+    return run
+
+
+def _train_parts(config, run, X, y, out, dev, resume, progress, callbacks) -> None:
     for part, (Xk, yk, cfg_k, sub) in enumerate(_parts(config, run, X, y, out)):
         generator, discriminator = build_image_gan(
             config.model, len(run.classes), seed=cfg_k.train.seed
@@ -224,10 +247,6 @@ def train_image_run(
         run.generators.append(state.ema.eval())
         run.checkpoints.append(state.checkpoint)
         run.step = state.step
-    run.run_dir = out
-    if out is not None and plots:
-        _plot_samples(run, X, y, out / "samples.png")
-    return run
 
 
 def class_batch_loader(

@@ -9,7 +9,8 @@ learns from data -- the classifier's normaliser, the augmenters' choice of sourc
 the GANs -- sees the training subjects of the cell's fold only. GANs are trained once per
 (fold, seed, training size, generator) and cached on disk, so every arm that uses synthetic
 data reuses the same generator. Rows are appended to ``results.csv`` as cells finish; an
-interrupted experiment resumes from the rows it has.
+interrupted experiment resumes from the rows it has. One experiment at a time writes to a
+results folder (:mod:`imusynth.locks`); a second one is refused.
 
 Arms of the augmentation study (``kind = "augmentation"``):
 
@@ -62,7 +63,8 @@ from typing import Any
 import numpy as np
 
 from imusynth.data import WindowSet, load_windows, read_windows, subject_kfold
-from imusynth.errors import ConfigError
+from imusynth.errors import ConfigError, DataError
+from imusynth.locks import folder_lock
 from imusynth.train.config import IMAGE_GENERATORS
 
 __all__ = [
@@ -225,7 +227,7 @@ def load_experiment(path: str | Path, *, quick: bool = False) -> ExperimentConfi
         classifier=dict(raw.get("classifier", {})),
         gan_config=gan_config,
         gan_set=tuple(get("gan", "set", [], list)),
-        augment={k: float(v) for k, v in raw.get("augment", {}).items()},
+        augment=_augment_params(raw.get("augment", {}), path),
         rebalance_classes=tuple(get("rebalance", "classes", [], list)),
         rebalance_fraction=float(get("rebalance", "fraction", 0.1, (int, float))),
         path=str(path),
@@ -234,6 +236,17 @@ def load_experiment(path: str | Path, *, quick: bool = False) -> ExperimentConfi
         gan_augment_to=get("gan", "augment_to", 0, int),
         gan_generator_set=_generator_set(get("gan", "generator_set", {}, dict), path),
     )
+    for key, values in (
+        ("cv.seeds", cfg.seeds),
+        ("grid.train_subjects", cfg.train_subjects),
+        ("grid.n_added", cfg.n_added),
+    ):
+        if not values or any(isinstance(v, bool) or not isinstance(v, int) for v in values):
+            raise ConfigError("expected a non-empty list of integers", path=path, field=key)
+        if key != "cv.seeds" and min(values) < 0:
+            raise ConfigError("must be >= 0", path=path, field=key)
+    if not cfg.arms:
+        raise ConfigError("no arms to run", path=path, field="grid.arms")
     if kind == "rebalancing" and not cfg.rebalance_classes:
         raise ConfigError(
             "a rebalancing experiment needs classes to cut", path=path, field="rebalance.classes"
@@ -252,6 +265,15 @@ def load_experiment(path: str | Path, *, quick: bool = False) -> ExperimentConfi
     ):
         raise ConfigError("must be a positive integer", path=path, field="classifier.sample_budget")
     return cfg
+
+
+def _augment_params(table: dict[str, Any], path: Path) -> dict[str, float]:
+    params = {}
+    for key, value in table.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError("expected a number", path=path, field=f"augment.{key}")
+        params[key] = float(value)
+    return params
 
 
 def load_saved_config(folder: str | Path) -> ExperimentConfig:
@@ -402,24 +424,89 @@ def run_experiment(
     one machine runs at once. Workers cache GANs in ``out_dir``: on a cluster it should be
     on a file system they share.
 
+    Everything is checked before the results folder is created or a file written: the
+    backend, the data, the folds and training sizes, the classes to cut, the classifier's
+    and the GANs' settings (with the device's precision). While it runs, the folder is
+    locked (:mod:`imusynth.locks`): a second experiment into the same folder is refused.
+    On a resume, a partial last row of ``results.csv`` (a kill while it was written) is
+    dropped and its cell run again, and a cell found twice counts once (with a warning).
+
     Raises
     ------
     ConfigError
-        An unknown backend, or one whose package is missing, before anything is written.
+        An unknown backend, or one whose package is missing, a bad setting or data that
+        do not fit the grid, before anything is written.
+    LockError
+        Another process is writing to ``out_dir``.
     """
-    from joblib import Parallel, delayed, parallel_config
-    from tqdm.auto import tqdm
-
     from imusynth.train.device import apply_thread_policy
 
     apply_thread_policy()  # the CLI's thread policy; units that run beside others pin their own
     _check_backend(backend)
     out = Path(out_dir)
+    ws = windows if windows is not None else _load(cfg.data)
+    folds = _check_before_writing(cfg, ws, out, device)
     out.mkdir(parents=True, exist_ok=True)
+    with folder_lock(out, "results folder"):
+        return _run_locked(cfg, ws, folds, out, jobs, device, progress, backend)
+
+
+def _check_before_writing(
+    cfg: ExperimentConfig, ws: WindowSet, out: Path, device: str
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Every check a cell would make later, made once before the first write; the folds."""
+    from imusynth.train.device import resolve_device
+
+    where = cfg.path or None
+    resolve_device(device)
+    _check_generators(cfg, ws)
+    folds = _folds(cfg, ws)
+    fewest = min(len(np.unique(ws.groups[train])) for train, _ in folds)
+    if max(cfg.train_subjects) > fewest:
+        raise ConfigError(
+            f"{max(cfg.train_subjects)} training {Wording.of(_modality(ws)).groups} asked, "
+            f"a fold has {fewest}",
+            path=where,
+            field="grid.train_subjects",
+        )
+    unknown = [c for c in cfg.rebalance_classes if c not in ws.classes]
+    if unknown:
+        raise ConfigError(f"unknown class {unknown[0]!r}", path=where, field="rebalance.classes")
+    try:
+        clf = _classifier(cfg, device, seed=0, n_train=1)
+    except TypeError as exc:
+        raise ConfigError(
+            f"not a classifier setting ({exc})", path=where, field="classifier"
+        ) from None
+    try:
+        clf._check_params()
+    except ConfigError as exc:
+        raise ConfigError(
+            exc.message, path=where, field=f"classifier.{exc.field or 'settings'}"
+        ) from None
+    _augmenter(cfg, ws.X.ndim)
+    if cfg.generators():
+        from imusynth.train.config import load_config
+        from imusynth.train.loop import check_train_setup
+
+        # A resume trains from the results folder's frozen copy, a first run from the file.
+        source = out / GAN_SNAPSHOT if (out / GAN_SNAPSHOT).is_file() else cfg.gan_config
+        for gen in cfg.generators():
+            overrides = [
+                *cfg.gan_set,
+                *cfg.gan_generator_set.get(gen, ()),
+                f"model.generator={gen}",
+            ]
+            check_train_setup(load_config(source, overrides).train, device)
+    return folds
+
+
+def _run_locked(cfg, ws, folds, out, jobs, device, progress, backend) -> Path:
+    from joblib import Parallel, delayed, parallel_config
+    from tqdm.auto import tqdm
+
     (out / CONFIG_INFO).write_text(json.dumps(_portable_config(cfg, out), indent=2, default=str))
     cfg = _freeze_gan_config(cfg, out)
-    ws = windows if windows is not None else _load(cfg.data)
-    _check_generators(cfg, ws)
     (out / DATA_INFO).write_text(
         json.dumps(
             {
@@ -433,8 +520,8 @@ def run_experiment(
         )
     )
     results = out / "results.csv"
+    _repair_tail(results)
     done = {_key(r) for r in _read_rows(results)}
-    folds = _folds(cfg, ws)
     units = [
         Unit(f, s, k) for f in range(cfg.n_splits) for s in cfg.seeds for k in cfg.train_subjects
     ]
@@ -610,11 +697,65 @@ def _load(data: str) -> WindowSet:
     return read_windows(data) if data.endswith((".h5", ".hdf5")) else load_windows(data)
 
 
+def _complete_text(path: Path) -> tuple[str, bool]:
+    """``path``'s text without a partial last line, and whether one was cut.
+
+    A line is partial when it lacks its newline or has another number of fields than the
+    header (``csv`` ends every row it writes with a newline, so only a kill while a row was
+    written leaves one).
+    """
+    text = path.read_text(encoding="utf-8", errors="replace")
+    lines = text.splitlines(keepends=True)
+    if not lines:
+        return "", False
+    n_fields = len(next(csv.reader([lines[0]])))
+    last = lines[-1]
+    partial = not last.endswith("\n") or len(next(csv.reader([last]), [])) != n_fields
+    if partial:
+        lines = lines[:-1]
+    return "".join(lines), partial
+
+
+def _repair_tail(path: Path) -> None:
+    """Drop a partial last row of ``results.csv`` so rows appended later start on a line of
+    their own (its cell counts as not done and runs again)."""
+    if not path.exists():
+        return
+    text, partial = _complete_text(path)
+    if not partial:
+        return
+    log.warning("%s: dropping a partial last row (an interrupted write); its cell runs again", path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def _read_rows(path: Path) -> list[dict[str, str]]:
+    """The complete rows of ``results.csv``, one per cell (a repeated cell is counted once,
+    with a warning)."""
     if not path.exists():
         return []
-    with path.open(newline="") as fh:
-        return list(csv.DictReader(fh))
+    text, _ = _complete_text(path)
+    rows, seen = [], set()
+    n_dup = 0
+    for row in csv.DictReader(text.splitlines()):
+        if None in row or None in row.values():
+            continue  # a row with more or fewer fields than the header
+        try:
+            key = _key(row)
+        except (KeyError, ValueError):
+            continue
+        if key in seen:
+            n_dup += 1
+            continue
+        seen.add(key)
+        rows.append(row)
+    if n_dup:
+        log.warning("%s: %d repeated row(s) of a cell ignored (first one kept)", path, n_dup)
+    return rows
 
 
 def _append_rows(path: Path, rows: list[dict[str, Any]]) -> None:
@@ -969,15 +1110,32 @@ def summarise(
 ) -> Path:
     """Write ``summary.md`` (mean ± sd over folds and seeds) and the figures beside it.
 
+    A partial last row of ``results_csv`` is left out, and a cell found more than once
+    counts once (with a warning), so no cell weighs twice in a mean or a count.
+
     The summary ends with per-class sensitivity and specificity tables (see
     :func:`sensitivity_specificity_tables`); ``classes`` names the class codes and
     ``modality`` (``"image"`` or ``"windows"``) picks the wording, patients and images or
     subjects and windows (default for both: what ``run_experiment`` saved in ``data.json``
     beside the results).
     """
+    import io
+
     import pandas as pd
 
-    df = pd.read_csv(results_csv)
+    text = _complete_text(Path(results_csv))[0] if Path(results_csv).is_file() else ""
+    key_columns = ["fold", "seed", "train_subjects", "n_added", "arm"]
+    if text.count("\n") < 2:
+        raise DataError("no complete result rows to summarise", path=results_csv)
+    df = pd.read_csv(io.StringIO(text))
+    missing = [c for c in key_columns if c not in df]
+    if missing:
+        raise DataError("not an experiment's results table", path=results_csv, field=missing[0])
+    df = df.dropna(subset=key_columns)
+    n_dup = int(df.duplicated(subset=key_columns).sum())
+    if n_dup:
+        log.warning("%s: %d repeated row(s) of a cell ignored (first one kept)", results_csv, n_dup)
+        df = df.drop_duplicates(subset=key_columns, keep="first")
     out = Path(out_dir)
     info = _saved_info(Path(results_csv).parent)
     if not classes:

@@ -132,9 +132,12 @@ def _worker(rank: int, tmp: str, store: str) -> None:
         mine = dict(out_dir=tmp_path / "one", resume=True) if rank == 0 else {}
         state = fit_gan(*_models(seed=5), _loader(case), cfg, **mine)
         out["resumed"] = {k: v.clone() for k, v in state.generator.state_dict().items()}
-        # A user error on rank 0 (nothing to resume) is raised on every process.
+        # A user error on rank 0 (a corrupt checkpoint) is raised on every process.
+        if rank == 0:
+            (tmp_path / "bad").mkdir()
+            (tmp_path / "bad" / CHECKPOINT_NAME).write_bytes(b"not a checkpoint")
         try:
-            fit_gan(*_models(), _loader(case), cfg, out_dir=tmp_path / "empty", resume=True)
+            fit_gan(*_models(), _loader(case), cfg, out_dir=tmp_path / "bad", resume=True)
         except CheckpointError as exc:
             out["error"] = str(exc)
         # The train command in the process group (as under torchrun): rank 0 writes the folder.
@@ -147,7 +150,7 @@ def _worker(rank: int, tmp: str, store: str) -> None:
         if rank == 0:
             torch.save(out, tmp_path / "rank0.pt")
         else:
-            assert "checkpoint not found" in out["error"], out.get("error")
+            assert "corrupt" in out["error"], out.get("error")
     finally:
         dist.destroy_process_group()
 
@@ -204,7 +207,7 @@ def test_a_one_process_checkpoint_resumes_in_two(two_process_runs):
 
 def test_a_user_error_on_rank_0_reaches_every_process(two_process_runs):
     _, out = two_process_runs
-    assert "checkpoint not found" in out["error"]
+    assert "corrupt" in out["error"] and "bad" in out["error"]
 
 
 def test_the_train_command_in_two_processes_writes_one_run_that_resumes_in_one(

@@ -247,13 +247,6 @@ def test_kill_and_resume_reaches_bitwise_identical_weights(tmp_path, loader_kind
     assert [int(float(r["step"])) for r in rows] == [1, 2, 3, 4, 5, 6]
 
 
-def test_resume_without_checkpoint_is_a_checkpoint_error(tmp_path):
-    X, y = _data()
-    with pytest.raises(CheckpointError, match="not found"):
-        fit_gan(*_models(), epoch_loader(X, y, batch_size=16, seed=0), TrainConfig(steps=2),
-                out_dir=tmp_path, resume=True)  # fmt: skip
-
-
 class _Poison(Callback):
     def __init__(self, at: int) -> None:
         self.at = at

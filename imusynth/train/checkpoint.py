@@ -60,7 +60,9 @@ REQUIRED_KEYS = (
 def save_checkpoint(path: str | Path, checkpoint: Mapping[str, Any]) -> Path:
     """Write ``checkpoint`` to ``path`` atomically (temporary file, fsync, rename).
 
-    A crash while writing leaves the previous checkpoint intact.
+    A crash while writing leaves the previous checkpoint intact; an exception (a full disk)
+    also removes the temporary file. Only a kill leaves a ``.NAME.*.tmp`` behind, which
+    :func:`imusynth.train.loop.fit_gan` removes when the run restarts.
 
     Examples
     --------
@@ -100,10 +102,12 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         raise CheckpointError("checkpoint not found", path=path)
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:  # torch raises many types for truncated or foreign files
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    except Exception:  # torch raises many types for truncated or foreign files
+        # torch's own message advises weights_only=False, which would let the file run
+        # code: a user is never told that, only what is wrong with the file.
         raise CheckpointError(
-            f"unreadable or corrupt checkpoint ({reason[:200]})", path=path
+            "unreadable: the file is corrupt, truncated or not an imusynth checkpoint",
+            path=path,
         ) from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         found = ckpt.get("format") if isinstance(ckpt, dict) else type(ckpt).__name__

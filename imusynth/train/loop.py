@@ -120,6 +120,7 @@ from imusynth.errors import (
     SpecError,
     StoreError,
 )
+from imusynth.locks import folder_lock
 from imusynth.train.checkpoint import (
     CHECKPOINT_FORMAT,
     capture_rng_states,
@@ -143,6 +144,7 @@ __all__ = [
     "Callback",
     "DivergenceError",
     "GANTrainingState",
+    "check_train_setup",
     "dataset_loader",
     "epoch_loader",
     "fit_gan",
@@ -441,9 +443,15 @@ def fit_gan(
         Where ``checkpoint.pt`` (every ``checkpoint_every`` steps and at the end) and
         ``metrics.csv`` go; ``None`` writes nothing. With several processes only rank 0's
         matters; the others write nothing.
+        While the loop runs it holds the folder's writer lock (:mod:`imusynth.locks`): a second
+        process training into the same folder is refused. Temporary files a killed run left
+        behind (``.checkpoint.pt.*.tmp``) are removed at the start.
     resume : bool
         Continue from ``out_dir/checkpoint.pt``. With a resumable loader, the final weights are
-        bitwise equal to an uninterrupted run's on the CPU. With several processes rank 0's
+        bitwise equal to an uninterrupted run's on the CPU. A run killed before its first
+        checkpoint has nothing to continue from: it starts again from step 0 (logged), its
+        ``metrics.csv`` cleared. A partial last line of ``metrics.csv`` (a kill while it was
+        written) is dropped. With several processes rank 0's
         ``resume`` counts: it reads the checkpoint and sends it to the others, which need no
         ``out_dir``; the checkpoint may come from a run with another number of processes.
     progress : bool
@@ -462,7 +470,9 @@ def fit_gan(
         A loss or weight became NaN or Inf (checked every ``log_every`` steps and before each
         checkpoint, so no bad weights are ever written).
     CheckpointError
-        ``resume`` without a usable checkpoint.
+        ``resume`` with a corrupt or incompatible checkpoint, or without ``out_dir``.
+    LockError
+        Another process is writing to ``out_dir``.
     ConfigError
         ``train.precision`` unknown, or fp16 on the CPU; ``train.compile`` on a machine where
         :func:`torch.compile` cannot work.
@@ -479,13 +489,81 @@ def fit_gan(
     (4, 2)
     """
     train = config.train if isinstance(config, GANConfig) else config
+    dev = resolve_device(device)
+    check_train_setup(train, dev)
+    amp = _Amp.of(train, dev)
+    writes = out_dir is not None and distributed_context().is_main
+    with contextlib.ExitStack() as stack:
+        if writes:
+            Path(out_dir).mkdir(parents=True, exist_ok=True)
+            stack.enter_context(folder_lock(out_dir, "run folder"))
+            _remove_stale_temporaries(Path(out_dir))
+        return _fit_gan(
+            generator,
+            discriminator,
+            loader,
+            config,
+            callbacks,
+            dev=dev,
+            amp=amp,
+            out_dir=out_dir,
+            resume=resume,
+            progress=progress,
+            meta=meta,
+        )
+
+
+def check_train_setup(config: TrainConfig, device: str | torch.device) -> None:
+    """Check that ``config`` can train on ``device``, so callers can refuse before they write.
+
+    ``train.precision`` must be known and supported there (fp16 needs CUDA; bf16 on CUDA a
+    GPU with native bfloat16) and ``train.compile`` must be able to work.
+
+    Raises
+    ------
+    ConfigError
+        Naming ``train.precision`` or ``train.compile``.
+
+    Examples
+    --------
+    >>> check_train_setup(TrainConfig(precision="fp32"), "cpu")
+    >>> try:
+    ...     check_train_setup(TrainConfig(precision="fp16"), "cpu")
+    ... except ConfigError as exc:
+    ...     exc.field
+    'train.precision'
+    """
+    dev = resolve_device(device)
+    _Amp.of(config, dev)
+    if config.compile:
+        _check_compile(dev)
+
+
+def _remove_stale_temporaries(run_dir: Path) -> None:
+    """Delete checkpoint temporaries a killed writer left (the caller holds the lock)."""
+    for tmp in run_dir.glob(f".{CHECKPOINT_NAME}.*.tmp"):
+        log.info("removing %s, left by an interrupted checkpoint write", tmp)
+        tmp.unlink(missing_ok=True)
+
+
+def _fit_gan(
+    generator: nn.Module,
+    discriminator: nn.Module,
+    loader: LoaderLike,
+    config: TrainConfig | GANConfig,
+    callbacks: Sequence[Callback],
+    *,
+    dev: torch.device,
+    amp: _Amp,
+    out_dir: str | Path | None,
+    resume: bool,
+    progress: bool,
+    meta: dict[str, Any] | None,
+) -> GANTrainingState:
+    train = config.train if isinstance(config, GANConfig) else config
     full = config_to_dict(config) if isinstance(config, GANConfig) else {}
     full = full or {"train": dataclasses.asdict(train)}
     ctx = distributed_context()
-    dev = resolve_device(device)
-    amp = _Amp.of(train, dev)
-    if train.compile:
-        _check_compile(dev)
     generator.to(dev).train()
     discriminator.to(dev).train()
     ema = copy.deepcopy(generator).requires_grad_(False)
@@ -512,8 +590,10 @@ def fit_gan(
         state.scaler_d = torch.amp.GradScaler(dev.type)
         state.scaler_g = torch.amp.GradScaler(dev.type)
     ckpt_path = None if state.out_dir is None else state.out_dir / CHECKPOINT_NAME
-    if state.out_dir is not None:
-        state.out_dir.mkdir(parents=True, exist_ok=True)
+    if resume and ckpt_path is not None and not ckpt_path.exists():
+        # Killed before its first checkpoint: nothing to continue, so start over.
+        log.warning("no checkpoint in %s yet: training starts from step 0", state.out_dir)
+        resume = False
     if ctx.active:
         # Rank 0 holds the run folder, so its choice counts (a caller may decide to resume by
         # whether a checkpoint exists, which only rank 0 can see).
@@ -1088,6 +1168,13 @@ def _update_ema(ema: nn.Module, model: nn.Module, decay: float) -> None:
         b_ema.copy_(b)
 
 
+def _metric_value(key: str | None, value: str | None) -> float:
+    if key is None or value is None:  # more or fewer fields than the header
+        raise ValueError("wrong number of fields")
+    # Counts stay integers, as _log_row writes them ("10", not "10.0").
+    return int(value) if key in ("step", "epoch") else float(value)
+
+
 def _log_row(
     state: GANTrainingState, means: Tensor, steps_per_s: float, sigma: float, last_good
 ) -> dict[str, float]:
@@ -1144,17 +1231,35 @@ def _check_same_model(ckpt: dict[str, Any], full: dict[str, Any], path: Path) ->
 
 
 def _read_metrics(path: Path, upto: int) -> list[dict[str, float]]:
-    """Rows of an earlier run up to ``upto``; later rows (after the checkpoint) are dropped."""
+    """Rows of an earlier run up to ``upto``; later rows (after the checkpoint) are dropped.
+
+    A last line without its newline was cut by a kill while it was written: it is dropped
+    (even if it parses, a number in it may be cut short), as is any row with missing or
+    unreadable values.
+    """
     if not path.exists():
         return []
-    with path.open(newline="") as f:
-        rows = [{k: float(v) for k, v in r.items()} for r in csv.DictReader(f)]
+    text = path.read_text(encoding="utf-8", errors="replace")
+    if text and not text.endswith("\n"):
+        log.warning("%s: dropping its unfinished last line", path)
+        text = text[: text.rfind("\n") + 1]
+    rows = []
+    for i, r in enumerate(csv.DictReader(text.splitlines()), start=2):
+        try:
+            rows.append({k: _metric_value(k, v) for k, v in r.items()})
+        except (TypeError, ValueError):
+            log.warning("%s: line %d is unreadable; dropped", path, i)
     rows = [r for r in rows if r["step"] <= upto]
-    if rows:
-        with path.open("w", newline="") as f:
+    if not rows:
+        path.unlink()
+        return rows
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:  # a kill while the rows are rewritten leaves the old file whole
+        with tmp.open("w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=list(rows[0]))
             writer.writeheader()
             writer.writerows(rows)
-    else:
-        path.unlink()
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return rows
