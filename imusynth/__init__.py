@@ -15,7 +15,7 @@ def __getattr__(name: str):
     # Lazy (PEP 562): importing the package, as the CLI does on every start, stays free of
     # torch, scikit-learn and imbalanced-learn until the over-sampler is asked for.
     if name == "CGANOverSampler":
-        from imusynth.augment.cgan_sampler import CGANOverSampler
+        from imusynth.gan.oversampler import CGANOverSampler
 
         return CGANOverSampler
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -14,8 +14,8 @@ from sklearn.model_selection import GroupKFold, cross_validate
 from sklearn.utils.estimator_checks import estimator_checks_generator as sklearn_checks
 
 import imusynth
-from imusynth.augment.cgan_sampler import CGANOverSampler
 from imusynth.errors import ConfigError, DataError
+from imusynth.gan.oversampler import CGANOverSampler
 
 # Small networks and two GAN steps: each fit takes a few hundredths of a second.
 TINY = {

@@ -8,7 +8,7 @@ import torch
 
 from imusynth.data import ImageSet, read_windows, write_windows
 from imusynth.errors import CheckpointError, ConfigError, DataError
-from imusynth.gan2d import ImageGAN
+from imusynth.gan import ImageGAN
 from imusynth.models.build import build_image_gan
 from imusynth.train.config import ModelConfig, load_config
 
@@ -53,7 +53,7 @@ def test_build_image_gan_from_model_config():
 
 @pytest.mark.parametrize(("generator", "n_fits"), [("dcgan", 3), ("acgan", 1)])
 def test_fit_trains_through_the_shared_loop_and_samples_in_range(monkeypatch, generator, n_fits):
-    from imusynth import gan2d
+    from imusynth.gan import images as gan_images
     from imusynth.train import loop
 
     calls = []
@@ -67,7 +67,7 @@ def test_fit_trains_through_the_shared_loop_and_samples_in_range(monkeypatch, ge
             calls.append(sum(len(y) for _, y in batches))
         return loop.fit_gan(G, D, loader, config, *args, **kwargs)
 
-    monkeypatch.setattr(gan2d, "fit_gan", spy)
+    monkeypatch.setattr(gan_images, "fit_gan", spy)
     ims = _images()
     gan = ImageGAN(generator=generator, device="cpu", **TINY).fit(ims.X, ims.y, classes=ims.classes)
     # one DCGAN per class on that class's images, or one AC-GAN on whole batches of each

@@ -31,11 +31,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from imusynth import _runs
-from imusynth._runs import CONFIG_NAME, META_NAME, SYNTHETIC_GROUP  # noqa: F401 (kept here)
 from imusynth.data import WindowSet, concatenate, load_windows, read_windows
 from imusynth.data.normalize import ChannelNormalizer
 from imusynth.errors import CheckpointError, ConfigError, DataError
+from imusynth.gan import runs as _runs
+from imusynth.gan.runs import CONFIG_NAME, META_NAME, SYNTHETIC_GROUP  # noqa: F401 (kept here)
 from imusynth.locks import folder_lock
 from imusynth.models.build import build_discriminator, build_generator
 from imusynth.train.checkpoint import load_checkpoint, load_state, save_checkpoint
@@ -188,7 +188,7 @@ def train_run(
     validate_config(config)
     apply_thread_policy()  # the CLI's thread policy (imusynth.train.device)
     if windows.X.ndim == 4 or config.model.generator in IMAGE_GENERATORS:
-        from imusynth.gan2d import train_image_run
+        from imusynth.gan.images import train_image_run
 
         return train_image_run(  # type: ignore[return-value]
             config,
@@ -398,7 +398,7 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> GANRun:
     >>> X, y, joints = sample_run(run, per_class=10, seed=0)  # doctest: +SKIP
     """
     run_dir = _runs.existing_run_dir(run_dir)
-    from imusynth.gan2d import is_image_run, load_image_run
+    from imusynth.gan.images import is_image_run, load_image_run
 
     if is_image_run(run_dir):
         return load_image_run(run_dir, device)  # type: ignore[return-value]
@@ -534,7 +534,7 @@ def sample_windows(
     For an image run, an :class:`~imusynth.data.ImageSet` of images in [-1, 1].
     """
     if not isinstance(run, GANRun):
-        from imusynth.gan2d import sample_images
+        from imusynth.gan.images import sample_images
 
         return sample_images(run, per_class, classes, seed)
     codes = _runs.class_codes(run.classes, per_class, classes)
@@ -568,7 +568,7 @@ def balance_windows(ws: WindowSet, run: GANRun, seed: int = 0) -> WindowSet:
     >>> balanced = balance_windows(read_windows("w.h5"), load_run("runs/demo"))  # doctest: +SKIP
     """
     if not isinstance(run, GANRun):
-        from imusynth.gan2d import balance_images
+        from imusynth.gan.images import balance_images
 
         return balance_images(ws, run, seed)
     _check_compatible(ws, run)
