@@ -19,7 +19,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from imusynth.errors import ConfigError, DataError
-from imusynth.gan.windows import ConditionalGAN
+from imusynth.gan.estimators import ConditionalGAN
 from imusynth.train.config import GANConfig, config_from_dict
 
 __all__ = ["CGANOverSampler"]

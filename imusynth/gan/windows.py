@@ -1,15 +1,12 @@
-"""Conditional GANs of sensor windows: train, save, load, sample and balance.
-
-Two ways in:
-
-* the library functions the CLI wraps: :func:`train_run` (``imusynth train``),
-  :func:`load_run` + :func:`sample_windows` (``imusynth sample``) and
-  :func:`balance_windows` (``imusynth balance``), working on a run folder;
-* :class:`ConditionalGAN`, a scikit-learn style estimator on arrays, with :func:`balance`.
+"""The window modality: conditional GANs of sensor windows ``(N, C, T)``.
 
 The GAN trains in normalised space (a :class:`~imusynth.data.normalize.ChannelNormalizer`
 fit on the training windows given to it, and only those); everything it returns is in
-physical units.
+physical units. Training, loading, sampling and balancing go through the run API of
+:mod:`imusynth.gan` (:func:`~imusynth.gan.train_run`, :func:`~imusynth.gan.load_run`,
+:func:`~imusynth.gan.sample`, :func:`~imusynth.gan.balance`), which hands the parts that are
+particular to windows to :data:`WINDOWS`: the data checks, the normaliser, side codes and
+networks, rebuilding the generator from a checkpoint, and generating.
 
 A run folder holds ``checkpoint.pt`` (weights, optimisers, RNG states, config and the
 metadata below), ``config.toml`` (the resolved config), ``run.json`` (normaliser, class,
@@ -19,11 +16,10 @@ while a run writes to it, also ``.imusynth.lock`` (:mod:`imusynth.locks`).
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,36 +27,31 @@ import numpy as np
 import torch
 from torch import nn
 
-from imusynth.data import WindowSet, concatenate, load_windows, read_windows
+from imusynth.data import WindowSet, load_windows, read_windows
 from imusynth.data.normalize import ChannelNormalizer
 from imusynth.errors import CheckpointError, ConfigError, DataError
 from imusynth.gan import runs as _runs
-from imusynth.gan.runs import CONFIG_NAME, META_NAME, SYNTHETIC_GROUP  # noqa: F401 (kept here)
-from imusynth.locks import folder_lock
+from imusynth.gan.modality import Generated, Modality, TrainingJob
 from imusynth.models.build import build_discriminator, build_generator
 from imusynth.train.checkpoint import load_checkpoint, load_state, save_checkpoint
-from imusynth.train.config import IMAGE_GENERATORS, GANConfig, validate_config
-from imusynth.train.device import apply_thread_policy, resolve_device
+from imusynth.train.config import GANConfig
+from imusynth.train.device import resolve_device
 from imusynth.train.loop import (
     CHECKPOINT_NAME,
     Callback,
     GANTrainingState,
-    check_train_setup,
     epoch_loader,
     fit_gan,
 )
 
 __all__ = [
     "SIDES",
-    "ConditionalGAN",
+    "WINDOWS",
     "GANRun",
-    "balance",
-    "balance_windows",
-    "load_run",
+    "WindowModality",
+    "check_windows",
+    "fast_variation",
     "load_training_windows",
-    "sample_run",
-    "sample_windows",
-    "train_run",
 ]
 
 log = logging.getLogger(__name__)
@@ -90,6 +81,10 @@ class GANRun:
     step : int
         Training steps done.
     run_dir : Path or None
+    checkpoints : list of callable
+        The checkpoint dict, on demand (what :meth:`ConditionalGAN.save` writes).
+    modality : WindowModality
+        :data:`WINDOWS`.
     """
 
     config: GANConfig
@@ -104,6 +99,11 @@ class GANRun:
     side_freq: np.ndarray | None = None
     step: int = 0
     run_dir: Path | None = None
+    checkpoints: list[Callable[[], dict[str, Any]]] = field(default_factory=list, repr=False)
+
+    @property
+    def modality(self) -> WindowModality:
+        return WINDOWS
 
     @property
     def joint_names(self) -> tuple[str, ...] | None:
@@ -128,6 +128,86 @@ class GANRun:
         }
 
 
+# ----------------------------------------------------------------------------- the modality
+
+
+class WindowModality(Modality):
+    """Windows ``(N, C, T)`` in physical units; one conditional generator per run."""
+
+    name = "windows"
+    resume_keys = ("classes", "channels", "length", "sides", "normalizer")
+    resume_differ = "the training data differ from the run being resumed"
+    balance_checks = ("channels", "units", "shape", "sampling_rate_hz")
+
+    def check_arrays(self, X: Any, y: Any, n_classes: int | None) -> tuple[np.ndarray, np.ndarray]:
+        """Training arrays checked (see :func:`check_windows`)."""
+        return check_windows(X, y, n_classes)
+
+    def prepare(
+        self, config: GANConfig, data: WindowSet, device: str | torch.device
+    ) -> TrainingJob:
+        run, (Z, y, side) = _prepare(config, data, device)
+
+        def fit(out_dir, resume, progress, callbacks, plots) -> list[dict[str, Any]]:
+            extra: list[Callback] = list(callbacks)
+            if out_dir is not None and plots:
+                from imusynth.plots.gan import SamplePlotCallback
+
+                extra.append(
+                    SamplePlotCallback(
+                        data.X,
+                        data.y,
+                        data.classes,
+                        data.channels,
+                        data.units,
+                        run.normalizer,
+                        out_dir,
+                        every=config.train.sample_every,
+                        sampling_rate_hz=data.sampling_rate_hz,
+                        seed=config.train.seed,
+                    )
+                )
+            return _fit(config, run, Z, y, side, extra, out_dir, resume, progress).history
+
+        return TrainingJob(run=run, device=run.device, check_data=lambda: None, fit=fit)
+
+    def load(
+        self, run_dir: Path, meta: dict[str, Any] | None, device: str | torch.device
+    ) -> GANRun:
+        path = run_dir / CHECKPOINT_NAME
+        dev = resolve_device(device)
+        ckpt = load_checkpoint(path, map_location=dev)
+        run = _run_from_checkpoint(ckpt, path, dev)
+        run.run_dir = run_dir
+        return run
+
+    def save_checkpoints(self, run: GANRun, run_dir: Path) -> None:
+        save_checkpoint(run_dir / CHECKPOINT_NAME, run.checkpoints[0]())
+
+    def generate(self, run: GANRun, codes: np.ndarray, seed: int) -> Generated:
+        return Generated(*_generate(run, codes, seed))
+
+    def synthetic_set(self, run: GANRun, codes: np.ndarray, made: Generated) -> WindowSet:
+        return WindowSet(
+            **_runs.synthetic_fields(run, made.X, codes),
+            sampling_rate_hz=run.sampling_rate_hz,
+            side=np.array(SIDES)[made.side] if made.side is not None else np.full(len(codes), ""),
+            joint_angles=made.joints,
+            joint_names=run.joint_names if made.joints is not None else None,
+        )
+
+    def fit_to(self, fake: WindowSet, data: WindowSet, codes: np.ndarray) -> WindowSet:
+        extra: dict[str, Any] = {}
+        if data.joint_angles is None:
+            extra.update(joint_angles=None, joint_names=None)
+        if data.recording is not None:
+            extra["recording"] = np.full(len(fake), -1, dtype=np.int64)
+        return dataclasses.replace(fake, y=codes[fake.y], classes=data.classes, **extra)
+
+
+WINDOWS = WindowModality()
+
+
 # ----------------------------------------------------------------------------- training
 
 
@@ -140,104 +220,10 @@ def load_training_windows(config: GANConfig, data: str | Path | None = None) -> 
     return load_windows(config.data.spec, length=config.data.length, stride=config.data.stride)
 
 
-def train_run(
-    config: GANConfig,
-    windows: WindowSet,
-    out_dir: str | Path | None,
-    *,
-    resume: bool = False,
-    device: str | torch.device = "auto",
-    progress: bool = False,
-    callbacks: Sequence[Callback] = (),
-    plots: bool = True,
-) -> GANRun:
-    """Train a conditional GAN on ``windows`` and write the run folder ``out_dir``.
-
-    Images ``(N, 1, 64, 64)`` (or ``model.generator`` ``"dcgan"`` / ``"acgan"``) are
-    trained by :func:`imusynth.gan2d.train_image_run` instead, which returns an
-    :class:`~imusynth.gan2d.ImageGANRun`.
-
-    Parameters
-    ----------
-    config : GANConfig
-    windows : WindowSet
-        Training windows in physical units (real rows only are used).
-    out_dir : str or Path or None
-        The run folder (created); ``None`` trains in memory only. The config, the data and
-        the device settings are checked before anything is written there, and the folder is
-        locked while the run writes to it (a second writer gets a
-        :class:`~imusynth.errors.LockError`).
-    resume : bool
-        Continue a killed run in ``out_dir`` (same data and config). A run killed before its
-        first checkpoint starts again from step 0.
-    device : str or torch.device
-    progress : bool
-        tqdm progress bar.
-    callbacks : sequence of Callback
-        Extra hooks for :func:`~imusynth.train.loop.fit_gan`.
-    plots : bool
-        Draw real vs synthetic figures (every ``train.sample_every`` steps and at the end)
-        into ``out_dir``.
-
-    Examples
-    --------
-    >>> from imusynth.train.config import load_config
-    >>> cfg = load_config("experiments/watch_cgan.toml", ["train.steps=2"])  # doctest: +SKIP
-    >>> run = train_run(cfg, load_training_windows(cfg), "runs/tiny")  # doctest: +SKIP
-    """
-    validate_config(config)
-    apply_thread_policy()  # the CLI's thread policy (imusynth.train.device)
-    if windows.X.ndim == 4 or config.model.generator in IMAGE_GENERATORS:
-        from imusynth.gan.images import train_image_run
-
-        return train_image_run(  # type: ignore[return-value]
-            config,
-            windows,
-            out_dir,
-            resume=resume,
-            device=device,
-            progress=progress,
-            callbacks=callbacks,
-            plots=plots,
-        )
-    ws = windows.subset(~windows.is_synthetic) if windows.is_synthetic.any() else windows
-    run, (Z, y, side) = _prepare(config, ws, device)
-    check_train_setup(config.train, run.device)  # before the run folder is touched
-    extra: list[Callback] = list(callbacks)
-    with contextlib.ExitStack() as stack:
-        if out_dir is not None:
-            out_dir = Path(out_dir)
-            out_dir.mkdir(parents=True, exist_ok=True)
-            stack.enter_context(folder_lock(out_dir, "run folder"))
-            if resume:
-                _check_resume_meta(out_dir, run)
-            _runs.write_run_files(out_dir, config, run.meta())
-            if plots:
-                from imusynth.plots.gan import SamplePlotCallback
-
-                extra.append(
-                    SamplePlotCallback(
-                        ws.X,
-                        ws.y,
-                        ws.classes,
-                        ws.channels,
-                        ws.units,
-                        run.normalizer,
-                        out_dir,
-                        every=config.train.sample_every,
-                        sampling_rate_hz=ws.sampling_rate_hz,
-                        seed=config.train.seed,
-                    )
-                )
-        _fit(config, run, Z, y, side, extra, out_dir, resume, progress)
-    run.run_dir = out_dir
-    return run
-
-
 def _prepare(
     config: GANConfig, ws: WindowSet, device: str | torch.device
 ) -> tuple[GANRun, tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
-    X, y = _check_windows(ws.X, ws.y, ws.n_classes)
+    X, y = check_windows(ws.X, ws.y, ws.n_classes)
     if len(X) < config.train.batch_size:
         raise DataError(
             f"{len(X)} training windows, fewer than one batch of {config.train.batch_size}",
@@ -329,10 +315,12 @@ def _fit(
     )
     run.generator = state.ema.eval()
     run.step = state.step
+    run.checkpoints = [state.checkpoint]
     return state
 
 
-def _check_windows(X: Any, y: Any, n_classes: int | None) -> tuple[np.ndarray, np.ndarray]:
+def check_windows(X: Any, y: Any, n_classes: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """``(X float32 (N, C, T), y int64)`` checked: finite, non-empty, codes in range."""
     X = np.asarray(X, dtype=np.float32)
     y = np.asarray(y)
     if X.ndim != 3:
@@ -369,45 +357,7 @@ def _check_kinematic_channels(channels: Sequence[str], units: Sequence[str]) -> 
         )
 
 
-# ----------------------------------------------------------------------------- run folders
-
-
-def _check_resume_meta(run_dir: Path, run: GANRun) -> None:
-    _runs.check_resume_meta(
-        run_dir,
-        run.meta(),
-        ("classes", "channels", "length", "sides", "normalizer"),
-        differ="the training data differ from the run being resumed",
-    )
-
-
-def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> GANRun:
-    """Rebuild a trained run's EMA generator and metadata from its folder.
-
-    An image run gives an :class:`~imusynth.gan2d.ImageGANRun`
-    (:func:`imusynth.gan2d.load_image_run`).
-
-    Raises
-    ------
-    CheckpointError
-        Missing, corrupt or incompatible checkpoint.
-
-    Examples
-    --------
-    >>> run = load_run("runs/demo")  # doctest: +SKIP
-    >>> X, y, joints = sample_run(run, per_class=10, seed=0)  # doctest: +SKIP
-    """
-    run_dir = _runs.existing_run_dir(run_dir)
-    from imusynth.gan.images import is_image_run, load_image_run
-
-    if is_image_run(run_dir):
-        return load_image_run(run_dir, device)  # type: ignore[return-value]
-    path = run_dir / CHECKPOINT_NAME
-    dev = resolve_device(device)
-    ckpt = load_checkpoint(path, map_location=dev)
-    run = _run_from_checkpoint(ckpt, path, dev)
-    run.run_dir = run_dir
-    return run
+# ----------------------------------------------------------------------------- sampling
 
 
 def _run_from_checkpoint(ckpt: dict[str, Any], path: Path | None, dev: torch.device) -> GANRun:
@@ -445,10 +395,8 @@ def _run_from_checkpoint(ckpt: dict[str, Any], path: Path | None, dev: torch.dev
         sides=sides,
         side_freq=None if side_freq is None else np.asarray(side_freq, dtype=np.float64),
         step=int(ckpt["step"]),
+        checkpoints=[lambda: ckpt],
     )
-
-
-# ----------------------------------------------------------------------------- sampling
 
 
 @torch.no_grad()
@@ -485,326 +433,3 @@ def _generate(
     joints = torch.cat(qs).numpy() if qs else None
     X = run.normalizer.inverse_transform(Z) if n else Z
     return X, side, joints
-
-
-def sample_run(
-    run: GANRun,
-    per_class: int | Mapping[str, int],
-    classes: Sequence[str] | None = None,
-    seed: int = 0,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Generate windows in physical units.
-
-    Parameters
-    ----------
-    run : GANRun
-    per_class : int or mapping of class name to count
-        How many windows of each class (an int applies to every class in ``classes``).
-    classes : sequence of str, optional
-        Restrict to these classes (default: all the run knows).
-    seed : int
-        The same seed gives the same windows.
-
-    Returns
-    -------
-    X : ndarray (N, C, T) float32
-        Physical units, classes in the run's order.
-    y : ndarray (N,) int64
-        Codes into ``run.classes``.
-    joint_angles : ndarray (N, J, T) float32 or None
-        Joint angles [rad] of the kinematic generator (names: ``run.joint_names``).
-
-    Examples
-    --------
-    >>> X, y, q = sample_run(load_run("runs/demo"), {"ABD": 5, "IR": 3})  # doctest: +SKIP
-    """
-    codes = _runs.class_codes(run.classes, per_class, classes)
-    X, _, joints = _generate(run, codes, seed)
-    return X, codes, joints
-
-
-def sample_windows(
-    run: GANRun,
-    per_class: int | Mapping[str, int],
-    classes: Sequence[str] | None = None,
-    seed: int = 0,
-) -> WindowSet:
-    """:func:`sample_run` as a :class:`WindowSet` flagged ``is_synthetic`` (for HDF5 files).
-
-    For an image run, an :class:`~imusynth.data.ImageSet` of images in [-1, 1].
-    """
-    if not isinstance(run, GANRun):
-        from imusynth.gan.images import sample_images
-
-        return sample_images(run, per_class, classes, seed)
-    codes = _runs.class_codes(run.classes, per_class, classes)
-    X, side, joints = _generate(run, codes, seed)
-    return _synthetic_set(run, X, codes, side, joints)
-
-
-def _synthetic_set(run: GANRun, X, codes, side, joints) -> WindowSet:
-    return WindowSet(
-        **_runs.synthetic_fields(run, X, codes),
-        sampling_rate_hz=run.sampling_rate_hz,
-        side=np.array(SIDES)[side] if side is not None else np.full(len(codes), ""),
-        joint_angles=joints,
-        joint_names=run.joint_names if joints is not None else None,
-    )
-
-
-def balance_windows(ws: WindowSet, run: GANRun, seed: int = 0) -> WindowSet:
-    """Top every class of ``ws`` up to its largest class's count with synthetic windows.
-
-    Real rows come first and are kept unchanged; synthetic rows are appended with
-    ``is_synthetic`` set and group ``"synthetic"``.
-
-    Raises
-    ------
-    DataError
-        ``ws`` has channels, units, window length or classes the run does not know.
-
-    Examples
-    --------
-    >>> balanced = balance_windows(read_windows("w.h5"), load_run("runs/demo"))  # doctest: +SKIP
-    """
-    if not isinstance(run, GANRun):
-        from imusynth.gan.images import balance_images
-
-        return balance_images(ws, run, seed)
-    _check_compatible(ws, run)
-    codes = _runs.class_codes(run.classes, _runs.shortfall(ws.y, ws.classes), None)
-    X, side, joints = _generate(run, codes, seed)
-    fake = _synthetic_set(run, X, codes, side, joints)
-    # Re-code into the real set's class order.
-    fake = dataclasses.replace(
-        fake, y=_runs.recode(run.classes, ws.classes)[fake.y], classes=ws.classes
-    )
-    if ws.joint_angles is None:
-        fake.joint_angles, fake.joint_names = None, None
-    if ws.recording is not None:
-        fake.recording = np.full(len(fake), -1, dtype=np.int64)
-    return concatenate([ws, fake])
-
-
-def _check_compatible(ws: WindowSet, run: GANRun) -> None:
-    if tuple(ws.channels) != run.channels:
-        raise DataError(
-            f"channels {list(ws.channels)} differ from the run's {list(run.channels)}",
-            field="channels",
-        )
-    if tuple(ws.units) != run.units:
-        raise DataError(f"units {list(ws.units)} differ from the run's", field="units")
-    if ws.X.ndim != 3 or ws.X.shape[-1] != run.length:
-        raise DataError(
-            f"windows of shape {ws.X.shape[1:]}, the run makes ({len(run.channels)}, {run.length})",
-            field="X",
-        )
-    if abs(ws.sampling_rate_hz - run.sampling_rate_hz) > 1e-9:
-        raise DataError(
-            f"sampling rate {ws.sampling_rate_hz} Hz, the run's is {run.sampling_rate_hz} Hz",
-            field="sampling_rate_hz",
-        )
-    _runs.check_known_classes(ws.classes, run.classes)
-
-
-# ----------------------------------------------------------------------------- estimator
-
-# Estimator parameter -> config section; the defaults live in the config dataclasses only.
-_PARAM_SECTIONS = {
-    "generator": "model",
-    "latent_dim": "model",
-    "spectral_norm": "model",
-    "ac_head": "model",
-    "condition_on_side": "model",
-    "loss": "train",
-    "steps": "train",
-    "batch_size": "train",
-    "n_critic": "train",
-    "lr_g": "train",
-    "lr_d": "train",
-    "ema_decay": "train",
-    "r1_weight": "train",
-    "instance_noise": "train",
-    "seed": "train",
-}
-
-
-class ConditionalGAN(_runs.RunEstimator):
-    """A class-conditional GAN of windows ``(N, C, T)``, scikit-learn style.
-
-    Every parameter left at ``None`` takes its default from
-    :class:`~imusynth.train.config.GANConfig` (or from ``config`` when given).
-
-    Parameters
-    ----------
-    config : GANConfig, optional
-        A whole config to start from.
-    generator : {"conv1d", "kinematic"}, optional
-    latent_dim : int, optional
-    spectral_norm, ac_head, condition_on_side : bool, optional
-    loss : {"bce", "hinge", "wgan-gp"}, optional
-    steps, batch_size, n_critic : int, optional
-    lr_g, lr_d, ema_decay, r1_weight, instance_noise : float, optional
-    seed : int, optional
-    device : str
-        ``"auto"``, ``"cpu"`` or ``"cuda"``.
-    progress : bool
-        tqdm progress bar while fitting.
-
-    Attributes
-    ----------
-    run_ : GANRun
-        The trained generator and its metadata.
-    classes_ : ndarray of str
-    history_ : list of dict
-        Metrics rows of the training loop.
-
-    Examples
-    --------
-    >>> rng = np.random.default_rng(0)
-    >>> X = rng.normal(size=(64, 6, 32)).astype(np.float32); y = np.arange(64) % 2
-    >>> gan = ConditionalGAN(steps=2, batch_size=16, device="cpu").fit(X, y)
-    >>> Xs, ys = gan.sample(n_per_class=3, seed=0)
-    >>> Xs.shape, np.bincount(ys).tolist()
-    ((6, 6, 32), [3, 3])
-    """
-
-    _param_sections = _PARAM_SECTIONS
-    _estimator_name = "ConditionalGAN"
-
-    def __init__(
-        self,
-        *,
-        config: GANConfig | None = None,
-        generator: str | None = None,
-        latent_dim: int | None = None,
-        spectral_norm: bool | None = None,
-        ac_head: bool | None = None,
-        condition_on_side: bool | None = None,
-        loss: str | None = None,
-        steps: int | None = None,
-        batch_size: int | None = None,
-        n_critic: int | None = None,
-        lr_g: float | None = None,
-        lr_d: float | None = None,
-        ema_decay: float | None = None,
-        r1_weight: float | None = None,
-        instance_noise: float | None = None,
-        seed: int | None = None,
-        device: str = "auto",
-        progress: bool = False,
-    ) -> None:
-        self._store(locals())
-
-    def fit(
-        self,
-        X: np.ndarray,
-        y: np.ndarray,
-        groups: np.ndarray | None = None,
-        *,
-        side: np.ndarray | None = None,
-        classes: Sequence[str] | None = None,
-        channels: Sequence[str] | None = None,
-        units: Sequence[str] | None = None,
-        sampling_rate_hz: float = 50.0,
-    ) -> ConditionalGAN:
-        """Train on windows ``X (N, C, T)`` in physical units with class codes ``y``.
-
-        ``groups`` (subject ids) is only checked for shape (the GAN pools subjects);
-        ``side`` ("left"/"right" per window) enables side conditioning; ``classes``,
-        ``channels`` and ``units`` name the codes and channels (defaults: "0", "1", ... and
-        the watch's ax..wz in g and rad/s for 6 channels).
-        """
-        cfg = self.resolved_config()
-        apply_thread_policy()  # the CLI's thread policy (imusynth.train.device)
-        X, y = _check_windows(X, y, None)
-        n_classes = int(y.max()) + 1
-        if classes is None:
-            classes = tuple(str(k) for k in range(n_classes))
-        groups = _runs.group_ids(groups, len(X))
-        if channels is None:
-            watch = X.shape[1] == 6
-            channels = (
-                ("ax", "ay", "az", "wx", "wy", "wz")
-                if watch
-                else tuple(f"ch{i}" for i in range(X.shape[1]))
-            )
-            units = units or (("g",) * 3 + ("rad/s",) * 3 if watch else ("",) * X.shape[1])
-        ws = WindowSet(
-            X=X,
-            y=y,
-            groups=groups,
-            classes=tuple(classes),
-            channels=tuple(channels),
-            units=tuple(units or ("",) * len(channels)),
-            sampling_rate_hz=sampling_rate_hz,
-            side=side,
-        )
-        run, (Z, yy, sd) = _prepare(cfg, ws, self.device)
-        state = _fit(cfg, run, Z, yy, sd, (), None, False, self.progress)
-        self._set_run(run)
-        self.history_ = state.history
-        self._checkpoint = state.checkpoint
-        return self
-
-    def sample(
-        self,
-        n_per_class: int | Mapping[str, int] = 100,
-        seed: int = 0,
-        classes: Sequence[str] | None = None,
-        return_joints: bool = False,
-    ):
-        """``(X, y)`` windows in physical units, ``n_per_class`` of each class.
-
-        With ``return_joints`` also the kinematic generator's joint angles (or ``None``).
-        """
-        self._check_fitted()
-        X, y, joints = sample_run(self.run_, n_per_class, classes, seed)
-        return (X, y, joints) if return_joints else (X, y)
-
-    def save(self, run_dir: str | Path) -> Path:
-        """Write a run folder (checkpoint, config, metadata) that :meth:`load` and
-        :func:`load_run` read."""
-        return self._save_run_folder(run_dir)
-
-    def _save_checkpoints(self, run_dir: Path) -> None:
-        save_checkpoint(run_dir / CHECKPOINT_NAME, self._checkpoint())
-
-    @classmethod
-    def load(cls, run_dir: str | Path, device: str = "cpu") -> ConditionalGAN:
-        """A fitted estimator from a run folder (written by :meth:`save` or ``imusynth train``)."""
-        path = Path(run_dir) / CHECKPOINT_NAME
-        ckpt = load_checkpoint(path, map_location=resolve_device(device))
-        run = _run_from_checkpoint(ckpt, path, resolve_device(device))
-        run.run_dir = Path(run_dir)
-        est = cls._from_run(run, device)
-        est.history_ = []
-        est._checkpoint = lambda: ckpt
-        return est
-
-
-def balance(
-    X: np.ndarray,
-    y: np.ndarray,
-    gan: ConditionalGAN,
-    seed: int = 0,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Top every class of ``(X, y)`` up to the largest class with ``gan``'s windows.
-
-    Returns ``(X_balanced, y_balanced, is_synthetic)``; the real rows come first, unchanged.
-    ``y`` holds codes into ``gan.classes_``.
-
-    Examples
-    --------
-    >>> rng = np.random.default_rng(0)
-    >>> X = rng.normal(size=(48, 6, 32)).astype(np.float32); y = np.array([0] * 40 + [1] * 8)
-    >>> gan = ConditionalGAN(steps=2, batch_size=16, device="cpu").fit(X, y)
-    >>> Xb, yb, synth = balance(X, y, gan)
-    >>> np.bincount(yb).tolist(), int(synth.sum())
-    ([40, 40], 32)
-    """
-    gan._check_fitted()
-    X, y = _check_windows(X, y, len(gan.classes_))
-    Xs, ys, _ = sample_run(gan.run_, _runs.shortfall(y, gan.run_.classes), None, seed)
-    flags = np.r_[np.zeros(len(X), bool), np.ones(len(Xs), bool)]
-    return np.concatenate([X, Xs]), np.concatenate([y, ys]), flags
