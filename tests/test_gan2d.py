@@ -166,3 +166,19 @@ def test_cli_train_and_sample_images(run_cli, tmp_path):
     syn = read_windows(tmp_path / "syn.h5")
     assert isinstance(syn, ImageSet) and len(syn) == 9 and syn.is_synthetic.all()
     assert syn.classes == ("cyst", "metastasis", "hemangioma")
+
+
+def test_an_image_run_carries_its_modality_and_the_old_names_still_work(tmp_path):
+    import imusynth.gan2d
+    from imusynth.gan import IMAGES, ConditionalGAN, load_run, sample
+
+    ims = _images()
+    gan = ImageGAN(generator="acgan", device="cpu", **TINY).fit(ims.X, ims.y, classes=ims.classes)
+    run_dir = gan.save(tmp_path / "run")
+    run = load_run(run_dir)
+    assert run.modality is IMAGES and gan.run_.modality is IMAGES
+    assert np.array_equal(sample(run, 2, seed=3).X, gan.sample(2, seed=3)[0])
+    assert imusynth.gan2d.ImageGAN is ImageGAN
+    assert imusynth.gan2d.sample_images is sample
+    with pytest.raises(CheckpointError, match="not a windows GAN run"):
+        ConditionalGAN.load(run_dir)

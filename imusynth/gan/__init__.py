@@ -8,7 +8,10 @@
   and :class:`ImageGAN` (images ``(N, 1, 64, 64)``); :func:`balance` also takes arrays and a
   fitted estimator.
 * :class:`CGANOverSampler`, an imbalanced-learn over-sampler that trains a
-  :class:`ConditionalGAN` inside each fit (imported on first use).
+  :class:`ConditionalGAN` inside each fit.
+
+The estimators and the over-sampler are imported on first use, so the run API (what the
+command line loads) stays free of scikit-learn and imbalanced-learn.
 
 Modules: :mod:`~imusynth.gan.api` (the run API), :mod:`~imusynth.gan.estimators`,
 :mod:`~imusynth.gan.oversampler`, :mod:`~imusynth.gan.windows` and
@@ -21,6 +24,7 @@ and ``balance_images`` :func:`balance` of a set, ``train_image_run`` and ``load_
 the image-only :func:`train_run` and :func:`load_run`.
 """
 
+import importlib
 from typing import Any
 
 from imusynth.gan.api import (
@@ -39,9 +43,8 @@ from imusynth.gan.api import (
     train_image_run,
     train_run,
 )
-from imusynth.gan.estimators import ConditionalGAN, ImageGAN
 from imusynth.gan.images import IMAGES, ImageGANRun, class_batch_loader
-from imusynth.gan.runs import CONFIG_NAME, META_NAME, SYNTHETIC_GROUP, NotFittedError
+from imusynth.gan.runs import CONFIG_NAME, META_NAME, SYNTHETIC_GROUP
 from imusynth.gan.windows import (
     SIDES,
     WINDOWS,
@@ -83,10 +86,17 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    # Lazy (PEP 562): the over-sampler needs imbalanced-learn, which the run API does not.
-    if name == "CGANOverSampler":
-        from imusynth.gan.oversampler import CGANOverSampler
+# Lazy (PEP 562): name -> module. The estimators need scikit-learn and the over-sampler
+# imbalanced-learn; the run API needs neither.
+_LAZY = {
+    "ConditionalGAN": "imusynth.gan.estimators",
+    "ImageGAN": "imusynth.gan.estimators",
+    "NotFittedError": "imusynth.gan.estimators",
+    "CGANOverSampler": "imusynth.gan.oversampler",
+}
 
-        return CGANOverSampler
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

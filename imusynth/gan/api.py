@@ -363,7 +363,7 @@ def _balance_set(data: WindowSet, run: Run, seed: int = 0) -> WindowSet:
 def _balance_arrays(
     X: np.ndarray, y: np.ndarray, gan: Any, seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    _runs.check_fitted(gan)
+    gan._check_fitted()
     X, y = gan.run_.modality.check_arrays(X, y, len(gan.classes_))
     Xs, ys, _ = sample_run(gan.run_, _runs.shortfall(y, gan.run_.classes), None, seed)
     flags = np.r_[np.zeros(len(X), bool), np.ones(len(Xs), bool)]

@@ -5,7 +5,7 @@ Both follow the scikit-learn / imbalanced-learn conventions: ``__init__`` only s
 keyword parameters, ``_parameter_constraints`` names their types (the ranges are the config's,
 checked by :func:`~imusynth.train.config.validate_config`), everything is checked in
 ``fit``, fitted state ends in ``_`` (``run_``, ``classes_``), and using an unfitted estimator
-raises :class:`~imusynth.gan.runs.NotFittedError`. A parameter left at ``None`` takes its
+raises :class:`NotFittedError`. A parameter left at ``None`` takes its
 value from ``config`` (default: the config dataclasses), so each default lives in one place.
 Training, saving, loading and sampling are the run API's (:mod:`imusynth.gan.api`).
 """
@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
 from sklearn.utils._param_validation import InvalidParameterError, validate_parameter_constraints
 
 from imusynth.data import ImageSet, WindowSet
@@ -32,7 +33,7 @@ from imusynth.gan.modality import Modality
 from imusynth.gan.windows import WINDOWS
 from imusynth.train.config import GANConfig, apply_overrides, validate_config
 
-__all__ = ["ConditionalGAN", "GANEstimator", "ImageGAN"]
+__all__ = ["ConditionalGAN", "GANEstimator", "ImageGAN", "NotFittedError"]
 
 _OPTIONAL_INT = [Integral, None]
 _OPTIONAL_REAL = [Real, None]
@@ -51,6 +52,11 @@ _COMMON_CONSTRAINTS: dict[str, list] = {
     "device": [str, torch.device],
     "progress": ["boolean"],
 }
+
+
+class NotFittedError(_SklearnNotFittedError, RuntimeError):
+    """A GAN estimator used before ``fit``: scikit-learn's ``NotFittedError``, and a
+    ``RuntimeError`` as the estimators raised before."""
 
 
 class GANEstimator(BaseEstimator):
@@ -107,6 +113,10 @@ class GANEstimator(BaseEstimator):
         self._set_run(run)
         return history
 
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "run_"):
+            raise NotFittedError(f"this {type(self).__name__} is not fitted; call fit(X, y) first")
+
     def _set_run(self, run: Any) -> None:
         self.run_, self.classes_ = run, np.asarray(run.classes)
 
@@ -121,14 +131,14 @@ class GANEstimator(BaseEstimator):
 
         With ``return_joints`` also the kinematic generator's joint angles (or ``None``).
         """
-        _runs.check_fitted(self)
+        self._check_fitted()
         X, y, joints = sample_run(self.run_, n_per_class, classes, seed)
         return (X, y, joints) if return_joints else (X, y)
 
     def save(self, run_dir: str | Path) -> Path:
         """Write a run folder (checkpoints, ``config.toml``, ``run.json``) that :meth:`load`
         and :func:`~imusynth.gan.load_run` read."""
-        _runs.check_fitted(self)
+        self._check_fitted()
         run_dir = Path(run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
         _runs.write_run_files(run_dir, self.run_.config, self.run_.meta())

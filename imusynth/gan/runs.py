@@ -2,8 +2,8 @@
 
 Run folder files (``config.toml`` and ``run.json``, written atomically), the checks made when
 a run is resumed or a checkpoint loaded, per-class counts for sampling and balancing, the
-fields of a synthetic set, and the not-fitted error of the estimators. What differs between
-the two lives in their modalities (:mod:`imusynth.gan.windows`, :mod:`imusynth.gan.images`).
+fields of a synthetic set. What differs between the two lives in their modalities
+(:mod:`imusynth.gan.windows`, :mod:`imusynth.gan.images`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
 
 from imusynth.errors import CheckpointError, ConfigError, DataError
 from imusynth.train.config import GANConfig, config_from_dict, config_to_toml, validate_config
@@ -180,17 +179,3 @@ def group_ids(groups: Any, n: int) -> np.ndarray:
     if np.shape(groups) != (n,):
         raise DataError(f"expected {n} group ids, got shape {np.shape(groups)}", field="groups")
     return np.asarray(groups)
-
-
-# ----------------------------------------------------------------------------- estimators
-
-
-class NotFittedError(_SklearnNotFittedError, RuntimeError):
-    """A GAN estimator used before ``fit``: scikit-learn's ``NotFittedError``, and a
-    ``RuntimeError`` as the estimators raised before."""
-
-
-def check_fitted(estimator: Any) -> None:
-    """Raise :class:`NotFittedError` unless ``estimator`` has its fitted run (``run_``)."""
-    if not hasattr(estimator, "run_"):
-        raise NotFittedError(f"this {type(estimator).__name__} is not fitted; call fit(X, y) first")
