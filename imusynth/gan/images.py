@@ -7,8 +7,8 @@ and compared it with a single class-conditional AC-GAN. Both are here, trained b
 only the networks (:mod:`imusynth.models.dcgan2d`) and the data differ.
 
 Images are trained on and sampled in [-1, 1] (the range of the loaders and of the
-generator's tanh), so no normaliser is involved: :meth:`ImageGAN.sample` returns images
-in [-1, 1].
+generator's tanh), so no normaliser is involved: :meth:`~imusynth.gan.ImageGAN.sample`
+returns images in [-1, 1].
 
 This module is the image modality, :data:`IMAGES`: the run API of :mod:`imusynth.gan`
 (:func:`~imusynth.gan.train_run`, :func:`~imusynth.gan.load_run`, :func:`~imusynth.gan.sample`,
