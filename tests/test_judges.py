@@ -63,6 +63,29 @@ def test_heldout_judge_does_not_win_by_recognising_subjects(rng):
     assert discriminative_score(real, other) > 0.3
 
 
+def test_synthetic_windows_of_a_subject_stay_on_that_subjects_side(rng):
+    groups = np.repeat([f"s{i}" for i in range(6)], 10)
+    real = 10.0 * np.repeat(np.arange(6), 10)[:, None, None] + rng.normal(size=(60, 2, 16))
+    fake = real + 0.01 * rng.normal(size=real.shape)  # a near copy of each real window
+    sides = []
+
+    class Recorder:
+        def fit(self, X, y):
+            sides.append((X, y))
+            return self
+
+        def predict(self, X):
+            sides.append((X, None))
+            return np.zeros(len(X))
+
+    heldout_discriminative_score(real, groups, fake, groups, classifier=Recorder, n_repeats=2)
+    for (X_tr, y_tr), (X_te, _) in zip(sides[::2], sides[1::2], strict=True):
+        # Each subject's offset (channel 0 mean) appears on one side only, real or synthetic.
+        offsets = lambda X: set(np.round(X[:, 0].mean(1) / 10.0))  # noqa: E731
+        assert not offsets(X_tr) & offsets(X_te)
+        assert set(y_tr) == {0, 1}
+
+
 def test_heldout_balances_set_sizes_so_chance_is_half(rng):
     real, groups = subjects(rng, 10, 20, "r")
     fake = subjects(rng, 4, 10, "f")[0]

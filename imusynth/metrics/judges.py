@@ -165,8 +165,9 @@ def heldout_discriminative_score(
 
     In each repetition the real subjects are split at random into two disjoint halves: the
     judge trains on real windows of one half and is tested on real windows of the other. The
-    synthetic windows are split the same way by their groups when they carry at least two,
-    else at random, half and half. On each side the larger set is subsampled to the size of
+    synthetic windows are split the same way by their groups when they carry at least two
+    (a synthetic group named like a real subject goes to that subject's side), else at
+    random, half and half. On each side the larger set is subsampled to the size of
     the smaller (class by class when ``y_real`` and ``y_fake`` are given, so the class mix
     gives nothing away), so chance is 0.5. 0 means the judge cannot tell synthetic from real
     on subjects it has not seen; 0.5 means it always can. Read it beside
@@ -221,7 +222,15 @@ def heldout_discriminative_score(
     values = []
     for r in range(n_repeats):
         r_tr = _group_halves(rg, rng)
-        f_tr = _group_halves(fg, rng) if fg is not None else _random_halves(len(fake), rng)
+        if fg is None:
+            f_tr = _random_halves(len(fake), rng)
+        else:
+            # Synthetic windows made for a real subject (a subject-conditioned generator)
+            # go to the side of that subject's real windows, so the judge cannot learn a
+            # subject on one side and meet its imitation on the other.
+            f_tr = _group_halves(fg, rng)
+            shared = np.isin(fg, rg)
+            f_tr[shared] = np.isin(fg[shared], rg[r_tr])
         values.append(_judge_once(Xr, Xf, r_tr, ~r_tr, f_tr, ~f_tr, yr, yf, make(seed + r), rng))
     split = "by group" if fg is not None else "at random"
     return JudgeScore.of(values, f"subject-held-out {_name(classifier)}; synthetic split {split}")
