@@ -42,10 +42,9 @@ from imusynth.metrics.judges import (
     JudgeScore,
     heldout_discriminative_floor,
     heldout_discriminative_score,
-    timegan_discriminative_score,
-    timegan_predictive_score,
 )
 from imusynth.metrics.kinematic import kinematic_plausibility
+from imusynth.metrics.timegan import timegan_discriminative_score, timegan_predictive_score
 from imusynth.models.classifiers import CNNClassifier
 from imusynth.models.features import FeatureRandomForest
 

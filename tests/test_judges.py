@@ -7,7 +7,7 @@ import pytest
 import torch
 from sklearn.dummy import DummyClassifier
 
-import imusynth.metrics.judges as judges
+import imusynth.metrics.timegan as timegan
 from imusynth.errors import ConfigError, DataError
 from imusynth.metrics import (
     discriminative_score,
@@ -173,7 +173,7 @@ def test_judge_features_add_jerk_and_equal_width_bands():
 def test_timegan_judges_use_the_published_network_and_split(rng, monkeypatch):
     built, seen = [], []
 
-    class Spy(judges._PostHocGRU):
+    class Spy(timegan._PostHocGRU):
         def __init__(self, dim, hidden, *, per_step):
             built.append((dim, hidden, per_step))
             super().__init__(dim, hidden, per_step=per_step)
@@ -182,7 +182,7 @@ def test_timegan_judges_use_the_published_network_and_split(rng, monkeypatch):
             seen.append(tuple(x.shape))
             return super().forward(x)
 
-    monkeypatch.setattr(judges, "_PostHocGRU", Spy)
+    monkeypatch.setattr(timegan, "_PostHocGRU", Spy)
     real = rng.normal(size=(300, 6, 10))
     timegan_discriminative_score(real, rng.normal(size=(400, 6, 10)), iterations=2)
     # hidden = dim // 2; batches of 128 real and 128 synthetic; 20 % of 300 held out.

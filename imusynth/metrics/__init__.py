@@ -20,10 +20,9 @@ from imusynth.metrics.judges import (
     heldout_discriminative_floor,
     heldout_discriminative_score,
     judge_features,
-    timegan_discriminative_score,
-    timegan_predictive_score,
 )
 from imusynth.metrics.kinematic import kinematic_plausibility
+from imusynth.metrics.timegan import timegan_discriminative_score, timegan_predictive_score
 
 __all__ = [
     "JudgeScore",
