@@ -50,7 +50,7 @@ from imusynth.gan import SIDES, GANRun, sample_run
 from imusynth.kinematics.arm import ArmModel
 from imusynth.models.build import build_discriminator, build_generator
 from imusynth.train.config import GANConfig, apply_overrides, load_config, validate_config
-from imusynth.train.device import resolve_device
+from imusynth.runtime import resolve_device
 from imusynth.train.loop import epoch_loader, fit_gan
 from imusynth.train.losses import ADVERSARIAL_LOSSES
 

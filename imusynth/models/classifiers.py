@@ -28,7 +28,7 @@ from imusynth.train.classify import (
     predict_logits,
     train_classifier,
 )
-from imusynth.train.device import resolve_device
+from imusynth.runtime import resolve_device
 
 __all__ = ["ARCHS", "CNNClassifier", "FridAdarCNN", "ResNet1D", "build_classifier_net"]
 

@@ -30,7 +30,7 @@ update consumes one batch. The loop never builds data.
 Data parallel
 -------------
 When ``torch.distributed`` is initialised (``torchrun``; see
-:func:`imusynth.train.device.init_distributed`) with ``N > 1`` processes, every process runs
+:func:`imusynth.runtime.init_distributed`) with ``N > 1`` processes, every process runs
 this loop on the same models and :class:`~torch.nn.parallel.DistributedDataParallel` averages
 the gradients. The run is the single-process run with the same *global* batch:
 
@@ -130,7 +130,7 @@ from imusynth.train.checkpoint import (
     save_checkpoint,
 )
 from imusynth.train.config import PRECISIONS, GANConfig, TrainConfig, config_to_dict
-from imusynth.train.device import DistContext, distributed_context, resolve_device
+from imusynth.runtime import DistContext, distributed_context, resolve_device
 from imusynth.train.losses import (
     ADVERSARIAL_LOSSES,
     classifier_loss,
