@@ -96,7 +96,7 @@ def _setup():
 
 
 def _models(cfg, generator: str):
-    from imusynth.models.build import build_discriminator, build_generator
+    from imusynth.train.build import build_discriminator, build_generator
     from imusynth.train.config import apply_overrides
 
     c = apply_overrides(cfg, [f"model.generator={generator}"])

@@ -37,7 +37,7 @@ from imusynth.data import WindowSet, concatenate, load_windows, read_windows
 from imusynth.data.normalize import ChannelNormalizer
 from imusynth.errors import CheckpointError, ConfigError, DataError
 from imusynth.locks import folder_lock
-from imusynth.models.build import build_discriminator, build_generator
+from imusynth.train.build import build_discriminator, build_generator
 from imusynth.train.checkpoint import load_checkpoint, load_state, save_checkpoint
 from imusynth.train.config import IMAGE_GENERATORS, GANConfig, validate_config
 from imusynth.train.device import apply_thread_policy, resolve_device

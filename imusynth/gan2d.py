@@ -51,7 +51,7 @@ from imusynth._runs import CONFIG_NAME, META_NAME, SYNTHETIC_GROUP  # noqa: F401
 from imusynth.data import ImageSet, WindowSet, concatenate
 from imusynth.errors import CheckpointError, ConfigError, DataError
 from imusynth.locks import folder_lock
-from imusynth.models.build import build_image_gan
+from imusynth.train.build import build_image_gan
 from imusynth.train.checkpoint import load_checkpoint, load_state, save_checkpoint
 from imusynth.train.config import IMAGE_GENERATORS, GANConfig, apply_overrides, validate_config
 from imusynth.train.device import apply_thread_policy, resolve_device

@@ -22,13 +22,13 @@ from torch import nn
 
 from imusynth.data.normalize import ChannelNormalizer
 from imusynth.errors import ConfigError, DataError
+from imusynth.runtime import resolve_device
 from imusynth.train.classify import (
     ClassifierTrainConfig,
     group_validation_split,
     predict_logits,
     train_classifier,
 )
-from imusynth.runtime import resolve_device
 
 __all__ = ["ARCHS", "CNNClassifier", "FridAdarCNN", "ResNet1D", "build_classifier_net"]
 

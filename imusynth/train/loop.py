@@ -121,6 +121,7 @@ from imusynth.errors import (
     StoreError,
 )
 from imusynth.locks import folder_lock
+from imusynth.runtime import DistContext, distributed_context, resolve_device
 from imusynth.train.checkpoint import (
     CHECKPOINT_FORMAT,
     capture_rng_states,
@@ -130,7 +131,6 @@ from imusynth.train.checkpoint import (
     save_checkpoint,
 )
 from imusynth.train.config import PRECISIONS, GANConfig, TrainConfig, config_to_dict
-from imusynth.runtime import DistContext, distributed_context, resolve_device
 from imusynth.train.losses import (
     ADVERSARIAL_LOSSES,
     classifier_loss,
