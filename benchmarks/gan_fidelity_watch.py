@@ -34,9 +34,9 @@ import torch
 from imusynth.data import load_windows
 from imusynth.gan import load_run, sample_windows, train_run
 from imusynth.metrics import discriminative_score, tstr_trts
-from imusynth.models.classifiers import CNNClassifier
 from imusynth.models.features import FeatureRandomForest
 from imusynth.train.checkpoint import load_checkpoint
+from imusynth.train.classifiers import CNNClassifier
 from imusynth.train.config import load_config
 from imusynth.train.loop import CHECKPOINT_NAME
 

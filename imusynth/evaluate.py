@@ -37,8 +37,8 @@ from imusynth.metrics.fidelity import (
     psd_distance,
 )
 from imusynth.metrics.kinematic import kinematic_plausibility
-from imusynth.models.classifiers import CNNClassifier
 from imusynth.models.features import FeatureRandomForest
+from imusynth.train.classifiers import CNNClassifier
 
 __all__ = [
     "CLASSIFIERS",

@@ -990,7 +990,7 @@ def _classifier(cfg: ExperimentConfig, device: str, seed: int, n_train: int, **o
     """The arm's classifier. ``classifier.sample_budget`` caps the samples seen per fit:
     ``epochs`` shrinks to ``ceil(budget / n_train)`` for large (augmented) training sets, so
     every arm gets about the same number of gradient steps."""
-    from imusynth.models.classifiers import CNNClassifier
+    from imusynth.train.classifiers import CNNClassifier
 
     params = {**cfg.classifier, **overrides}
     budget = params.pop("sample_budget", None)
