@@ -213,7 +213,8 @@ def train_run(
                 _check_resume_meta(out_dir, run)
             _runs.write_run_files(out_dir, config, run.meta())
             if plots:
-                from imusynth.plots.gan import SamplePlotCallback
+                from imusynth.plots.gan import plot_real_vs_synthetic
+                from imusynth.train.callbacks import SamplePlotCallback
 
                 extra.append(
                     SamplePlotCallback(
@@ -224,6 +225,7 @@ def train_run(
                         ws.units,
                         run.normalizer,
                         out_dir,
+                        draw=plot_real_vs_synthetic,
                         every=config.train.sample_every,
                         sampling_rate_hz=ws.sampling_rate_hz,
                         seed=config.train.seed,
