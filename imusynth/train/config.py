@@ -100,7 +100,7 @@ class TrainConfig:
     checkpoint_every: int = 500  # steps between checkpoints (0: only at the end)
     sample_every: int = 0  # steps between real-vs-synthetic figures (0: only at the end)
     # fp32 | bf16 (autocast, CPU or CUDA) | fp16 (autocast + loss scaling, CUDA only); the
-    # kinematic layer, penalties, losses, optimiser and EMA stay float32 (see train/loop.py)
+    # kinematic layer, penalties, losses, optimiser and EMA stay float32 (see train/precision.py)
     precision: str = "fp32"
     compile: bool = False  # torch.compile the generator and discriminator (needs a C++ compiler)
 
