@@ -11,8 +11,6 @@ factories in :mod:`imusynth.train.loaders`, the state a checkpoint saves in
 
 Model protocol
 --------------
-Model protocol
---------------
 Generator: an ``nn.Module`` with ``latent_dim: int`` and ``num_classes: int`` (0 means
 unconditional); ``forward(z (B, latent_dim), y (B,) long | None[, side]) -> x`` in the
 normalised space the discriminator sees, ``(B, C, T)`` or ``(B, 1, H, W)``. It may also have
@@ -172,7 +170,7 @@ def fit_gan(
     >>> state.step, len(state.history)
     (4, 2)
     """
-    train = config.train if isinstance(config, GANConfig) else config
+    train, full = _sections(config)
     dev = resolve_device(device)
     check_train_setup(train, dev)
     amp = Amp.of(train, dev)
@@ -186,7 +184,8 @@ def fit_gan(
             generator,
             discriminator,
             loader,
-            config,
+            train,
+            full,
             callbacks,
             dev=dev,
             amp=amp,
@@ -197,11 +196,20 @@ def fit_gan(
         )
 
 
+def _sections(config: TrainConfig | GANConfig) -> tuple[TrainConfig, dict[str, Any]]:
+    """The ``train`` section, and the config as checkpoints store it (a whole
+    :class:`GANConfig` when given one, so that a run can be rebuilt from its checkpoint)."""
+    if isinstance(config, GANConfig):
+        return config.train, config_to_dict(config)
+    return config, {"train": dataclasses.asdict(config)}
+
+
 def _fit_gan(
     generator: nn.Module,
     discriminator: nn.Module,
     loader: LoaderLike,
-    config: TrainConfig | GANConfig,
+    train: TrainConfig,
+    full: dict[str, Any],
     callbacks: Sequence[Callback],
     *,
     dev: torch.device,
@@ -211,9 +219,6 @@ def _fit_gan(
     progress: bool,
     meta: dict[str, Any] | None,
 ) -> GANTrainingState:
-    train = config.train if isinstance(config, GANConfig) else config
-    full = config_to_dict(config) if isinstance(config, GANConfig) else {}
-    full = full or {"train": dataclasses.asdict(train)}
     ctx = distributed_context()
     generator.to(dev).train()
     discriminator.to(dev).train()
