@@ -37,10 +37,10 @@ from imusynth.data import WindowSet, concatenate, load_windows, read_windows
 from imusynth.data.normalize import ChannelNormalizer
 from imusynth.errors import CheckpointError, ConfigError, DataError
 from imusynth.locks import folder_lock
+from imusynth.runtime import apply_thread_policy, resolve_device
 from imusynth.train.build import build_discriminator, build_generator
 from imusynth.train.checkpoint import load_checkpoint, load_state, save_checkpoint
 from imusynth.train.config import IMAGE_GENERATORS, GANConfig, validate_config
-from imusynth.train.device import apply_thread_policy, resolve_device
 from imusynth.train.loop import (
     CHECKPOINT_NAME,
     Callback,
@@ -186,7 +186,7 @@ def train_run(
     >>> run = train_run(cfg, load_training_windows(cfg), "runs/tiny")  # doctest: +SKIP
     """
     validate_config(config)
-    apply_thread_policy()  # the CLI's thread policy (imusynth.train.device)
+    apply_thread_policy()  # the CLI's thread policy (imusynth.runtime)
     if windows.X.ndim == 4 or config.model.generator in IMAGE_GENERATORS:
         from imusynth.gan2d import train_image_run
 
@@ -718,7 +718,7 @@ class ConditionalGAN(_runs.RunEstimator):
         the watch's ax..wz in g and rad/s for 6 channels).
         """
         cfg = self.resolved_config()
-        apply_thread_policy()  # the CLI's thread policy (imusynth.train.device)
+        apply_thread_policy()  # the CLI's thread policy (imusynth.runtime)
         X, y = _check_windows(X, y, None)
         n_classes = int(y.max()) + 1
         if classes is None:

@@ -51,10 +51,10 @@ from imusynth._runs import CONFIG_NAME, META_NAME, SYNTHETIC_GROUP  # noqa: F401
 from imusynth.data import ImageSet, WindowSet, concatenate
 from imusynth.errors import CheckpointError, ConfigError, DataError
 from imusynth.locks import folder_lock
+from imusynth.runtime import apply_thread_policy, resolve_device
 from imusynth.train.build import build_image_gan
 from imusynth.train.checkpoint import load_checkpoint, load_state, save_checkpoint
 from imusynth.train.config import IMAGE_GENERATORS, GANConfig, apply_overrides, validate_config
-from imusynth.train.device import apply_thread_policy, resolve_device
 from imusynth.train.loop import (
     CHECKPOINT_NAME,
     Callback,
@@ -181,7 +181,7 @@ def train_image_run(
     >>> run = train_image_run(cfg, load_images(cfg.data.spec), "runs/ct")  # doctest: +SKIP
     """
     validate_config(config)
-    apply_thread_policy()  # the CLI's thread policy (imusynth.train.device)
+    apply_thread_policy()  # the CLI's thread policy (imusynth.runtime)
     if config.model.generator not in IMAGE_GENERATORS:
         raise ConfigError(
             f"images need an image generator ({', '.join(IMAGE_GENERATORS)}), "
