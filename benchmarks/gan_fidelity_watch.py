@@ -48,9 +48,9 @@ from imusynth.metrics import (
     tstr_trts,
 )
 from imusynth.metrics.judges import JUDGE_CNN_EPOCHS
-from imusynth.models.classifiers import CNNClassifier
 from imusynth.models.features import FeatureRandomForest
 from imusynth.train.checkpoint import load_checkpoint
+from imusynth.train.classifiers import CNNClassifier
 from imusynth.train.config import load_config
 from imusynth.train.loop import CHECKPOINT_NAME
 

@@ -310,8 +310,8 @@ def _gan_config(path: Path, sets: Sequence[str] | None, seed: int | None = None)
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from imusynth.gan import load_training_windows, train_run
+    from imusynth.runtime import init_distributed, shutdown_distributed
     from imusynth.train.config import config_to_toml
-    from imusynth.train.device import init_distributed, shutdown_distributed
 
     # Under torchrun (WORLD_SIZE > 1) every process trains one shared GAN with DDP; rank 0
     # alone writes the run folder and prints.
@@ -1028,7 +1028,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     from tqdm.contrib.logging import logging_redirect_tqdm
 
-    from imusynth.train.device import apply_thread_policy
+    from imusynth.runtime import apply_thread_policy
 
     apply_thread_policy()  # one torch thread on <= 2 cores unless OMP_NUM_THREADS is set
     try:

@@ -45,8 +45,8 @@ from imusynth.metrics.judges import (
 )
 from imusynth.metrics.kinematic import kinematic_plausibility
 from imusynth.metrics.timegan import timegan_discriminative_score, timegan_predictive_score
-from imusynth.models.classifiers import CNNClassifier
 from imusynth.models.features import FeatureRandomForest
+from imusynth.train.classifiers import CNNClassifier
 
 __all__ = [
     "CLASSIFIERS",

@@ -9,7 +9,7 @@ import torch
 from imusynth.data import ImageSet, read_windows, write_windows
 from imusynth.errors import CheckpointError, ConfigError, DataError
 from imusynth.gan import ImageGAN
-from imusynth.models.build import build_image_gan
+from imusynth.train.build import build_image_gan
 from imusynth.train.config import ModelConfig, load_config
 
 from .conftest import ROOT

@@ -26,8 +26,8 @@ from imusynth.gan.images import IMAGES, ImageGANRun
 from imusynth.gan.modality import Modality
 from imusynth.gan.windows import WINDOWS, GANRun
 from imusynth.locks import folder_lock
+from imusynth.runtime import apply_thread_policy
 from imusynth.train.config import IMAGE_GENERATORS, GANConfig, validate_config
-from imusynth.train.device import apply_thread_policy
 from imusynth.train.loop import Callback, check_train_setup
 
 __all__ = [
@@ -150,7 +150,7 @@ def fit_run(
 ) -> tuple[Run, list[dict[str, Any]]]:
     """:func:`train_run` for a config already checked (``validate_config`` and
     ``modality.check_config``); returns the run and the training loop's metrics rows."""
-    apply_thread_policy()  # the CLI's thread policy (imusynth.train.device)
+    apply_thread_policy()  # the CLI's thread policy (imusynth.runtime)
     real = data.subset(~data.is_synthetic) if data.is_synthetic.any() else data
     job = modality.prepare(config, real, device)
     check_train_setup(config.train, job.device)  # before the run folder is touched

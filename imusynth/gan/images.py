@@ -47,10 +47,10 @@ from imusynth.data import ImageSet, WindowSet
 from imusynth.errors import CheckpointError, ConfigError, DataError
 from imusynth.gan import runs as _runs
 from imusynth.gan.modality import Generated, Modality, TrainingJob
-from imusynth.models.build import build_image_gan
+from imusynth.runtime import resolve_device
+from imusynth.train.build import build_image_gan
 from imusynth.train.checkpoint import load_checkpoint, load_state, save_checkpoint
 from imusynth.train.config import IMAGE_GENERATORS, GANConfig
-from imusynth.train.device import resolve_device
 from imusynth.train.loop import CHECKPOINT_NAME, epoch_loader, fit_gan
 
 __all__ = [

@@ -32,10 +32,10 @@ from imusynth.data.normalize import ChannelNormalizer
 from imusynth.errors import CheckpointError, ConfigError, DataError
 from imusynth.gan import runs as _runs
 from imusynth.gan.modality import Generated, Modality, TrainingJob
-from imusynth.models.build import build_discriminator, build_generator
+from imusynth.runtime import resolve_device
+from imusynth.train.build import build_discriminator, build_generator
 from imusynth.train.checkpoint import load_checkpoint, load_state, save_checkpoint
 from imusynth.train.config import GANConfig
-from imusynth.train.device import resolve_device
 from imusynth.train.loop import (
     CHECKPOINT_NAME,
     Callback,
@@ -151,7 +151,8 @@ class WindowModality(Modality):
         def fit(out_dir, resume, progress, callbacks, plots) -> list[dict[str, Any]]:
             extra: list[Callback] = list(callbacks)
             if out_dir is not None and plots:
-                from imusynth.plots.gan import SamplePlotCallback
+                from imusynth.plots.gan import plot_real_vs_synthetic
+                from imusynth.train.callbacks import SamplePlotCallback
 
                 extra.append(
                     SamplePlotCallback(
@@ -162,6 +163,7 @@ class WindowModality(Modality):
                         data.units,
                         run.normalizer,
                         out_dir,
+                        draw=plot_real_vs_synthetic,
                         every=config.train.sample_every,
                         sampling_rate_hz=data.sampling_rate_hz,
                         seed=config.train.seed,

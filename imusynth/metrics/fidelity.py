@@ -17,8 +17,8 @@ from scipy.signal import welch
 from scipy.spatial.distance import pdist
 
 from imusynth.errors import DataError
-from imusynth.models.classifiers import CNNClassifier
 from imusynth.models.features import FeatureRandomForest
+from imusynth.train.classifiers import CNNClassifier
 
 __all__ = [
     "autocorrelation_distance",
@@ -141,7 +141,7 @@ def classifier_frechet_distance(
     ----------
     real, fake : ndarray
         Windows; both are embedded with ``model.transform`` (e.g. a fitted
-        :class:`~imusynth.models.classifiers.CNNClassifier`: penultimate activations).
+        :class:`~imusynth.train.classifiers.CNNClassifier`: penultimate activations).
     model : estimator
         Fitted on real training data only.
     standardize : bool

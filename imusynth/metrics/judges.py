@@ -29,8 +29,8 @@ from scipy.signal import welch
 from sklearn.ensemble import RandomForestClassifier
 
 from imusynth.errors import ConfigError, DataError
-from imusynth.models.classifiers import CNNClassifier
 from imusynth.models.features import window_features
+from imusynth.train.classifiers import CNNClassifier
 
 __all__ = [
     "JUDGE_BANDS",

@@ -18,7 +18,7 @@ from torch import nn
 
 from imusynth.errors import ConfigError, DataError
 from imusynth.metrics.judges import JudgeScore, _check_repeats, _pair
-from imusynth.train.device import resolve_device
+from imusynth.runtime import resolve_device
 
 __all__ = ["timegan_discriminative_score", "timegan_predictive_score"]
 
