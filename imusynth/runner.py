@@ -55,13 +55,14 @@ import os
 import threading
 import tomllib
 import typing
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from imusynth.augment.recipes import augmenter_for, classical_augmenter, image_augmenter
 from imusynth.data import WindowSet, load_windows, read_windows, subject_kfold
 from imusynth.errors import ConfigError, DataError
 from imusynth.locks import folder_lock
@@ -484,7 +485,7 @@ def _check_before_writing(
         raise ConfigError(
             exc.message, path=where, field=f"classifier.{exc.field or 'settings'}"
         ) from None
-    _augmenter(cfg, ws.X.ndim)
+    augmenter_for(cfg.augment, ws.X.ndim)
     if cfg.generators():
         from imusynth.train.config import load_config
         from imusynth.train.loop import check_train_setup
@@ -927,53 +928,10 @@ def _arm_training_set(cfg, base, train: WindowSet, n_added, gan, rng):
     raise ConfigError(f"unknown arm {base!r}", field="grid.arms")
 
 
-def classical_augmenter(params: dict[str, float]) -> Callable:
-    """The classical time-series augmentation used by the experiments (Um et al. 2017)."""
-    from imusynth.augment import Compose, Jitter, MagnitudeWarp, Rotation, Scaling, TimeWarp
-
-    steps = []
-    if params.get("rotation_deg", 15.0) > 0:
-        steps.append(Rotation(max_angle_deg=params.get("rotation_deg", 15.0)))
-    if params.get("time_warp", 0.2) > 0:
-        steps.append(TimeWarp(sigma=params.get("time_warp", 0.2)))
-    if params.get("magnitude_warp", 0.1) > 0:
-        steps.append(MagnitudeWarp(sigma=params.get("magnitude_warp", 0.1)))
-    if params.get("scaling", 0.1) > 0:
-        steps.append(Scaling(sigma=params.get("scaling", 0.1)))
-    if params.get("jitter", 0.02) > 0:
-        steps.append(Jitter(sigma=params.get("jitter", 0.02)))
-    return Compose(steps)
-
-
-def image_augmenter(params: dict[str, float]) -> Callable:
-    """The classic image augmentation of Frid-Adar et al. 2018: flips, rotation, translation
-    and scaling, each new ROI drawing all four (``flip`` probability per axis, ``rotation_deg``
-    largest angle, ``shift_px`` largest shift, ``zoom``: scale factors in
-    ``[1 / (1 + zoom), 1 + zoom]``)."""
-    from imusynth.augment import Compose
-    from imusynth.augment.images import Flip, ImageRotation, ImageScaling, Translation
-
-    steps = []
-    if params.get("flip", 0.5) > 0:
-        steps.append(Flip(params.get("flip", 0.5), params.get("flip", 0.5)))
-    if params.get("rotation_deg", 180.0) > 0:
-        steps.append(ImageRotation(params.get("rotation_deg", 180.0)))
-    if params.get("shift_px", 4) > 0:
-        steps.append(Translation(int(params.get("shift_px", 4))))
-    if params.get("zoom", 0.1) > 0:
-        zoom = 1.0 + params.get("zoom", 0.1)
-        steps.append(ImageScaling(1.0 / zoom, zoom))
-    return Compose(steps)
-
-
-def _augmenter(cfg: ExperimentConfig, ndim: int) -> Callable:
-    return image_augmenter(cfg.augment) if ndim == 4 else classical_augmenter(cfg.augment)
-
-
 def _augmented(cfg, X, y, groups, targets, rng):
     from imusynth.augment import augment_to_counts
 
-    augmenter = _augmenter(cfg, X.ndim)
+    augmenter = augmenter_for(cfg.augment, X.ndim)
     Xa, ya, src = augment_to_counts(X, y, targets, augmenter, rng, return_indices=True)
     return Xa, ya, groups[src], {}
 
@@ -1029,7 +987,7 @@ def _fitted_gan(
         counts = np.bincount(y, minlength=train.n_classes)
         targets = {c: max(int(n), cfg.gan_augment_to) for c, n in enumerate(counts)}
         rng = np.random.default_rng(_seed("gan-augment", unit.fold, unit.seed, unit.train_subjects))
-        augmenter = _augmenter(cfg, X.ndim)
+        augmenter = augmenter_for(cfg.augment, X.ndim)
         X, y, src = augment_to_counts(X, y, targets, augmenter, rng, return_indices=True)
     if estimator is ImageGAN:
         gan.fit(X, y, groups=train.groups[src], classes=train.classes)
