@@ -66,6 +66,7 @@ from imusynth.augment.recipes import augmenter_for, classical_augmenter, image_a
 from imusynth.data import WindowSet, load_windows, read_windows, subject_kfold
 from imusynth.errors import ConfigError, DataError
 from imusynth.locks import folder_lock
+from imusynth.metrics.classification import sensitivity_specificity
 from imusynth.train.config import IMAGE_GENERATORS
 
 __all__ = [
@@ -1008,29 +1009,22 @@ def _fitted_gan(
 
 
 def _scores(y_true, y_pred, n_classes, minority) -> dict[str, float]:
-    from sklearn.metrics import (
-        accuracy_score,
-        balanced_accuracy_score,
-        confusion_matrix,
-        f1_score,
-        recall_score,
-    )
+    """The scores of one cell's row: accuracy, balanced accuracy, macro-F1, the mean recall
+    of the ``minority`` classes, each class's recall (0 for a class absent from the test
+    set) and the test confusion matrix (``cm_<true>_<predicted>``)."""
+    from imusynth.metrics.classification import classification_metrics
 
-    labels = np.arange(n_classes)
-    out = {
-        "accuracy": accuracy_score(y_true, y_pred),
-        "balanced_accuracy": balanced_accuracy_score(y_true, y_pred),
-        "macro_f1": f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0),
-    }
-    recalls = recall_score(y_true, y_pred, labels=labels, average=None, zero_division=0)
+    report = classification_metrics(y_true, y_pred, labels=np.arange(n_classes))
+    recalls = np.array([0.0 if r is None else r for r in report["sensitivity"].values()])
+    out = {key: report[key] for key in ("accuracy", "balanced_accuracy", "macro_f1")}
     out["minority_recall"] = float(np.mean(recalls[minority])) if minority else float("nan")
     for c, r in enumerate(recalls):
         out[f"recall_{c}"] = float(r)
     out = {k: float(v) for k, v in out.items()}
-    cm = confusion_matrix(y_true, y_pred, labels=labels)  # rows: true, columns: predicted
+    cm = report["confusion_matrix"]  # rows: true, columns: predicted
     for i in range(n_classes):
         for j in range(n_classes):
-            out[f"cm_{i}_{j}"] = int(cm[i, j])
+            out[f"cm_{i}_{j}"] = int(cm[i][j])
     return out
 
 
@@ -1159,27 +1153,6 @@ def confusion_matrix_of(df, n_classes: int) -> np.ndarray:
         for j in range(n_classes):
             cm[i, j] = int(df[f"cm_{i}_{j}"].sum())
     return cm
-
-
-def sensitivity_specificity(cm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-class sensitivity (recall of the true class) and specificity (share of the other
-    classes' samples not called this class) of a confusion matrix (rows true).
-
-    Examples
-    --------
-    >>> sens, spec = sensitivity_specificity(np.array([[8, 2], [1, 9]]))
-    >>> sens.round(2).tolist(), spec.round(2).tolist()
-    ([0.8, 0.9], [0.9, 0.8])
-    """
-    cm = np.asarray(cm, dtype=np.float64)
-    total, tp = cm.sum(), np.diag(cm)
-    true, called = cm.sum(1), cm.sum(0)
-    negatives = total - true
-    sens = np.divide(tp, true, out=np.full(len(cm), np.nan), where=true > 0)
-    spec = np.divide(
-        negatives - (called - tp), negatives, out=np.full(len(cm), np.nan), where=negatives > 0
-    )
-    return sens, spec
 
 
 def sensitivity_specificity_tables(
