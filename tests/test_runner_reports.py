@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from imusynth.runner import load_experiment, load_saved_config, run_experiment, summarise
+from imusynth.experiments import load_experiment, load_saved_config, run_experiment, summarise
 
 from .conftest import ROOT
 from .test_runner import _windows
@@ -137,7 +137,7 @@ def test_committed_results_name_no_absolute_paths():
 def test_paired_table_against_a_rival_matches_fold_seed_size_and_number_added():
     import pandas as pd
 
-    from imusynth.runner import _paired_table
+    from imusynth.experiments.run import _paired_table
 
     rows = []
     for fold in range(3):

@@ -1,0 +1,41 @@
+"""Experiments: augmentation and rebalancing grids under subject-wise cross-validation.
+
+The same grid serves windows ``(N, C, T)`` and images ``(N, 1, H, W)`` (the liver-lesion
+study of Frid-Adar et al. 2018, ``experiments/ct_augmentation.toml``): only the data the
+config names, the classical augmenter (time-series or image) and the generators differ.
+
+Examples
+--------
+>>> from imusynth.experiments import load_experiment
+>>> cfg = load_experiment("experiments/watch_rebalancing.toml", quick=True)  # doctest: +SKIP
+>>> results = run_experiment(cfg, "results/quick")  # doctest: +SKIP
+>>> summarise(results, "results/quick")  # doctest: +SKIP
+"""
+
+from imusynth.experiments.run import (
+    ExperimentConfig,
+    Wording,
+    classical_augmenter,
+    confusion_matrix_of,
+    image_augmenter,
+    iter_rows,
+    load_experiment,
+    load_saved_config,
+    run_experiment,
+    sensitivity_specificity_tables,
+    summarise,
+)
+
+__all__ = [
+    "ExperimentConfig",
+    "Wording",
+    "classical_augmenter",
+    "confusion_matrix_of",
+    "image_augmenter",
+    "iter_rows",
+    "load_experiment",
+    "load_saved_config",
+    "run_experiment",
+    "sensitivity_specificity_tables",
+    "summarise",
+]
