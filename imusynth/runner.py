@@ -6,24 +6,26 @@ Re-exports the public names that ``imusynth.runner`` had; the code lives in
 :mod:`imusynth.metrics.classification` (sensitivity and specificity).
 """
 
-from imusynth.experiments.run import (
+from imusynth.experiments.config import (
     AUG_ARMS,
     CONFIG_INFO,
     DATA_INFO,
     GAN_SNAPSHOT,
     KINDS,
-    METRICS,
     REB_ARMS,
     WINDOW_GENERATORS,
     ExperimentConfig,
+    load_experiment,
+    load_saved_config,
+)
+from imusynth.experiments.run import (
+    METRICS,
     Unit,
     Wording,
     classical_augmenter,
     confusion_matrix_of,
     image_augmenter,
     iter_rows,
-    load_experiment,
-    load_saved_config,
     run_experiment,
     sensitivity_specificity,
     sensitivity_specificity_tables,

@@ -12,15 +12,13 @@ Examples
 >>> summarise(results, "results/quick")  # doctest: +SKIP
 """
 
+from imusynth.experiments.config import ExperimentConfig, load_experiment, load_saved_config
 from imusynth.experiments.run import (
-    ExperimentConfig,
     Wording,
     classical_augmenter,
     confusion_matrix_of,
     image_augmenter,
     iter_rows,
-    load_experiment,
-    load_saved_config,
     run_experiment,
     sensitivity_specificity_tables,
     summarise,

@@ -1,0 +1,308 @@
+"""Experiment configs: :class:`ExperimentConfig`, read from ``experiments/*.toml``, and
+the copies of it (and of its GAN config) that a results folder keeps.
+
+``config.json`` records the experiment's config with its paths relative to the results
+folder (:func:`load_saved_config` reads it back); ``gan_config.toml`` is the one GAN config
+every GAN of a results folder trains from (:func:`freeze_gan_config`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from imusynth.errors import ConfigError
+from imusynth.train.config import IMAGE_GENERATORS
+
+__all__ = ["ExperimentConfig", "load_experiment", "load_saved_config"]
+
+log = logging.getLogger(__name__)
+
+KINDS = ("augmentation", "rebalancing")
+AUG_ARMS = ("real", "classical", "cgan", "classical+cgan", "synthetic")
+REB_ARMS = ("reference", "none", "class_weight", "random_over", "smote", "classical_over", "cgan")
+WINDOW_GENERATORS = ("conv1d", "kinematic")
+DATA_INFO = "data.json"
+CONFIG_INFO = "config.json"
+# ExperimentConfig fields holding file paths: saved relative to the results folder.
+_PATH_FIELDS = ("data", "gan_config", "path")
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """A whole experiment, read from ``experiments/*.toml``.
+
+    ``train_subjects`` of 0 means all training subjects of the fold; ``n_added`` counts
+    added windows per class (augmentation study only). ``stratify`` makes the subject-wise
+    folds also balance the classes (scikit-learn's ``StratifiedGroupKFold``);
+    ``classical_base`` and ``gan_augment_to`` are described in the module docstring.
+    """
+
+    name: str
+    kind: str
+    data: str  # a dataset spec or an HDF5 windows file
+    arms: tuple[str, ...]
+    n_splits: int = 5
+    seeds: tuple[int, ...] = (0,)
+    train_subjects: tuple[int, ...] = (0,)
+    n_added: tuple[int, ...] = (0,)
+    classifier: dict[str, Any] = field(default_factory=dict)
+    gan_config: str = "watch_cgan.toml"
+    gan_set: tuple[str, ...] = ()
+    augment: dict[str, float] = field(default_factory=dict)
+    rebalance_classes: tuple[str, ...] = ()
+    rebalance_fraction: float = 0.1
+    device: str = "cpu"
+    path: str = ""
+    stratify: bool = False
+    classical_base: int = 0
+    gan_augment_to: int = 0
+    gan_generator_set: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def generators(self) -> tuple[str, ...]:
+        return tuple(sorted({a.split(":", 1)[1] for a in self.arms if ":" in a}))
+
+
+_TOP = {"name", "kind", "data", "cv", "grid", "classifier", "gan", "augment", "rebalance", "quick"}
+
+
+def _generator_set(table: dict[str, Any], path: Path) -> dict[str, tuple[str, ...]]:
+    """``gan.generator_set``: extra ``--set`` overrides for one generator only, e.g.
+    ``{ acgan = ["train.steps=1200"] }``."""
+    out = {}
+    for gen, values in table.items():
+        if gen not in WINDOW_GENERATORS + IMAGE_GENERATORS:
+            raise ConfigError(f"unknown generator {gen!r}", path=path, field="gan.generator_set")
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise ConfigError(
+                "expected a list of key=value strings", path=path, field=f"gan.generator_set.{gen}"
+            )
+        out[gen] = tuple(values)
+    return out
+
+
+def load_experiment(path: str | Path, *, quick: bool = False) -> ExperimentConfig:
+    """Read an experiment TOML; ``quick`` applies its ``[quick]`` overrides.
+
+    Relative paths (``data``, ``gan.config``) are resolved against the TOML's folder.
+    """
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError("experiment config not found", path=path) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"not valid TOML ({exc})", path=path) from None
+    unknown = sorted(set(raw) - _TOP)
+    if unknown:
+        raise ConfigError("unknown key", path=path, field=unknown[0])
+    if quick:
+        for section, values in raw.get("quick", {}).items():
+            if not isinstance(values, dict):
+                raise ConfigError("expected a table", path=path, field=f"quick.{section}")
+            raw.setdefault(section, {}).update(values)
+
+    def get(section: str, key: str, default: Any, kind: type | tuple) -> Any:
+        table = raw.get(section, {}) if section else raw
+        value = table.get(key, default)
+        if value is None:
+            raise ConfigError("missing key", path=path, field=f"{section}.{key}".strip("."))
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+            raise ConfigError(
+                f"wrong type {type(value).__name__}", path=path, field=f"{section}.{key}".strip(".")
+            )
+        return value
+
+    for section, allowed in {
+        "cv": {"n_splits", "seeds", "stratify"},
+        "grid": {"arms", "train_subjects", "n_added", "classical_base"},
+        "gan": {"config", "set", "augment_to", "generator_set"},
+        "rebalance": {"classes", "fraction"},
+        "augment": {
+            "jitter",
+            "scaling",
+            "magnitude_warp",
+            "time_warp",
+            "rotation_deg",
+            "flip",
+            "shift_px",
+            "zoom",
+        },
+    }.items():
+        extra = sorted(set(raw.get(section, {})) - allowed)
+        if extra:
+            raise ConfigError("unknown key", path=path, field=f"{section}.{extra[0]}")
+
+    kind = get("", "kind", None, str)
+    if kind not in KINDS:
+        raise ConfigError(f"must be one of {', '.join(KINDS)}", path=path, field="kind")
+    data = get("", "data", None, str)
+    if not data.startswith("/"):
+        data = str((path.parent / data).resolve())
+    gan_config = get("gan", "config", "watch_cgan.toml", str)
+    if not gan_config.startswith("/"):
+        gan_config = str((path.parent / gan_config).resolve())
+    arms = tuple(get("grid", "arms", None, list))
+    allowed_arms = AUG_ARMS if kind == "augmentation" else REB_ARMS
+    for arm in arms:
+        base, _, gen = arm.partition(":")
+        if base not in allowed_arms or (base.endswith("cgan") or base == "synthetic") != bool(gen):
+            raise ConfigError(
+                f"unknown arm {arm!r} for a {kind} experiment", path=path, field="grid.arms"
+            )
+        if gen and gen not in WINDOW_GENERATORS + IMAGE_GENERATORS:
+            raise ConfigError(f"unknown generator {gen!r}", path=path, field="grid.arms")
+    cfg = ExperimentConfig(
+        name=get("", "name", path.stem, str),
+        kind=kind,
+        data=data,
+        arms=arms,
+        n_splits=get("cv", "n_splits", 5, int),
+        seeds=tuple(get("cv", "seeds", [0], list)),
+        train_subjects=tuple(get("grid", "train_subjects", [0], list)),
+        n_added=tuple(get("grid", "n_added", [0], list)),
+        classifier=dict(raw.get("classifier", {})),
+        gan_config=gan_config,
+        gan_set=tuple(get("gan", "set", [], list)),
+        augment=_augment_params(raw.get("augment", {}), path),
+        rebalance_classes=tuple(get("rebalance", "classes", [], list)),
+        rebalance_fraction=float(get("rebalance", "fraction", 0.1, (int, float))),
+        path=str(path),
+        stratify=get("cv", "stratify", False, bool),
+        classical_base=get("grid", "classical_base", 0, int),
+        gan_augment_to=get("gan", "augment_to", 0, int),
+        gan_generator_set=_generator_set(get("gan", "generator_set", {}, dict), path),
+    )
+    for key, values in (
+        ("cv.seeds", cfg.seeds),
+        ("grid.train_subjects", cfg.train_subjects),
+        ("grid.n_added", cfg.n_added),
+    ):
+        if not values or any(isinstance(v, bool) or not isinstance(v, int) for v in values):
+            raise ConfigError("expected a non-empty list of integers", path=path, field=key)
+        if key != "cv.seeds" and min(values) < 0:
+            raise ConfigError("must be >= 0", path=path, field=key)
+    if not cfg.arms:
+        raise ConfigError("no arms to run", path=path, field="grid.arms")
+    if kind == "rebalancing" and not cfg.rebalance_classes:
+        raise ConfigError(
+            "a rebalancing experiment needs classes to cut", path=path, field="rebalance.classes"
+        )
+    if not 0 < cfg.rebalance_fraction <= 1:
+        raise ConfigError("must lie in (0, 1]", path=path, field="rebalance.fraction")
+    for key, value in (
+        ("grid.classical_base", cfg.classical_base),
+        ("gan.augment_to", cfg.gan_augment_to),
+    ):
+        if value < 0:
+            raise ConfigError("must be >= 0", path=path, field=key)
+    budget = cfg.classifier.get("sample_budget")
+    if budget is not None and (
+        isinstance(budget, bool) or not isinstance(budget, int) or budget < 1
+    ):
+        raise ConfigError("must be a positive integer", path=path, field="classifier.sample_budget")
+    return cfg
+
+
+def _augment_params(table: dict[str, Any], path: Path) -> dict[str, float]:
+    params = {}
+    for key, value in table.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError("expected a number", path=path, field=f"augment.{key}")
+        params[key] = float(value)
+    return params
+
+
+def load_saved_config(folder: str | Path) -> ExperimentConfig:
+    """The :class:`ExperimentConfig` that :func:`run_experiment` saved in ``folder``.
+
+    ``config.json`` holds its paths (``data``, ``gan_config``, ``path``) relative to the
+    results folder, so that a committed results folder names no machine's directories; they
+    come back absolute. Absolute paths (older results folders) are kept as they are.
+
+    Raises
+    ------
+    ConfigError
+        A missing or unreadable ``config.json``, or one with unknown keys.
+    """
+    folder = Path(folder)
+    path = folder / CONFIG_INFO
+    try:
+        raw = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError("no saved experiment config", path=path) from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"not readable JSON ({exc})", path=path) from None
+    if not isinstance(raw, dict):
+        raise ConfigError("expected a JSON object", path=path)
+    hints = typing.get_type_hints(ExperimentConfig)
+    unknown = sorted(set(raw) - set(hints))
+    if unknown:
+        raise ConfigError("unknown key", path=path, field=unknown[0])
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        if typing.get_origin(hints[key]) is tuple and isinstance(value, list):
+            value = tuple(value)
+        elif key == "gan_generator_set" and isinstance(value, dict):
+            value = {gen: tuple(sets) for gen, sets in value.items()}
+        elif key in _PATH_FIELDS and value and not Path(value).is_absolute():
+            value = str((folder / value).resolve())
+        values[key] = value
+    try:
+        return ExperimentConfig(**values)
+    except TypeError as exc:
+        raise ConfigError(f"incomplete config ({exc})", path=path) from None
+
+
+GAN_SNAPSHOT = "gan_config.toml"
+
+
+def freeze_gan_config(cfg: ExperimentConfig, out: Path) -> ExperimentConfig:
+    """Check the GAN config now and train every GAN of the results folder from one copy.
+
+    The copy (``gan_config.toml`` in the results folder) is written on the first run and
+    read by every GAN of this and any resumed run, so an edit to the config file while an
+    experiment runs, or between its start and a resume, cannot mix GANs of two configs in
+    one table; a resume whose config file has changed since says so in a warning. Only for
+    experiments with GAN arms.
+    """
+    if not any(":" in arm for arm in cfg.arms):
+        return cfg
+    from imusynth.train.config import config_to_toml, load_config
+
+    current = config_to_toml(load_config(cfg.gan_config))
+    snapshot = out / GAN_SNAPSHOT
+    if snapshot.exists():
+        if snapshot.read_text() != current:
+            log.warning(
+                "%s has changed since this results folder was started; its GANs keep "
+                "training from the copy in %s (use a new --out to train with the edit)",
+                cfg.gan_config,
+                snapshot,
+            )
+    else:
+        from imusynth.data.store import atomic_path
+
+        with atomic_path(snapshot) as tmp:
+            tmp.write_text(current)
+    return dataclasses.replace(cfg, gan_config=str(snapshot))
+
+
+def portable_config(cfg: ExperimentConfig, folder: Path) -> dict[str, Any]:
+    """``cfg`` as a dict with its paths relative to ``folder`` (see :func:`load_saved_config`)."""
+    out = dataclasses.asdict(cfg)
+    for key in _PATH_FIELDS:
+        if out[key]:
+            try:
+                rel = os.path.relpath(Path(out[key]).resolve(), folder.resolve())
+            except ValueError:  # on another drive (Windows): no relative path exists
+                continue
+            out[key] = Path(rel).as_posix()
+    return out
