@@ -43,15 +43,12 @@ have been cut to ``rebalance.fraction`` of their training windows:
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import hashlib
-import importlib
 import json
 import logging
 import math
 import os
-import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +59,7 @@ import numpy as np
 from imusynth.augment.recipes import augmenter_for, classical_augmenter, image_augmenter
 from imusynth.data import WindowSet, load_windows, read_windows, subject_kfold
 from imusynth.errors import ConfigError, DataError
+from imusynth.experiments.backends import LOCAL_BACKENDS, check_backend, one_unit_at_a_time
 from imusynth.experiments.config import (
     CONFIG_INFO,
     DATA_INFO,
@@ -171,7 +169,7 @@ def run_experiment(
     from imusynth.train.device import apply_thread_policy
 
     apply_thread_policy()  # the CLI's thread policy; units that run beside others pin their own
-    _check_backend(backend)
+    check_backend(backend)
     out = Path(out_dir)
     ws = windows if windows is not None else _load(cfg.data)
     folds = _check_before_writing(cfg, ws, out, device)
@@ -273,7 +271,7 @@ def _run_locked(cfg, ws, folds, out, jobs, device, progress, backend) -> Path:
     )
     # Units pin torch's threads wherever they may run beside others; a serial run keeps the
     # caller's setting.
-    pin = jobs > 1 or backend not in _LOCAL_BACKENDS
+    pin = jobs > 1 or backend not in LOCAL_BACKENDS
     where = out.resolve()  # workers may not share the caller's working directory
     work = [
         delayed(_run_unit)(cfg, ws, folds[u.fold], u, done, where, device, jobs, pin) for u in todo
@@ -286,101 +284,6 @@ def _run_locked(cfg, ws, folds, out, jobs, device, progress, backend) -> Path:
             bar.update(len(rows))
     bar.close()
     return results
-
-
-# joblib's backends that run the units one after another in the caller when jobs == 1.
-_LOCAL_BACKENDS = ("loky", "multiprocessing", "threading", "sequential")
-_INSTALL = {
-    "dask": "`pip install imusynth[cluster]` (dask[distributed])",
-    "ray": "`pip install ray[default]`",
-}
-
-
-def _check_backend(name: str) -> None:
-    """Fail with a :class:`ConfigError` unless joblib can run on backend ``name``.
-
-    Dask: joblib registers its backend itself, and uses the current ``distributed`` Client;
-    without one, a client is connected to ``DASK_SCHEDULER_ADDRESS`` (dask's
-    ``scheduler-address`` setting) when that is set. Ray: its backend is registered here.
-    """
-    from joblib import parallel_config
-
-    field = "backend"
-    if name in _INSTALL:
-        try:
-            lib = importlib.import_module("distributed" if name == "dask" else "ray.util.joblib")
-        except ImportError:
-            raise ConfigError(f"backend {name!r} needs {_INSTALL[name]}", field=field) from None
-        if name == "ray":
-            lib.register_ray()
-        else:
-            _dask_client(lib)
-    try:
-        with parallel_config(backend=name):  # the documented way: registered names only
-            pass
-    except (ImportError, ValueError) as exc:
-        if name == "dask":
-            raise ConfigError(f"backend 'dask' cannot start ({exc})", field=field) from None
-        raise ConfigError(
-            f"unknown joblib backend {name!r} (use loky, threading, sequential, dask or ray, "
-            "or register it with joblib.register_parallel_backend first)",
-            field=field,
-        ) from None
-
-
-def _dask_client(distributed) -> None:
-    """Make sure a ``distributed`` Client is current: connect one to the scheduler that
-    ``DASK_SCHEDULER_ADDRESS`` names when there is none."""
-    import dask
-
-    try:
-        client = distributed.Client.current()
-    except ValueError:
-        address = dask.config.get("scheduler-address", None)
-        if not address:
-            raise ConfigError(
-                "backend 'dask' needs a Dask cluster: start a dask.distributed Client first, "
-                "or set DASK_SCHEDULER_ADDRESS=tcp://HOST:8786",
-                field="backend",
-            ) from None
-        try:
-            client = distributed.Client(address)  # becomes the current client, for joblib
-        except OSError as exc:
-            raise ConfigError(
-                f"cannot reach the Dask scheduler {address} ({exc})", field="backend"
-            ) from None
-    threads = max(client.nthreads().values(), default=1)
-    if threads > 1:
-        log.warning(
-            "Dask workers with %d threads run one unit at a time each (torch's RNG belongs to "
-            "the process); start them with --nthreads 1",
-            threads,
-        )
-
-
-# torch's RNG and thread count belong to the process. The classifier seeds the global RNG
-# for its fit (dropout takes no generator), so two units in threads of one process (the
-# threading backend, a Dask worker with several threads) would draw from each other's
-# streams: they take turns instead, and a cluster runs its units in one-thread workers.
-_unit_lock = threading.Lock()
-
-
-@contextlib.contextmanager
-def _one_unit_at_a_time(threads: int | None) -> Iterator[None]:
-    """Hold this process's unit slot; with ``threads``, pin torch's intra-op threads to that
-    number while the unit runs and restore the process's setting afterwards."""
-    import torch
-
-    with _unit_lock:
-        if not threads:
-            yield
-            return
-        before = torch.get_num_threads()
-        torch.set_num_threads(threads)
-        try:
-            yield
-        finally:
-            torch.set_num_threads(before)
 
 
 def _modality(ws: WindowSet) -> str:
@@ -545,7 +448,7 @@ def _cut_minority(cfg: ExperimentConfig, train: WindowSet, unit: Unit) -> Window
 def _run_unit(cfg, ws, split, unit, done, out, device, jobs, pin) -> list[dict[str, Any]]:
     """The rows of one unit's cells; with ``pin``, torch uses ``cpu_count() // jobs`` threads
     of the machine that runs it (one worker's share of its cores)."""
-    with _one_unit_at_a_time(max(1, (os.cpu_count() or 1) // jobs) if pin else None):
+    with one_unit_at_a_time(max(1, (os.cpu_count() or 1) // jobs) if pin else None):
         return _unit_rows(cfg, ws, split, unit, done, out, device)
 
 
