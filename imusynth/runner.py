@@ -6,6 +6,7 @@ Re-exports the public names that ``imusynth.runner`` had; the code lives in
 :mod:`imusynth.metrics.classification` (sensitivity and specificity).
 """
 
+from imusynth.augment.recipes import classical_augmenter, image_augmenter
 from imusynth.experiments.config import (
     AUG_ARMS,
     CONFIG_INFO,
@@ -18,19 +19,15 @@ from imusynth.experiments.config import (
     load_experiment,
     load_saved_config,
 )
+from imusynth.experiments.grid import Unit, Wording, iter_rows
 from imusynth.experiments.run import (
     METRICS,
-    Unit,
-    Wording,
-    classical_augmenter,
     confusion_matrix_of,
-    image_augmenter,
-    iter_rows,
     run_experiment,
-    sensitivity_specificity,
     sensitivity_specificity_tables,
     summarise,
 )
+from imusynth.metrics.classification import sensitivity_specificity
 
 __all__ = [
     "AUG_ARMS",

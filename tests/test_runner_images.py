@@ -95,11 +95,11 @@ def test_image_grid_runs_the_same_runner(tmp_path):
 
 
 def test_image_folds_are_stratified_by_patient(tmp_path):
-    from imusynth.experiments import run as runner
+    from imusynth.experiments import grid
 
     ims = _images(per_class=6, patients=9)
     cfg = load_experiment(_image_config(tmp_path, ["real"]))
-    for train, test in runner._folds(cfg, ims):
+    for train, test in grid.make_folds(cfg, ims):
         assert not set(ims.groups[train]) & set(ims.groups[test])
         assert set(ims.y[test]) == {0, 1, 2}
 

@@ -12,13 +12,11 @@ Examples
 >>> summarise(results, "results/quick")  # doctest: +SKIP
 """
 
+from imusynth.augment.recipes import classical_augmenter, image_augmenter
 from imusynth.experiments.config import ExperimentConfig, load_experiment, load_saved_config
+from imusynth.experiments.grid import Wording, iter_rows
 from imusynth.experiments.run import (
-    Wording,
-    classical_augmenter,
     confusion_matrix_of,
-    image_augmenter,
-    iter_rows,
     run_experiment,
     sensitivity_specificity_tables,
     summarise,

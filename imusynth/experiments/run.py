@@ -43,33 +43,46 @@ have been cut to ``rebalance.fraction`` of their training windows:
 
 from __future__ import annotations
 
-import csv
-import hashlib
 import json
 import logging
 import math
 import os
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from imusynth.augment.recipes import augmenter_for, classical_augmenter, image_augmenter
-from imusynth.data import WindowSet, load_windows, read_windows, subject_kfold
+from imusynth.data import WindowSet
 from imusynth.errors import ConfigError, DataError
 from imusynth.experiments.backends import LOCAL_BACKENDS, check_backend, one_unit_at_a_time
 from imusynth.experiments.config import (
     CONFIG_INFO,
     DATA_INFO,
     GAN_SNAPSHOT,
-    WINDOW_GENERATORS,
     ExperimentConfig,
     freeze_gan_config,
     load_experiment,
     load_saved_config,
     portable_config,
+)
+from imusynth.experiments.grid import (
+    Unit,
+    Wording,
+    append_rows,
+    cell_key,
+    cell_seed,
+    check_generators,
+    complete_text,
+    cut_minority,
+    load_data,
+    make_folds,
+    modality,
+    read_rows,
+    repair_tail,
+    training_set,
+    unit_cells,
 )
 from imusynth.locks import folder_lock
 from imusynth.metrics.classification import sensitivity_specificity
@@ -92,39 +105,6 @@ METRICS = ("accuracy", "balanced_accuracy", "macro_f1", "minority_recall")
 
 
 # ------------------------------------------------------------------------------ the grid
-@dataclass(frozen=True)
-class Unit:
-    """The cells that share one training set (and therefore one cached GAN per generator)."""
-
-    fold: int
-    seed: int
-    train_subjects: int
-
-
-def _key(row: dict[str, Any]) -> tuple:
-    return (
-        int(row["fold"]),
-        int(row["seed"]),
-        int(row["train_subjects"]),
-        int(row["n_added"]),
-        str(row["arm"]),
-    )
-
-
-def _cells(cfg: ExperimentConfig, unit: Unit) -> list[tuple[int, str]]:
-    if cfg.kind == "rebalancing":
-        return [(0, arm) for arm in cfg.arms]
-    cells = []
-    for n in cfg.n_added:
-        for arm in cfg.arms:
-            if arm == "real" and n != min(cfg.n_added):
-                continue  # the real-only arm does not depend on n_added
-            if arm != "real" and n == 0:
-                continue
-            cells.append((n if arm != "real" else 0, arm))
-    return cells
-
-
 def run_experiment(
     cfg: ExperimentConfig,
     out_dir: str | Path,
@@ -171,7 +151,7 @@ def run_experiment(
     apply_thread_policy()  # the CLI's thread policy; units that run beside others pin their own
     check_backend(backend)
     out = Path(out_dir)
-    ws = windows if windows is not None else _load(cfg.data)
+    ws = windows if windows is not None else load_data(cfg.data)
     folds = _check_before_writing(cfg, ws, out, device)
     out.mkdir(parents=True, exist_ok=True)
     with folder_lock(out, "results folder"):
@@ -186,12 +166,12 @@ def _check_before_writing(
 
     where = cfg.path or None
     resolve_device(device)
-    _check_generators(cfg, ws)
-    folds = _folds(cfg, ws)
+    check_generators(cfg, ws)
+    folds = make_folds(cfg, ws)
     fewest = min(len(np.unique(ws.groups[train])) for train, _ in folds)
     if max(cfg.train_subjects) > fewest:
         raise ConfigError(
-            f"{max(cfg.train_subjects)} training {Wording.of(_modality(ws)).groups} asked, "
+            f"{max(cfg.train_subjects)} training {Wording.of(modality(ws)).groups} asked, "
             f"a fold has {fewest}",
             path=where,
             field="grid.train_subjects",
@@ -238,7 +218,7 @@ def _run_locked(cfg, ws, folds, out, jobs, device, progress, backend) -> Path:
         json.dumps(
             {
                 "classes": list(ws.classes),
-                "modality": _modality(ws),
+                "modality": modality(ws),
                 "shape": list(ws.X.shape),
                 "groups": len(np.unique(ws.groups)),
                 "source": ws.source,
@@ -247,22 +227,22 @@ def _run_locked(cfg, ws, folds, out, jobs, device, progress, backend) -> Path:
         )
     )
     results = out / "results.csv"
-    _repair_tail(results)
-    done = {_key(r) for r in _read_rows(results)}
+    repair_tail(results)
+    done = {cell_key(r) for r in read_rows(results)}
     units = [
         Unit(f, s, k) for f in range(cfg.n_splits) for s in cfg.seeds for k in cfg.train_subjects
     ]
     todo = [
         u
         for u in units
-        if any((u.fold, u.seed, u.train_subjects, n, a) not in done for n, a in _cells(cfg, u))
+        if any((u.fold, u.seed, u.train_subjects, n, a) not in done for n, a in unit_cells(cfg, u))
     ]
-    total = sum(len(_cells(cfg, u)) for u in units)
+    total = sum(len(unit_cells(cfg, u)) for u in units)
     bar = tqdm(
         total=total,
         initial=total
         - sum(
-            sum((u.fold, u.seed, u.train_subjects, n, a) not in done for n, a in _cells(cfg, u))
+            sum((u.fold, u.seed, u.train_subjects, n, a) not in done for n, a in unit_cells(cfg, u))
             for u in todo
         ),
         desc=cfg.name,
@@ -280,169 +260,10 @@ def _run_locked(cfg, ws, folds, out, jobs, device, progress, backend) -> Path:
     scatter = {"scatter": [ws]} if backend == "dask" else {}
     with parallel_config(backend=backend, **scatter):
         for rows in Parallel(n_jobs=jobs, return_as="generator_unordered")(work):
-            _append_rows(results, rows)
+            append_rows(results, rows)
             bar.update(len(rows))
     bar.close()
     return results
-
-
-def _modality(ws: WindowSet) -> str:
-    """What ``data.json`` records: ``"image"`` for ``(N, 1, H, W)``, else ``"windows"``."""
-    return "image" if ws.X.ndim == 4 else "windows"
-
-
-def _check_generators(cfg: ExperimentConfig, ws: WindowSet) -> None:
-    image = ws.X.ndim == 4
-    suitable = IMAGE_GENERATORS if image else WINDOW_GENERATORS
-    for gen in cfg.generators():
-        if gen not in suitable:
-            raise ConfigError(
-                f"generator {gen!r} does not make {Wording.of(_modality(ws)).items}, which "
-                f"the data are (use {' or '.join(suitable)})",
-                path=cfg.path or None,
-                field="grid.arms",
-            )
-
-
-def _folds(cfg: ExperimentConfig, ws: WindowSet) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Subject-wise folds; with ``cv.stratify`` also balanced by class (Frid-Adar et al.'s
-    lesions cluster by class within patients, so plain patient folds can miss a class)."""
-    if not cfg.stratify:
-        return subject_kfold(ws.groups, cfg.n_splits, seed=0)
-    from sklearn.model_selection import StratifiedGroupKFold
-
-    n_groups = len(np.unique(ws.groups))
-    if not 2 <= cfg.n_splits <= n_groups:
-        raise ConfigError(
-            f"need 2 <= n_splits <= number of {Wording.of(_modality(ws)).groups} "
-            f"({n_groups}), got {cfg.n_splits}",
-            field="cv.n_splits",
-        )
-    splitter = StratifiedGroupKFold(cfg.n_splits, shuffle=True, random_state=0)
-    return [
-        (np.asarray(tr), np.asarray(te))
-        for tr, te in splitter.split(np.zeros(len(ws.y)), ws.y, ws.groups)
-    ]
-
-
-def _load(data: str) -> WindowSet:
-    return read_windows(data) if data.endswith((".h5", ".hdf5")) else load_windows(data)
-
-
-def _complete_text(path: Path) -> tuple[str, bool]:
-    """``path``'s text without a partial last line, and whether one was cut.
-
-    A line is partial when it lacks its newline or has another number of fields than the
-    header (``csv`` ends every row it writes with a newline, so only a kill while a row was
-    written leaves one).
-    """
-    text = path.read_text(encoding="utf-8", errors="replace")
-    lines = text.splitlines(keepends=True)
-    if not lines:
-        return "", False
-    n_fields = len(next(csv.reader([lines[0]])))
-    last = lines[-1]
-    partial = not last.endswith("\n") or len(next(csv.reader([last]), [])) != n_fields
-    if partial:
-        lines = lines[:-1]
-    return "".join(lines), partial
-
-
-def _repair_tail(path: Path) -> None:
-    """Drop a partial last row of ``results.csv`` so rows appended later start on a line of
-    their own (its cell counts as not done and runs again)."""
-    if not path.exists():
-        return
-    text, partial = _complete_text(path)
-    if not partial:
-        return
-    log.warning("%s: dropping a partial last row (an interrupted write); its cell runs again", path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _read_rows(path: Path) -> list[dict[str, str]]:
-    """The complete rows of ``results.csv``, one per cell (a repeated cell is counted once,
-    with a warning)."""
-    if not path.exists():
-        return []
-    text, _ = _complete_text(path)
-    rows, seen = [], set()
-    n_dup = 0
-    for row in csv.DictReader(text.splitlines()):
-        if None in row or None in row.values():
-            continue  # a row with more or fewer fields than the header
-        try:
-            key = _key(row)
-        except (KeyError, ValueError):
-            continue
-        if key in seen:
-            n_dup += 1
-            continue
-        seen.add(key)
-        rows.append(row)
-    if n_dup:
-        log.warning("%s: %d repeated row(s) of a cell ignored (first one kept)", path, n_dup)
-    return rows
-
-
-def _append_rows(path: Path, rows: list[dict[str, Any]]) -> None:
-    if not rows:
-        return
-    new = not path.exists()
-    fields = list(rows[0])
-    if not new:
-        with path.open(newline="") as fh:
-            fields = next(csv.reader(fh))
-    with path.open("a", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
-        if new:
-            writer.writeheader()
-        writer.writerows(rows)
-        fh.flush()
-        os.fsync(fh.fileno())
-
-
-def _seed(*parts: Any) -> int:
-    digest = hashlib.sha256(repr(parts).encode()).digest()
-    return int.from_bytes(digest[:4], "little")
-
-
-def _training_set(
-    cfg: ExperimentConfig, ws: WindowSet, train_idx: np.ndarray, unit: Unit
-) -> WindowSet:
-    train = ws.subset(train_idx)
-    if unit.train_subjects:
-        subjects = np.unique(train.groups)
-        if unit.train_subjects > len(subjects):
-            raise ConfigError(
-                f"{unit.train_subjects} training {Wording.of(_modality(ws)).groups} asked, "
-                f"fold has {len(subjects)}",
-                field="grid.train_subjects",
-            )
-        rng = np.random.default_rng(_seed("subjects", unit.fold, unit.seed))
-        keep = rng.choice(subjects, size=unit.train_subjects, replace=False)
-        train = train.subset(np.isin(train.groups, keep))
-    return train
-
-
-def _cut_minority(cfg: ExperimentConfig, train: WindowSet, unit: Unit) -> WindowSet:
-    """Keep ``fraction`` of each rare class's windows, whole recordings first (no leakage of
-    overlapping windows between what is kept and what is not is possible: all are training)."""
-    rng = np.random.default_rng(_seed("cut", unit.fold, unit.seed))
-    keep = np.ones(len(train), dtype=bool)
-    for name in cfg.rebalance_classes:
-        if name not in train.classes:
-            raise ConfigError(f"unknown class {name!r}", field="rebalance.classes")
-        idx = np.flatnonzero(train.y == train.classes.index(name))
-        n_keep = max(2, round(cfg.rebalance_fraction * len(idx)))
-        drop = rng.permutation(idx)[n_keep:]
-        keep[drop] = False
-    return train.subset(keep)
 
 
 def _run_unit(cfg, ws, split, unit, done, out, device, jobs, pin) -> list[dict[str, Any]]:
@@ -454,27 +275,27 @@ def _run_unit(cfg, ws, split, unit, done, out, device, jobs, pin) -> list[dict[s
 
 def _unit_rows(cfg, ws, split, unit, done, out, device) -> list[dict[str, Any]]:
     train_idx, test_idx = split
-    train = _training_set(cfg, ws, train_idx, unit)
+    train = training_set(cfg, ws, train_idx, unit)
     test = ws.subset(test_idx)
     full_train = train
     if cfg.kind == "rebalancing":
-        train = _cut_minority(cfg, train, unit)
+        train = cut_minority(cfg, train, unit)
     minority = [train.classes.index(c) for c in cfg.rebalance_classes]
     gans: dict[str, Any] = {}
     rows = []
-    for n_added, arm in _cells(cfg, unit):
+    for n_added, arm in unit_cells(cfg, unit):
         if (unit.fold, unit.seed, unit.train_subjects, n_added, arm) in done:
             continue
         base, _, gen = arm.partition(":")
         if gen and gen not in gans:
             gans[gen] = _fitted_gan(cfg, train, unit, gen, out, device)
         rng = np.random.default_rng(
-            _seed("arm", unit.fold, unit.seed, unit.train_subjects, n_added, arm)
+            cell_seed("arm", unit.fold, unit.seed, unit.train_subjects, n_added, arm)
         )
         source = full_train if arm == "reference" else train
         X, y, groups, clf_kwargs = _arm_training_set(cfg, base, source, n_added, gans.get(gen), rng)
         clf = _classifier(
-            cfg, device, seed=_seed("clf", unit.fold, unit.seed), n_train=len(X), **clf_kwargs
+            cfg, device, seed=cell_seed("clf", unit.fold, unit.seed), n_train=len(X), **clf_kwargs
         )
         clf.fit(X, y, groups=groups if len(np.unique(groups[groups != ""])) > 1 else None)
         n_real = 0 if base == "synthetic" else len(source)
@@ -608,7 +429,7 @@ def _fitted_gan(
         *cfg.gan_set,
         *cfg.gan_generator_set.get(generator, ()),
         f"model.generator={generator}",
-        f"train.seed={_seed('gan', unit.fold, unit.seed, unit.train_subjects) % 2**31}",
+        f"train.seed={cell_seed('gan', unit.fold, unit.seed, unit.train_subjects) % 2**31}",
     ]
     gan = estimator(config=load_config(cfg.gan_config, overrides), device=device)
     X, y, src = train.X, train.y, np.arange(len(train))
@@ -617,7 +438,9 @@ def _fitted_gan(
 
         counts = np.bincount(y, minlength=train.n_classes)
         targets = {c: max(int(n), cfg.gan_augment_to) for c, n in enumerate(counts)}
-        rng = np.random.default_rng(_seed("gan-augment", unit.fold, unit.seed, unit.train_subjects))
+        rng = np.random.default_rng(
+            cell_seed("gan-augment", unit.fold, unit.seed, unit.train_subjects)
+        )
         augmenter = augmenter_for(cfg.augment, X.ndim)
         X, y, src = augment_to_counts(X, y, targets, augmenter, rng, return_indices=True)
     if estimator is ImageGAN:
@@ -659,25 +482,6 @@ def _scores(y_true, y_pred, n_classes, minority) -> dict[str, float]:
 
 
 # ------------------------------------------------------------------------------ reporting
-@dataclass(frozen=True)
-class Wording:
-    """How summaries and figures name the data: IMU studies split by subject and count
-    windows, image studies (the liver-lesion ROIs) split by patient and count images."""
-
-    groups: str  # the units of the group-wise CV
-    items: str  # what one row of the data is
-    size_column: str  # header of the training-size column of the tables
-    added: str  # what the figures say is added per class
-
-    @classmethod
-    def of(cls, modality: str | None) -> Wording:
-        """``modality`` as ``run_experiment`` saves it in ``data.json``: ``"image"`` or
-        ``"windows"`` (also the default for ``None``)."""
-        if modality == "image":
-            return cls("patients", "images", "training patients", "images")
-        return cls("subjects", "windows", "train subjects", "samples")
-
-
 def _fmt_added(value: float) -> str:
     """Windows added per class for a table: whole numbers as such, means to one decimal."""
     return f"{value:.0f}" if abs(value - round(value)) < 1e-9 else f"{value:.1f}"
@@ -705,7 +509,7 @@ def summarise(
 
     import pandas as pd
 
-    text = _complete_text(Path(results_csv))[0] if Path(results_csv).is_file() else ""
+    text = complete_text(Path(results_csv))[0] if Path(results_csv).is_file() else ""
     key_columns = ["fold", "seed", "train_subjects", "n_added", "arm"]
     if text.count("\n") < 2:
         raise DataError("no complete result rows to summarise", path=results_csv)
@@ -882,7 +686,3 @@ def _paired_table(
             f"{int((d > 0).sum())}/{len(d)} |"
         )
     return "\n".join(lines)
-
-
-def iter_rows(path: str | Path) -> Iterator[dict[str, str]]:
-    yield from _read_rows(Path(path))
