@@ -20,13 +20,13 @@ from imusynth.experiments.config import (
     load_saved_config,
 )
 from imusynth.experiments.grid import Unit, Wording, iter_rows
-from imusynth.experiments.run import (
+from imusynth.experiments.report import (
     METRICS,
     confusion_matrix_of,
-    run_experiment,
     sensitivity_specificity_tables,
     summarise,
 )
+from imusynth.experiments.run import run_experiment
 from imusynth.metrics.classification import sensitivity_specificity
 
 __all__ = [

@@ -15,12 +15,12 @@ Examples
 from imusynth.augment.recipes import classical_augmenter, image_augmenter
 from imusynth.experiments.config import ExperimentConfig, load_experiment, load_saved_config
 from imusynth.experiments.grid import Wording, iter_rows
-from imusynth.experiments.run import (
+from imusynth.experiments.report import (
     confusion_matrix_of,
-    run_experiment,
     sensitivity_specificity_tables,
     summarise,
 )
+from imusynth.experiments.run import run_experiment
 
 __all__ = [
     "ExperimentConfig",
