@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from imusynth.errors import ConfigError
+from imusynth.experiments.arms import ARMS, arms_of
 from imusynth.train.config import IMAGE_GENERATORS
 
 __all__ = ["ExperimentConfig", "load_experiment", "load_saved_config"]
@@ -26,8 +27,8 @@ __all__ = ["ExperimentConfig", "load_experiment", "load_saved_config"]
 log = logging.getLogger(__name__)
 
 KINDS = ("augmentation", "rebalancing")
-AUG_ARMS = ("real", "classical", "cgan", "classical+cgan", "synthetic")
-REB_ARMS = ("reference", "none", "class_weight", "random_over", "smote", "classical_over", "cgan")
+AUG_ARMS = arms_of("augmentation")
+REB_ARMS = arms_of("rebalancing")
 WINDOW_GENERATORS = ("conv1d", "kinematic")
 DATA_INFO = "data.json"
 CONFIG_INFO = "config.json"
@@ -150,10 +151,10 @@ def load_experiment(path: str | Path, *, quick: bool = False) -> ExperimentConfi
     if not gan_config.startswith("/"):
         gan_config = str((path.parent / gan_config).resolve())
     arms = tuple(get("grid", "arms", None, list))
-    allowed_arms = AUG_ARMS if kind == "augmentation" else REB_ARMS
     for arm in arms:
         base, _, gen = arm.partition(":")
-        if base not in allowed_arms or (base.endswith("cgan") or base == "synthetic") != bool(gen):
+        spec = ARMS.get(base)
+        if spec is None or kind not in spec.kinds or spec.generator != bool(gen):
             raise ConfigError(
                 f"unknown arm {arm!r} for a {kind} experiment", path=path, field="grid.arms"
             )

@@ -55,6 +55,7 @@ import numpy as np
 from imusynth.augment.recipes import augmenter_for, classical_augmenter, image_augmenter
 from imusynth.data import WindowSet
 from imusynth.errors import ConfigError
+from imusynth.experiments.arms import ArmInput, arm_spec
 from imusynth.experiments.backends import LOCAL_BACKENDS, check_backend, one_unit_at_a_time
 from imusynth.experiments.config import (
     CONFIG_INFO,
@@ -290,13 +291,14 @@ def _unit_rows(cfg, ws, split, unit, done, out, device) -> list[dict[str, Any]]:
         rng = np.random.default_rng(
             cell_seed("arm", unit.fold, unit.seed, unit.train_subjects, n_added, arm)
         )
-        source = full_train if arm == "reference" else train
-        X, y, groups, clf_kwargs = _arm_training_set(cfg, base, source, n_added, gans.get(gen), rng)
+        spec = arm_spec(base)
+        source = full_train if spec.uncut else train
+        X, y, groups, clf_kwargs = spec.build(ArmInput(cfg, source, n_added, gans.get(gen), rng))
         clf = _classifier(
             cfg, device, seed=cell_seed("clf", unit.fold, unit.seed), n_train=len(X), **clf_kwargs
         )
         clf.fit(X, y, groups=groups if len(np.unique(groups[groups != ""])) > 1 else None)
-        n_real = 0 if base == "synthetic" else len(source)
+        n_real = len(source) if spec.real else 0
         pred = clf.predict(test.X)
         rows.append(
             {
@@ -313,85 +315,6 @@ def _unit_rows(cfg, ws, split, unit, done, out, device) -> list[dict[str, Any]]:
             }
         )
     return rows
-
-
-def _arm_training_set(cfg, base, train: WindowSet, n_added, gan, rng):
-    """The arm's training rows ``(X, y, groups, classifier overrides)``.
-
-    Rows made from a real window keep its subject, so that the classifier's early-stopping
-    split (by subject) never validates on copies of a training subject; GAN and SMOTE rows
-    have no subject (group ``""``) and always train.
-    """
-    X, y, g = train.X, train.y, train.groups
-    counts = np.bincount(y, minlength=train.n_classes)
-    top_up = {c: int(counts.max()) for c in range(len(counts))}
-
-    def with_synthetic(Xa, ya, ga, per_class):
-        Xs, ys = _sample(gan, per_class, rng)
-        return (
-            np.concatenate([Xa, Xs]),
-            np.concatenate([ya, ys]),
-            np.concatenate([ga, np.full(len(ys), "")]),
-            {},
-        )
-
-    if base in ("real", "none", "reference"):
-        return X, y, g, {}
-    if base == "class_weight":
-        return X, y, g, {"class_weight": "balanced"}
-    if base == "classical":
-        return _augmented(cfg, X, y, g, {c: counts[c] + n_added for c in range(len(counts))}, rng)
-    if base == "classical_over":
-        return _augmented(cfg, X, y, g, top_up, rng)
-    if base in ("random_over", "smote"):
-        from imblearn.over_sampling import SMOTE, RandomOverSampler
-
-        state = int(rng.integers(2**31))
-        if base == "random_over":
-            sampler = RandomOverSampler(random_state=state)
-        else:
-            k = min(5, int(counts[counts > 0].min()) - 1)
-            sampler = SMOTE(k_neighbors=k, random_state=state)
-        Xf, yr = sampler.fit_resample(X.reshape(len(X), -1), y)  # (N, C*T)
-        Xr = Xf.reshape((-1,) + X.shape[1:]).astype(np.float32)  # (N', C, T)
-        if base == "random_over":
-            gr = g[sampler.sample_indices_]
-        else:
-            gr = np.concatenate([g, np.full(len(yr) - len(y), "")])
-        return Xr, yr, gr, {}
-    if base == "cgan":
-        if cfg.kind == "rebalancing":
-            return with_synthetic(X, y, g, {c: top_up[c] - int(counts[c]) for c in top_up})
-        return with_synthetic(X, y, g, n_added)
-    if base == "classical+cgan":
-        if cfg.classical_base:
-            n_classic, n_synthetic = cfg.classical_base, n_added
-        else:
-            n_classic, n_synthetic = n_added // 2, n_added - n_added // 2
-        Xa, ya, ga, _ = _augmented(
-            cfg, X, y, g, {c: counts[c] + n_classic for c in range(len(counts))}, rng
-        )
-        return with_synthetic(Xa, ya, ga, n_synthetic)
-    if base == "synthetic":
-        Xs, ys = _sample(gan, n_added, rng)
-        return Xs, ys, np.full(len(ys), ""), {}
-    raise ConfigError(f"unknown arm {base!r}", field="grid.arms")
-
-
-def _augmented(cfg, X, y, groups, targets, rng):
-    from imusynth.augment import augment_to_counts
-
-    augmenter = augmenter_for(cfg.augment, X.ndim)
-    Xa, ya, src = augment_to_counts(X, y, targets, augmenter, rng, return_indices=True)
-    return Xa, ya, groups[src], {}
-
-
-def _sample(gan, per_class: int | dict[int, int], rng):
-    """Synthetic windows; ``per_class`` is a count for every class or one per class code."""
-    if isinstance(per_class, dict):
-        per_class = {str(gan.classes_[c]): int(n) for c, n in per_class.items()}
-    Xs, ys = gan.sample(n_per_class=per_class, seed=int(rng.integers(2**31)))
-    return np.asarray(Xs, np.float32), np.asarray(ys, np.int64)
 
 
 def _classifier(cfg: ExperimentConfig, device: str, seed: int, n_train: int, **overrides):
