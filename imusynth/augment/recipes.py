@@ -14,7 +14,19 @@ from imusynth.augment.base import Compose
 from imusynth.augment.images import Flip, ImageRotation, ImageScaling, Translation
 from imusynth.augment.timeseries import Jitter, MagnitudeWarp, Rotation, Scaling, TimeWarp
 
-__all__ = ["augmenter_for", "classical_augmenter", "image_augmenter"]
+__all__ = ["AUGMENT_KEYS", "augmenter_for", "classical_augmenter", "image_augmenter"]
+
+# The parameters the recipes read (an experiment's ``[augment]`` keys).
+AUGMENT_KEYS = (
+    "jitter",
+    "scaling",
+    "magnitude_warp",
+    "time_warp",
+    "rotation_deg",
+    "flip",
+    "shift_px",
+    "zoom",
+)
 
 
 def classical_augmenter(params: dict[str, float]) -> Callable:

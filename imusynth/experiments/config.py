@@ -12,12 +12,13 @@ import dataclasses
 import json
 import logging
 import os
-import tomllib
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from imusynth.augment.recipes import AUGMENT_KEYS
+from imusynth.config import read_toml
 from imusynth.errors import ConfigError
 from imusynth.experiments.arms import ARMS, arms_of
 from imusynth.train.config import IMAGE_GENERATORS
@@ -36,42 +37,82 @@ CONFIG_INFO = "config.json"
 _PATH_FIELDS = ("data", "gan_config", "path")
 
 
+def _toml(key: str) -> dict[str, str]:
+    """Field metadata: the field is read from this dotted TOML key (``section.key``)."""
+    return {"toml": key}
+
+
 @dataclass(frozen=True)
 class ExperimentConfig:
-    """A whole experiment, read from ``experiments/*.toml``.
+    """A whole experiment, read from ``experiments/*.toml`` by :func:`load_experiment`.
 
-    ``train_subjects`` of 0 means all training subjects of the fold; ``n_added`` counts
-    added windows per class (augmentation study only). ``stratify`` makes the subject-wise
-    folds also balance the classes (scikit-learn's ``StratifiedGroupKFold``);
-    ``classical_base`` and ``gan_augment_to`` are described in the module docstring.
+    Each field names its TOML key (``section.key``) in its metadata; its type hint gives
+    the type the TOML value must have (a tuple is a TOML list) and its default the value of
+    an absent key. ``train_subjects`` of 0 means all training subjects of the fold;
+    ``n_added`` counts added windows per class (augmentation study only). ``stratify``
+    makes the subject-wise folds also balance the classes (scikit-learn's
+    ``StratifiedGroupKFold``); ``classical_base`` and ``gan_augment_to`` are described in
+    :mod:`imusynth.experiments.arms` and :mod:`imusynth.experiments.run`.
     """
 
-    name: str
-    kind: str
-    data: str  # a dataset spec or an HDF5 windows file
-    arms: tuple[str, ...]
-    n_splits: int = 5
-    seeds: tuple[int, ...] = (0,)
-    train_subjects: tuple[int, ...] = (0,)
-    n_added: tuple[int, ...] = (0,)
-    classifier: dict[str, Any] = field(default_factory=dict)
-    gan_config: str = "watch_cgan.toml"
-    gan_set: tuple[str, ...] = ()
-    augment: dict[str, float] = field(default_factory=dict)
-    rebalance_classes: tuple[str, ...] = ()
-    rebalance_fraction: float = 0.1
+    name: str = field(metadata=_toml("name"))  # default: the TOML file's stem
+    kind: str = field(metadata=_toml("kind"))
+    data: str = field(metadata=_toml("data"))  # a dataset spec or an HDF5 windows file
+    arms: tuple[str, ...] = field(metadata=_toml("grid.arms"))
+    n_splits: int = field(default=5, metadata=_toml("cv.n_splits"))
+    seeds: tuple[int, ...] = field(default=(0,), metadata=_toml("cv.seeds"))
+    train_subjects: tuple[int, ...] = field(default=(0,), metadata=_toml("grid.train_subjects"))
+    n_added: tuple[int, ...] = field(default=(0,), metadata=_toml("grid.n_added"))
+    classifier: dict[str, Any] = field(default_factory=dict, metadata=_toml("classifier"))
+    gan_config: str = field(default="watch_cgan.toml", metadata=_toml("gan.config"))
+    gan_set: tuple[str, ...] = field(default=(), metadata=_toml("gan.set"))
+    augment: dict[str, float] = field(default_factory=dict, metadata=_toml("augment"))
+    rebalance_classes: tuple[str, ...] = field(default=(), metadata=_toml("rebalance.classes"))
+    rebalance_fraction: float = field(default=0.1, metadata=_toml("rebalance.fraction"))
     device: str = "cpu"
     path: str = ""
-    stratify: bool = False
-    classical_base: int = 0
-    gan_augment_to: int = 0
-    gan_generator_set: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    stratify: bool = field(default=False, metadata=_toml("cv.stratify"))
+    classical_base: int = field(default=0, metadata=_toml("grid.classical_base"))
+    gan_augment_to: int = field(default=0, metadata=_toml("gan.augment_to"))
+    gan_generator_set: dict[str, tuple[str, ...]] = field(
+        default_factory=dict, metadata=_toml("gan.generator_set")
+    )
 
     def generators(self) -> tuple[str, ...]:
         return tuple(sorted({a.split(":", 1)[1] for a in self.arms if ":" in a}))
 
 
-_TOP = {"name", "kind", "data", "cv", "grid", "classifier", "gan", "augment", "rebalance", "quick"}
+# Tables whose keys are fixed, checked for unknown keys in this order; ``[augment]`` holds
+# the parameters of the augmentation recipes, ``[classifier]`` the classifier's settings
+# (checked when the experiment starts) and ``[quick]`` overrides of the other tables.
+_SECTIONS = ("cv", "grid", "gan", "rebalance", "augment")
+_FREE_TABLES = ("classifier", "quick")
+
+
+def _keys() -> tuple[set[str], dict[str, set[str]]]:
+    """The top-level TOML keys and each section's keys, from the fields' metadata."""
+    top, sections = set(_FREE_TABLES), {name: set() for name in _SECTIONS}
+    for f in dataclasses.fields(ExperimentConfig):
+        section, _, key = f.metadata.get("toml", "").rpartition(".")
+        if section:
+            top.add(section)
+            sections[section].add(key)
+        elif key:
+            top.add(key)
+    sections["augment"] = set(AUGMENT_KEYS)
+    return top, sections
+
+
+def _toml_kind(hint: Any) -> type | tuple[type, ...]:
+    """The type a TOML value of a field with this type hint must have."""
+    origin = typing.get_origin(hint)
+    if origin is tuple:
+        return list
+    if origin is dict:
+        return dict
+    if hint is float:
+        return (int, float)
+    return hint
 
 
 def _generator_set(table: dict[str, Any], path: Path) -> dict[str, tuple[str, ...]]:
@@ -89,19 +130,30 @@ def _generator_set(table: dict[str, Any], path: Path) -> dict[str, tuple[str, ..
     return out
 
 
+def _augment_params(table: dict[str, Any], path: Path) -> dict[str, float]:
+    params = {}
+    for key, value in table.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError("expected a number", path=path, field=f"augment.{key}")
+        params[key] = float(value)
+    return params
+
+
 def load_experiment(path: str | Path, *, quick: bool = False) -> ExperimentConfig:
     """Read an experiment TOML; ``quick`` applies its ``[quick]`` overrides.
 
     Relative paths (``data``, ``gan.config``) are resolved against the TOML's folder.
+
+    Raises
+    ------
+    ConfigError
+        A missing or unreadable file, an unknown or missing key, a value of the wrong type
+        or out of range, an arm or generator the study does not know; naming the key.
     """
     path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError("experiment config not found", path=path) from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"not valid TOML ({exc})", path=path) from None
-    unknown = sorted(set(raw) - _TOP)
+    raw = read_toml(path, what="experiment config")
+    top, sections = _keys()
+    unknown = sorted(set(raw) - top)
     if unknown:
         raise ConfigError("unknown key", path=path, field=unknown[0])
     if quick:
@@ -109,49 +161,49 @@ def load_experiment(path: str | Path, *, quick: bool = False) -> ExperimentConfi
             if not isinstance(values, dict):
                 raise ConfigError("expected a table", path=path, field=f"quick.{section}")
             raw.setdefault(section, {}).update(values)
-
-    def get(section: str, key: str, default: Any, kind: type | tuple) -> Any:
-        table = raw.get(section, {}) if section else raw
-        value = table.get(key, default)
-        if value is None:
-            raise ConfigError("missing key", path=path, field=f"{section}.{key}".strip("."))
-        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-            raise ConfigError(
-                f"wrong type {type(value).__name__}", path=path, field=f"{section}.{key}".strip(".")
-            )
-        return value
-
-    for section, allowed in {
-        "cv": {"n_splits", "seeds", "stratify"},
-        "grid": {"arms", "train_subjects", "n_added", "classical_base"},
-        "gan": {"config", "set", "augment_to", "generator_set"},
-        "rebalance": {"classes", "fraction"},
-        "augment": {
-            "jitter",
-            "scaling",
-            "magnitude_warp",
-            "time_warp",
-            "rotation_deg",
-            "flip",
-            "shift_px",
-            "zoom",
-        },
-    }.items():
-        extra = sorted(set(raw.get(section, {})) - allowed)
+    for section in _SECTIONS:
+        table = raw.get(section, {})
+        if not isinstance(table, dict):
+            raise ConfigError("expected a table", path=path, field=section)
+        extra = sorted(set(table) - sections[section])
         if extra:
             raise ConfigError("unknown key", path=path, field=f"{section}.{extra[0]}")
 
-    kind = get("", "kind", None, str)
+    hints = typing.get_type_hints(ExperimentConfig)
+    fields = {f.name: f for f in dataclasses.fields(ExperimentConfig)}
+
+    def get(name: str) -> Any:
+        f = fields[name]
+        dotted = f.metadata["toml"]
+        section, _, key = dotted.rpartition(".")
+        if name == "name":
+            default = path.stem
+        elif f.default is not dataclasses.MISSING:
+            default = list(f.default) if isinstance(f.default, tuple) else f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory()
+        else:
+            default = None  # required
+        value = (raw.get(section, {}) if section else raw).get(key, default)
+        if value is None:
+            raise ConfigError("missing key", path=path, field=dotted)
+        kind = _toml_kind(hints[name])
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+            raise ConfigError(f"wrong type {type(value).__name__}", path=path, field=dotted)
+        if typing.get_origin(hints[name]) is tuple:
+            return tuple(value)
+        return float(value) if hints[name] is float else value
+
+    kind = get("kind")
     if kind not in KINDS:
         raise ConfigError(f"must be one of {', '.join(KINDS)}", path=path, field="kind")
-    data = get("", "data", None, str)
-    if not data.startswith("/"):
-        data = str((path.parent / data).resolve())
-    gan_config = get("gan", "config", "watch_cgan.toml", str)
-    if not gan_config.startswith("/"):
-        gan_config = str((path.parent / gan_config).resolve())
-    arms = tuple(get("grid", "arms", None, list))
-    for arm in arms:
+    values = {"kind": kind, "path": str(path)}
+    for name in ("data", "gan_config"):
+        values[name] = get(name)
+        if not values[name].startswith("/"):
+            values[name] = str((path.parent / values[name]).resolve())
+    values["arms"] = get("arms")
+    for arm in values["arms"]:
         base, _, gen = arm.partition(":")
         spec = ARMS.get(base)
         if spec is None or kind not in spec.kinds or spec.generator != bool(gen):
@@ -160,27 +212,13 @@ def load_experiment(path: str | Path, *, quick: bool = False) -> ExperimentConfi
             )
         if gen and gen not in WINDOW_GENERATORS + IMAGE_GENERATORS:
             raise ConfigError(f"unknown generator {gen!r}", path=path, field="grid.arms")
-    cfg = ExperimentConfig(
-        name=get("", "name", path.stem, str),
-        kind=kind,
-        data=data,
-        arms=arms,
-        n_splits=get("cv", "n_splits", 5, int),
-        seeds=tuple(get("cv", "seeds", [0], list)),
-        train_subjects=tuple(get("grid", "train_subjects", [0], list)),
-        n_added=tuple(get("grid", "n_added", [0], list)),
-        classifier=dict(raw.get("classifier", {})),
-        gan_config=gan_config,
-        gan_set=tuple(get("gan", "set", [], list)),
-        augment=_augment_params(raw.get("augment", {}), path),
-        rebalance_classes=tuple(get("rebalance", "classes", [], list)),
-        rebalance_fraction=float(get("rebalance", "fraction", 0.1, (int, float))),
-        path=str(path),
-        stratify=get("cv", "stratify", False, bool),
-        classical_base=get("grid", "classical_base", 0, int),
-        gan_augment_to=get("gan", "augment_to", 0, int),
-        gan_generator_set=_generator_set(get("gan", "generator_set", {}, dict), path),
-    )
+    for name, f in fields.items():
+        if "toml" in f.metadata and name not in values:
+            values[name] = get(name)
+    values["classifier"] = dict(values["classifier"])
+    values["augment"] = _augment_params(values["augment"], path)
+    values["gan_generator_set"] = _generator_set(values["gan_generator_set"], path)
+    cfg = ExperimentConfig(**values)
     for key, values in (
         ("cv.seeds", cfg.seeds),
         ("grid.train_subjects", cfg.train_subjects),
@@ -210,15 +248,6 @@ def load_experiment(path: str | Path, *, quick: bool = False) -> ExperimentConfi
     ):
         raise ConfigError("must be a positive integer", path=path, field="classifier.sample_budget")
     return cfg
-
-
-def _augment_params(table: dict[str, Any], path: Path) -> dict[str, float]:
-    params = {}
-    for key, value in table.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError("expected a number", path=path, field=f"augment.{key}")
-        params[key] = float(value)
-    return params
 
 
 def load_saved_config(folder: str | Path) -> ExperimentConfig:

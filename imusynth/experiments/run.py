@@ -1,8 +1,4 @@
-"""Experiments: augmentation and rebalancing grids under subject-wise cross-validation.
-
-The same runner serves windows ``(N, C, T)`` and images ``(N, 1, H, W)`` (the liver-lesion
-study of Frid-Adar et al. 2018, ``experiments/ct_augmentation.toml``): only the data the
-config names, the classical augmenter (time-series or image) and the generators differ.
+"""Running an experiment: every cell of the grid, in-fold only, resumable, in parallel.
 
 One grid cell is (fold, seed, training size, number of added samples, arm). Everything that
 learns from data -- the classifier's normaliser, the augmenters' choice of source windows and
@@ -12,33 +8,12 @@ data reuses the same generator. Rows are appended to ``results.csv`` as cells fi
 interrupted experiment resumes from the rows it has. One experiment at a time writes to a
 results folder (:mod:`imusynth.locks`); a second one is refused.
 
-Arms of the augmentation study (``kind = "augmentation"``):
-
-- ``real``: real training windows only.
-- ``classical``: plus ``n_added`` classically augmented windows per class.
-- ``cgan:<generator>``: plus ``n_added`` synthetic windows per class.
-- ``classical+cgan:<generator>``: plus ``n_added / 2`` of each; or, with
-  ``grid.classical_base`` set, plus ``classical_base`` classically augmented and ``n_added``
-  synthetic windows per class (Frid-Adar et al.: synthetic data added on top of the classic
-  augmentation).
-- ``synthetic:<generator>``: ``n_added`` synthetic windows per class only (TSTR).
-
 Generators: ``conv1d`` and ``kinematic`` for windows (:class:`imusynth.gan.ConditionalGAN`),
 ``dcgan`` (one GAN per class) and ``acgan`` for images (:class:`imusynth.gan2d.ImageGAN`).
 With ``gan.augment_to`` set, a GAN trains on the fold's training windows classically
-augmented to that many per class, as Frid-Adar et al. trained their GANs.
-
-Every row also holds the test confusion matrix (``cm_<true>_<predicted>``), from which
-:func:`summarise` writes per-class sensitivity and specificity tables in the layout of
-Frid-Adar et al.'s Tables I, II and V.
-
-Arms of the rebalancing study (``kind = "rebalancing"``), after the ``rebalance.classes``
-have been cut to ``rebalance.fraction`` of their training windows:
-
-- ``reference``: the uncut training set (what imbalance costs is measured against it).
-- ``none``, ``class_weight``, ``random_over``, ``smote`` (imbalanced-learn, on flattened
-  windows), ``classical_over`` (augmented copies), ``cgan:<generator>`` (synthetic windows);
-  every oversampler tops each class up to the largest class's count.
+augmented to that many per class, as Frid-Adar et al. trained their GANs. Each cell's row
+holds its scores and its test confusion matrix (``cm_<true>_<predicted>``), which
+:mod:`imusynth.experiments.report` summarises.
 """
 
 from __future__ import annotations
@@ -52,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from imusynth.augment.recipes import augmenter_for, classical_augmenter, image_augmenter
+from imusynth.augment.recipes import augmenter_for
 from imusynth.data import WindowSet
 from imusynth.errors import ConfigError
 from imusynth.experiments.arms import ArmInput, arm_spec
@@ -63,8 +38,6 @@ from imusynth.experiments.config import (
     GAN_SNAPSHOT,
     ExperimentConfig,
     freeze_gan_config,
-    load_experiment,
-    load_saved_config,
     portable_config,
 )
 from imusynth.experiments.grid import (
@@ -83,27 +56,14 @@ from imusynth.experiments.grid import (
     training_set,
     unit_cells,
 )
-from imusynth.experiments.report import (
-    summarise,
-)
 from imusynth.locks import folder_lock
 from imusynth.train.config import IMAGE_GENERATORS
 
-__all__ = [
-    "ExperimentConfig",
-    "Wording",
-    "classical_augmenter",
-    "image_augmenter",
-    "load_experiment",
-    "load_saved_config",
-    "run_experiment",
-    "summarise",
-]
+__all__ = ["run_experiment"]
 
 log = logging.getLogger(__name__)
 
 
-# ------------------------------------------------------------------------------ the grid
 def run_experiment(
     cfg: ExperimentConfig,
     out_dir: str | Path,
