@@ -30,16 +30,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from imusynth.augment.recipes import augmenter_for
 from imusynth.data import WindowSet
 from imusynth.errors import ConfigError
-
-if TYPE_CHECKING:
-    from imusynth.experiments.config import ExperimentConfig
 
 __all__ = ["ARMS", "Arm", "ArmInput", "arm", "arm_spec", "arms_of"]
 
@@ -51,11 +48,15 @@ TrainingRows = tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]
 
 @dataclass(frozen=True)
 class ArmInput:
-    """What an arm builds its training set from: the experiment, the unit's training set
-    (cut or not, see :attr:`Arm.uncut`), the cell's number added per class, the unit's
-    fitted GAN for ``<arm>:<generator>`` arms (else ``None``) and the cell's RNG."""
+    """What an arm builds its training set from: the experiment's ``kind``, ``augment``
+    parameters and ``classical_base`` (see :class:`~imusynth.experiments.ExperimentConfig`),
+    the unit's training set (cut or not, see :attr:`Arm.uncut`), the cell's number added per
+    class, the unit's fitted GAN for ``<arm>:<generator>`` arms (else ``None``) and the
+    cell's RNG."""
 
-    cfg: ExperimentConfig
+    kind: str
+    augment: dict[str, float]
+    classical_base: int
     train: WindowSet
     n_added: int
     gan: Any
@@ -159,7 +160,7 @@ def _classical_over(a: ArmInput) -> TrainingRows:
 @arm("cgan", AUGMENTATION + REBALANCING, generator=True)
 def _cgan(a: ArmInput) -> TrainingRows:
     X, y, g = a.train.X, a.train.y, a.train.groups
-    if a.cfg.kind == "rebalancing":
+    if a.kind == "rebalancing":
         counts, top_up = a.counts, a.top_up()
         return _with_synthetic(a, X, y, g, {c: top_up[c] - int(counts[c]) for c in top_up})
     return _with_synthetic(a, X, y, g, a.n_added)
@@ -167,8 +168,8 @@ def _cgan(a: ArmInput) -> TrainingRows:
 
 @arm("classical+cgan", AUGMENTATION, generator=True)
 def _classical_cgan(a: ArmInput) -> TrainingRows:
-    if a.cfg.classical_base:
-        n_classic, n_synthetic = a.cfg.classical_base, a.n_added
+    if a.classical_base:
+        n_classic, n_synthetic = a.classical_base, a.n_added
     else:
         n_classic, n_synthetic = a.n_added // 2, a.n_added - a.n_added // 2
     counts = a.counts
@@ -208,7 +209,7 @@ def _augmented(a: ArmInput, targets: dict[int, int]) -> TrainingRows:
     from imusynth.augment import augment_to_counts
 
     X, y, groups = a.train.X, a.train.y, a.train.groups
-    augmenter = augmenter_for(a.cfg.augment, X.ndim)
+    augmenter = augmenter_for(a.augment, X.ndim)
     Xa, ya, src = augment_to_counts(X, y, targets, augmenter, a.rng, return_indices=True)
     return Xa, ya, groups[src], {}
 

@@ -253,7 +253,9 @@ def _unit_rows(cfg, ws, split, unit, done, out, device) -> list[dict[str, Any]]:
         )
         spec = arm_spec(base)
         source = full_train if spec.uncut else train
-        X, y, groups, clf_kwargs = spec.build(ArmInput(cfg, source, n_added, gans.get(gen), rng))
+        X, y, groups, clf_kwargs = spec.build(
+            ArmInput(cfg.kind, cfg.augment, cfg.classical_base, source, n_added, gans.get(gen), rng)
+        )
         clf = _classifier(
             cfg, device, seed=cell_seed("clf", unit.fold, unit.seed), n_train=len(X), **clf_kwargs
         )
