@@ -220,3 +220,24 @@ def test_old_runner_module_still_exports_the_public_names():
 
     for name in ("load_experiment", "run_experiment", "summarise", "ExperimentConfig", "Wording"):
         assert getattr(imusynth.runner, name) is getattr(imusynth.experiments, name)
+
+
+def test_a_new_arm_is_one_registered_function(tmp_path, monkeypatch):
+    from imusynth.experiments import arms
+
+    monkeypatch.setattr(arms, "ARMS", dict(arms.ARMS))
+
+    @arms.arm("twice", ("augmentation",))
+    def _twice(a):  # every real window twice
+        t = a.train
+        return np.concatenate([t.X, t.X]), np.tile(t.y, 2), np.tile(t.groups, 2), {}
+
+    cfg = load_experiment(_config(tmp_path, arms=["real", "twice"]))
+    assert cfg.arms == ("real", "twice")
+    rows = _rows(run_experiment(cfg, tmp_path / "r", windows=_windows()))
+    twice = [r for r in rows if r["arm"] == "twice"]
+    assert len(twice) == 2  # two folds, n_added 4 only
+    assert all(r["n_train_added"] == r["n_train_real"] for r in twice)
+    with pytest.raises(ConfigError) as info:
+        load_experiment(_config(tmp_path, kind="rebalancing", arms=["twice"]))
+    assert info.value.field == "grid.arms"

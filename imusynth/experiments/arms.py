@@ -38,7 +38,7 @@ from imusynth.augment.recipes import augmenter_for
 from imusynth.data import WindowSet
 from imusynth.errors import ConfigError
 
-__all__ = ["ARMS", "Arm", "ArmInput", "arm", "arm_spec", "arms_of"]
+__all__ = ["ARMS", "Arm", "ArmInput", "arm", "arm_spec", "arms_of", "find_arm"]
 
 AUGMENTATION, REBALANCING = ("augmentation",), ("rebalancing",)
 
@@ -110,12 +110,17 @@ def arm(
     return register
 
 
+def find_arm(base: str) -> Arm | None:
+    """The registered arm ``base`` (an arm's name without its ``:<generator>``), or None."""
+    return ARMS.get(base)
+
+
 def arm_spec(base: str) -> Arm:
-    """The registered arm ``base`` (an arm's name without its ``:<generator>``)."""
-    try:
-        return ARMS[base]
-    except KeyError:
-        raise ConfigError(f"unknown arm {base!r}", field="grid.arms") from None
+    """The registered arm ``base``; a :class:`ConfigError` if there is none."""
+    spec = find_arm(base)
+    if spec is None:
+        raise ConfigError(f"unknown arm {base!r}", field="grid.arms")
+    return spec
 
 
 def arms_of(kind: str) -> tuple[str, ...]:

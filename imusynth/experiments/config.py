@@ -20,7 +20,7 @@ from typing import Any
 from imusynth.augment.recipes import AUGMENT_KEYS
 from imusynth.config import read_toml
 from imusynth.errors import ConfigError
-from imusynth.experiments.arms import ARMS, arms_of
+from imusynth.experiments.arms import arms_of, find_arm
 from imusynth.train.config import IMAGE_GENERATORS
 
 __all__ = ["ExperimentConfig", "load_experiment", "load_saved_config"]
@@ -205,7 +205,7 @@ def load_experiment(path: str | Path, *, quick: bool = False) -> ExperimentConfi
     values["arms"] = get("arms")
     for arm in values["arms"]:
         base, _, gen = arm.partition(":")
-        spec = ARMS.get(base)
+        spec = find_arm(base)
         if spec is None or kind not in spec.kinds or spec.generator != bool(gen):
             raise ConfigError(
                 f"unknown arm {arm!r} for a {kind} experiment", path=path, field="grid.arms"
