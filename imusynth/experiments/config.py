@@ -33,6 +33,7 @@ REB_ARMS = arms_of("rebalancing")
 WINDOW_GENERATORS = ("conv1d", "kinematic")
 DATA_INFO = "data.json"
 CONFIG_INFO = "config.json"
+GAN_SNAPSHOT = "gan_config.toml"
 # ExperimentConfig fields holding file paths: saved relative to the results folder.
 _PATH_FIELDS = ("data", "gan_config", "path")
 
@@ -289,9 +290,6 @@ def load_saved_config(folder: str | Path) -> ExperimentConfig:
         return ExperimentConfig(**values)
     except TypeError as exc:
         raise ConfigError(f"incomplete config ({exc})", path=path) from None
-
-
-GAN_SNAPSHOT = "gan_config.toml"
 
 
 def freeze_gan_config(cfg: ExperimentConfig, out: Path) -> ExperimentConfig:
