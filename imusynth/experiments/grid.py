@@ -243,4 +243,5 @@ def cut_minority(cfg: ExperimentConfig, train: WindowSet, unit: Unit) -> WindowS
 
 
 def iter_rows(path: str | Path) -> Iterator[dict[str, str]]:
+    """The complete rows of a ``results.csv``, one per cell (see :func:`read_rows`)."""
     yield from read_rows(Path(path))
