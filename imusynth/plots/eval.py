@@ -45,7 +45,8 @@ def plot_class_overlays(
     """
     t = np.arange(real.shape[2]) / (fs if fs > 0 else 1.0)
     fig, axes = _grid(len(classes), len(channels))
-    for ax, k, c, name, ch, series in _panels(axes, real, y_real, fake, y_fake, classes, channels):
+    panels = _panels(axes, classes, channels, (real, y_real), (fake, y_fake))
+    for ax, k, c, name, ch, series in panels:
         for sel, color, label in series:
             mu, sd = sel.mean(0), sel.std(0)
             ax.plot(t, mu, color=color, lw=1.0, label=f"{label} mean")
@@ -86,7 +87,8 @@ def plot_psd(
     hz = fs > 0
     fs = fs if hz else 1.0
     fig, axes = _grid(len(classes), len(channels))
-    for ax, k, c, name, ch, series in _panels(axes, real, y_real, fake, y_fake, classes, channels):
+    panels = _panels(axes, classes, channels, (real, y_real), (fake, y_fake))
+    for ax, k, c, name, ch, series in panels:
         for sel, color, label in series:
             f, p = welch(sel, fs=fs, nperseg=min(nperseg, sel.shape[1]), axis=1)
             ax.semilogy(f[1:], p.mean(0)[1:] + 1e-20, color=color, lw=1.0, label=label)
@@ -179,23 +181,22 @@ def plot_confusion_matrices(matrices: Mapping[str, np.ndarray], classes: Sequenc
 
 def _panels(
     axes: np.ndarray,
-    real: np.ndarray,
-    y_real: np.ndarray,
-    fake: np.ndarray,
-    y_fake: np.ndarray,
     classes: Sequence[str],
     channels: Sequence[str],
+    real: tuple[np.ndarray, np.ndarray],
+    fake: tuple[np.ndarray, np.ndarray],
 ) -> Iterator[tuple[Any, int, int, str, str, list[tuple[np.ndarray, str, str]]]]:
     """The panels of a class (rows) x channel (columns) grid, row by row: ``(ax, k, c,
-    class name, channel name, series)``, where ``series`` holds ``(windows (n_k, T), colour,
-    label)`` of the real and then the synthetic windows of class ``k`` in channel ``c``; a
-    side without windows of that class is left out."""
+    class name, channel name, series)``. ``real`` and ``fake`` are ``(windows (N, C, T),
+    labels (N,))``; ``series`` holds ``(windows (n_k, T), colour, label)`` of the real and
+    then the synthetic windows of class ``k`` in channel ``c``, a side without windows of
+    that class left out."""
     for k, name in enumerate(classes):
         for c, ch in enumerate(channels):
             series = []
-            for X, y, color, label in (
-                (real, y_real, REAL_COLOR, "real"),
-                (fake, y_fake, FAKE_COLOR, "synthetic"),
+            for (X, y), color, label in (
+                (real, REAL_COLOR, "real"),
+                (fake, FAKE_COLOR, "synthetic"),
             ):
                 sel = X[y == k, c]  # (n_k, T)
                 if len(sel) > 0:
