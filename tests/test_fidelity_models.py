@@ -181,3 +181,23 @@ def test_joint_path_acceleration_has_no_spike_at_the_coarse_rate_harmonics():
         below = _band_power(acc, harmonic - 3.0, harmonic - 2.0).sum()
         assert near <= below  # no peak: the spectrum keeps falling through the harmonic
     assert _band_power(acc, 15.0, 26.0).sum() / total < 1e-3
+
+
+def test_a_run_with_band_noise_and_spectral_critics_trains_resumes_and_samples(
+    tmp_path, tiny_windows
+):
+    from imusynth.gan import load_run, sample_run, train_run
+    from imusynth.train.config import load_config
+
+    tiny = ["model.g_width=32", "model.g_blocks=2", "model.d_width=8", "model.d_blocks=2"]
+    new = ["model.generator=kinematic", "model.sensor_noise_bands=4", "model.d_stft=2"]
+    common = [*tiny, *new, "train.batch_size=8", "train.log_every=1", "train.precision=bf16"]
+    out = tmp_path / "run"
+    train_run(load_config(None, [*common, "train.steps=2"]), tiny_windows, out, plots=False)
+    run = train_run(
+        load_config(None, [*common, "train.steps=3"]), tiny_windows, out, resume=True, plots=False
+    )
+    assert run.step == 3
+    X, _, q = sample_run(load_run(out), per_class=3, seed=0)
+    assert X.shape == (6, 6, tiny_windows.X.shape[-1]) and np.isfinite(X).all()
+    assert q.shape[:2] == (6, 7)
