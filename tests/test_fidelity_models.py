@@ -40,6 +40,8 @@ def test_log_stft_magnitude_puts_a_tone_in_its_bin_and_has_finite_gradients_at_z
     z = torch.zeros(1, 1, 64, requires_grad=True)
     log_stft_magnitude(z, 16).sum().backward()
     assert torch.isfinite(z.grad).all()
+    # Windows shorter than half an FFT cannot be reflect-padded: zero padding instead.
+    assert log_stft_magnitude(torch.randn(2, 6, 32), 64).shape[:3] == (2, 6, 33)
 
 
 def test_stft_critic_is_conditioned_and_gradients_reach_its_input():

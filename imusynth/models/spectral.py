@@ -28,7 +28,8 @@ __all__ = ["CombinedDiscriminator1d", "STFTDiscriminator1d", "log_stft_magnitude
 def log_stft_magnitude(x: Tensor, n_fft: int, floor: float = 1e-3) -> Tensor:
     """``log(|STFT| + floor)`` of every channel, ``(B, C, T) -> (B, C, n_fft // 2 + 1, frames)``.
 
-    Hann window, hop ``n_fft // 4``, reflect-padded ends (``center``). The magnitude is
+    Hann window, hop ``n_fft // 4``, reflect-padded ends (``center``; zero-padded when the
+    window is too short to reflect ``n_fft // 2`` samples). The magnitude is
     ``sqrt(re**2 + im**2 + floor**2)`` so its gradient stays finite at zero.
 
     Examples
@@ -44,7 +45,7 @@ def log_stft_magnitude(x: Tensor, n_fft: int, floor: float = 1e-3) -> Tensor:
         hop_length=n_fft // 4,
         window=window,
         center=True,
-        pad_mode="reflect",
+        pad_mode="reflect" if t > n_fft // 2 else "constant",
         return_complex=True,
     )  # (B*C, F, frames)
     mag = torch.sqrt(spec.real**2 + spec.imag**2 + floor**2)
