@@ -81,6 +81,7 @@ def build_generator(
                 mount_max_deg=cfg.mount_max_deg,
                 residual=cfg.residual,
                 sensor_noise_taps=cfg.sensor_noise_taps,
+                sensor_noise_bands=cfg.sensor_noise_bands,
                 sensor_noise_std=sensor_noise_std,
             )
     if cfg.generator in IMAGE_GENERATORS:
@@ -99,6 +100,10 @@ def build_discriminator(
 ) -> nn.Module:
     """The projection discriminator of ``cfg`` (``seed`` + 1 seeds its weights).
 
+    With ``cfg.d_stft`` > 0 it is wrapped in a
+    :class:`~imusynth.models.spectral.CombinedDiscriminator1d` with that many
+    :class:`~imusynth.models.spectral.STFTDiscriminator1d` (``n_fft`` 16, 32, 64, ...).
+
     Examples
     --------
     >>> d = build_discriminator(ModelConfig(ac_head=True), n_channels=6, n_classes=7)
@@ -106,7 +111,7 @@ def build_discriminator(
     True
     """
     with seeded(seed + 1):
-        return ProjectionDiscriminator1d(
+        time_critic = ProjectionDiscriminator1d(
             n_channels,
             n_classes,
             width=cfg.d_width,
@@ -118,6 +123,22 @@ def build_discriminator(
             n_sides=n_sides if cfg.condition_on_side else 0,
             diff_input=cfg.d_diff_input,
         )
+        if not cfg.d_stft:
+            return time_critic
+        from imusynth.models.spectral import CombinedDiscriminator1d, STFTDiscriminator1d
+
+        spectral = [
+            STFTDiscriminator1d(
+                n_channels,
+                n_classes,
+                n_fft=16 * 2**i,
+                width=2 * cfg.d_width,
+                spectral_norm=cfg.spectral_norm,
+                n_sides=n_sides if cfg.condition_on_side else 0,
+            )
+            for i in range(cfg.d_stft)
+        ]
+        return CombinedDiscriminator1d(time_critic, spectral)
 
 
 def build_image_gan(

@@ -68,12 +68,19 @@ class ModelConfig:
     ac_head: bool = False  # auxiliary classifier head on the discriminator (AC-GAN)
     minibatch_std: bool = True  # ProGAN's batch-stddev feature, against mode collapse
     d_diff_input: bool = False  # discriminator also sees first differences (fine detail)
+    # Spectral critics beside the time-domain one (1D only): log STFT magnitudes at d_stft
+    # resolutions, n_fft = 16, 32, 64, ...; their logits are summed with its logits. 0 = off
+    d_stft: int = 0
     condition_on_side: bool = True  # also condition on the arm side when the data has it
     # Kinematic generator only.
     joint_stride: int = 5  # joint angles are proposed every joint_stride samples, then smoothed
     mount_max_deg: float = 25.0  # per-sample watch mounting rotation, within +-this per axis
     residual: bool = True  # small penalised residual branch for what the chain misses
     sensor_noise_taps: int = 0  # learned coloured noise (FIR taps per channel); 0 = off
+    # Learned band-shaped noise instead: white noise shaped in sensor_noise_bands equal-width
+    # frequency bands whose log gains (per window and channel) are drawn from a learned
+    # class-dependent normal distribution; 0 = off (exclusive with sensor_noise_taps)
+    sensor_noise_bands: int = 0
 
 
 @dataclass
@@ -251,6 +258,17 @@ def validate_config(cfg: GANConfig) -> None:
             f"must be 0 or an odd number of taps, got {m.sensor_noise_taps}",
             field="model.sensor_noise_taps",
         )
+    if m.sensor_noise_bands < 0:
+        raise ConfigError(
+            f"must be >= 0, got {m.sensor_noise_bands}", field="model.sensor_noise_bands"
+        )
+    if m.sensor_noise_bands and m.sensor_noise_taps:
+        raise ConfigError(
+            "set sensor_noise_bands or sensor_noise_taps, not both",
+            field="model.sensor_noise_bands",
+        )
+    if not 0 <= m.d_stft <= 4:
+        raise ConfigError(f"must lie in [0, 4], got {m.d_stft}", field="model.d_stft")
     if m.noise_channels < 0:
         raise ConfigError(f"must be >= 0, got {m.noise_channels}", field="model.noise_channels")
     if m.embed_dim < 0:

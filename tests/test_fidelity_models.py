@@ -1,0 +1,205 @@
+"""Models for fidelity: spectral critics, band-shaped sensor noise, the joint path's spectrum."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from imusynth.errors import ConfigError
+from imusynth.models.gan1d import ProjectionDiscriminator1d
+from imusynth.models.kinematic import KinematicGenerator
+from imusynth.models.spectral import (
+    CombinedDiscriminator1d,
+    STFTDiscriminator1d,
+    log_stft_magnitude,
+)
+from imusynth.train.build import build_discriminator, build_generator
+from imusynth.train.config import GANConfig, ModelConfig, apply_overrides, validate_config
+
+SMALL = dict(width=32, n_blocks=2)
+FS = 50.0
+
+
+def _band_power(x: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
+    """Power of ``x`` (..., T) between ``lo`` and ``hi`` Hz, per leading index."""
+    p = torch.fft.rfft(x, dim=-1).abs() ** 2
+    f = torch.fft.rfftfreq(x.shape[-1], 1.0 / FS)
+    return p[..., (f >= lo) & (f < hi)].sum(-1)
+
+
+def test_log_stft_magnitude_puts_a_tone_in_its_bin_and_has_finite_gradients_at_zero():
+    t = torch.arange(256) / FS
+    x = torch.zeros(2, 1, 256)
+    x[1, 0] = torch.sin(2 * torch.pi * 20.0 * t)  # 20 Hz: bin 20 / (50 / 32) = 12.8
+    s = log_stft_magnitude(x, 32)  # (2, 1, 17, frames)
+    assert s.shape[:3] == (2, 1, 17)
+    mid = s[1, 0, :, 4:-4].mean(-1)  # away from the padded ends
+    assert int(mid.argmax()) in (12, 13)
+    assert float(mid[12] - mid[3]) > 3.0  # a log scale: the tone stands far above the floor
+    z = torch.zeros(1, 1, 64, requires_grad=True)
+    log_stft_magnitude(z, 16).sum().backward()
+    assert torch.isfinite(z.grad).all()
+    # Windows shorter than half an FFT cannot be reflect-padded: zero padding instead.
+    assert log_stft_magnitude(torch.randn(2, 6, 32), 64).shape[:3] == (2, 6, 33)
+
+
+def test_stft_critic_is_conditioned_and_gradients_reach_its_input():
+    torch.manual_seed(0)
+    d = STFTDiscriminator1d(6, 3, n_fft=16, width=16, n_sides=2)
+    x = torch.randn(4, 6, 100, requires_grad=True)
+    out = d(x, torch.tensor([0, 1, 2, 0]), torch.tensor([0, 1, 0, 1]))
+    assert out.shape == (4,)
+    x2 = x.detach()[:1].expand(3, -1, -1)
+    by_class = d(x2, torch.tensor([0, 1, 2]), torch.tensor([1, 1, 1]))
+    assert len(set(by_class.tolist())) == 3
+    out.sum().backward()
+    assert x.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("ac_head", [False, True])
+def test_combined_critic_sums_the_logits_and_trains_every_part(ac_head):
+    torch.manual_seed(0)
+    time_d = ProjectionDiscriminator1d(6, 3, width=8, n_blocks=2, ac_head=ac_head)
+    spec = [STFTDiscriminator1d(6, 3, n_fft=n, width=8) for n in (16, 32)]
+    d = CombinedDiscriminator1d(time_d, spec).eval()  # eval: spectral norm stops iterating
+    x, y = torch.randn(5, 6, 80), torch.tensor([0, 1, 2, 0, 1])
+    out = d(x, y)
+    t_out = time_d(x, y)
+    expected = (t_out[0] if ac_head else t_out) + spec[0](x, y) + spec[1](x, y)
+    if ac_head:
+        torch.testing.assert_close(out[0], expected)
+        torch.testing.assert_close(out[1], t_out[1])
+        assert d.classifier is time_d.classifier
+        logits = out[0]
+    else:
+        torch.testing.assert_close(out, expected)
+        assert d.classifier is None
+        logits = out
+    logits.sum().backward()
+    for part in (time_d, *spec):
+        assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in part.parameters())
+
+
+def test_combined_critic_runs_under_bf16_autocast():
+    d = CombinedDiscriminator1d(
+        ProjectionDiscriminator1d(6, 2, width=8, n_blocks=2), [STFTDiscriminator1d(6, 2, width=8)]
+    )
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = d(torch.randn(3, 6, 64), torch.tensor([0, 1, 1]))
+    assert out.shape == (3,) and torch.isfinite(out.float()).all()
+
+
+def test_build_discriminator_adds_spectral_critics_from_config():
+    plain = build_discriminator(ModelConfig(), 6, 7, n_sides=2)
+    assert isinstance(plain, ProjectionDiscriminator1d)
+    d = build_discriminator(ModelConfig(d_stft=3), 6, 7, n_sides=2)
+    assert isinstance(d, CombinedDiscriminator1d)
+    assert [c.n_fft for c in d.spectral_critics] == [16, 32, 64]
+    assert all(c.n_sides == 2 for c in d.spectral_critics)
+    # The time-domain critic is the one built without spectral critics (same seed).
+    torch.testing.assert_close(d.time_critic.state_dict(), plain.state_dict())
+    assert d(torch.randn(2, 6, 250), torch.tensor([0, 6]), torch.tensor([0, 1])).shape == (2,)
+
+
+def _band_generator(**kw) -> KinematicGenerator:
+    return KinematicGenerator(6, 128, 2, **SMALL, residual=False, sensor_noise_bands=4, **kw)
+
+
+def test_band_noise_rides_in_z_and_puts_its_power_in_the_bands_it_is_given():
+    torch.manual_seed(0)
+    plain = KinematicGenerator(6, 128, 2, **SMALL, residual=False)
+    g = _band_generator()
+    assert g.latent_dim == plain.latent_dim + 6 * 128 + 1 + 6 * 4
+    g.load_state_dict(plain.state_dict(), strict=False)
+    z, y = torch.randn(64, g.latent_dim), torch.zeros(64, dtype=torch.long)
+    with torch.no_grad():
+        g.band_log_spread.fill_(-10.0)  # no spread: every window the same spectrum
+        g.band_log_gain.fill_(-10.0)
+        g.band_log_gain[:, 2] = np.log(0.5) / 20.0  # only the third band (12.5-18.75 Hz)
+        added = g(z, y) - plain(z[:, : plain.latent_dim], y)
+    inside = _band_power(added, 12.5, 18.75).sum()
+    assert inside / _band_power(added, 0.0, 26.0).sum() > 0.85
+    assert _band_power(added, 21.9, 26.0).sum() / inside < 0.01  # nothing near Nyquist
+    # Circular filtering of white noise: both ends of the window carry no transient.
+    ends = added[..., :4].pow(2).mean() + added[..., -4:].pow(2).mean()
+    assert float(ends / (2 * added.pow(2).mean())) < 2.0
+
+
+def test_band_noise_level_varies_from_window_to_window_by_the_learned_spread():
+    torch.manual_seed(0)
+    g = _band_generator()
+    h = torch.zeros(512, g.trunk.out_channels, 128)
+    eps = torch.randn(512, 1 + 6 * 4)
+    with torch.no_grad():
+        g.band_log_spread.fill_(-10.0)
+        narrow = g.band_log_gains(eps, h)
+        g.band_log_spread.fill_(np.log(0.5) / 20.0)  # shared and own spread 0.5 each
+        wide = g.band_log_gains(eps, h)
+    assert float(narrow.std(0).max()) < 1e-3
+    sd = wide.std(0)  # (6, K): sqrt(0.25 + 0.25) expected
+    assert float((sd - np.sqrt(0.5)).abs().max()) < 0.1
+    # The shared draw makes bands of one window rise and fall together.
+    corr = np.corrcoef(wide[:, 0, 0].numpy(), wide[:, 3, 2].numpy())[0, 1]
+    assert 0.3 < corr < 0.7
+
+
+def test_band_noise_parameters_learn_and_exclude_fir_taps():
+    g = _band_generator()
+    z, y = torch.randn(4, g.latent_dim), torch.tensor([0, 1, 0, 1])
+    g(z, y).pow(2).mean().backward()
+    for p in (g.band_log_gain, g.band_log_spread, g.band_head.weight):
+        assert p.grad is not None and p.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="not both"):
+        KinematicGenerator(6, 32, 2, sensor_noise_bands=4, sensor_noise_taps=5)
+
+
+def test_band_noise_from_config_and_invalid_combinations_name_the_key():
+    cfg = ModelConfig(generator="kinematic", sensor_noise_taps=0, sensor_noise_bands=8)
+    g = build_generator(cfg, 6, 250, 7)
+    assert g.noise_bands == 8 and g.sensor_taps is None
+    both = apply_overrides(
+        GANConfig(), ["model.sensor_noise_bands=8", "model.sensor_noise_taps=31"]
+    )
+    with pytest.raises(ConfigError) as err:
+        validate_config(both)
+    assert err.value.field == "model.sensor_noise_bands"
+    for bad in ("model.d_stft=5", "model.d_stft=-1", "model.sensor_noise_bands=-2"):
+        with pytest.raises(ConfigError) as err:
+            validate_config(apply_overrides(GANConfig(), [bad]))
+        assert err.value.field == bad.split("=")[0]
+
+
+def test_joint_path_acceleration_has_no_spike_at_the_coarse_rate_harmonics():
+    # Joint angles proposed every 5 samples (10 Hz) and interpolated: the accelerometer sees
+    # their second derivative, where kinks of the interpolation would show at 10 and 20 Hz.
+    torch.manual_seed(0)
+    g = KinematicGenerator(6, 250, 2, **SMALL, joint_stride=5)
+    q = g._joint_angles(2.0 * torch.randn(32, 7, 250))  # rough raw output
+    acc = torch.diff(q, n=2, dim=-1)  # (B, J, T - 2)
+    total = _band_power(acc, 0.0, 26.0).sum()
+    for harmonic in (10.0, 20.0):
+        near = _band_power(acc, harmonic - 0.5, harmonic + 0.5).sum()
+        below = _band_power(acc, harmonic - 3.0, harmonic - 2.0).sum()
+        assert near <= below  # no peak: the spectrum keeps falling through the harmonic
+    assert _band_power(acc, 15.0, 26.0).sum() / total < 1e-3
+
+
+def test_a_run_with_band_noise_and_spectral_critics_trains_resumes_and_samples(
+    tmp_path, tiny_windows
+):
+    from imusynth.gan import load_run, sample_run, train_run
+    from imusynth.train.config import load_config
+
+    tiny = ["model.g_width=32", "model.g_blocks=2", "model.d_width=8", "model.d_blocks=2"]
+    new = ["model.generator=kinematic", "model.sensor_noise_bands=4", "model.d_stft=2"]
+    common = [*tiny, *new, "train.batch_size=8", "train.log_every=1", "train.precision=bf16"]
+    out = tmp_path / "run"
+    train_run(load_config(None, [*common, "train.steps=2"]), tiny_windows, out, plots=False)
+    run = train_run(
+        load_config(None, [*common, "train.steps=3"]), tiny_windows, out, resume=True, plots=False
+    )
+    assert run.step == 3
+    X, _, q = sample_run(load_run(out), per_class=3, seed=0)
+    assert X.shape == (6, 6, tiny_windows.X.shape[-1]) and np.isfinite(X).all()
+    assert q.shape[:2] == (6, 7)
