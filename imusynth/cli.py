@@ -515,7 +515,7 @@ def _repo_file(*parts: str) -> Path:
 # ---------------------------------------------------------------------------- evaluate
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from imusynth.data import read_windows
-    from imusynth.evaluate import evaluate
+    from imusynth.evaluation.evaluate import evaluate
 
     train, test, synth = (read_windows(p) for p in (args.train, args.test, args.synthetic))
     out = Path(args.out)
