@@ -802,7 +802,7 @@ def _add_kinematics(sub) -> None:
 # ---------------------------------------------------------------------------- turing
 def _cmd_turing_make(args: argparse.Namespace) -> int:
     from imusynth.data import read_windows
-    from imusynth.turing import KEY_NAME, make_sheet
+    from imusynth.evaluation.turing import KEY_NAME, make_sheet
 
     real, synthetic = read_windows(args.real), read_windows(args.synthetic)
     page = make_sheet(real, synthetic, args.n, args.out, seed=args.seed)
@@ -813,7 +813,7 @@ def _cmd_turing_make(args: argparse.Namespace) -> int:
 
 
 def _cmd_turing_score(args: argparse.Namespace) -> int:
-    from imusynth.turing import score_answers, turing_table
+    from imusynth.evaluation.turing import score_answers, turing_table
 
     scores = [score_answers(args.sheet, path) for path in args.answers]
     print(turing_table(scores))

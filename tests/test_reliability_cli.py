@@ -363,7 +363,7 @@ def test_thread_policy(torch_threads, monkeypatch):
 
 
 def test_answer_key_escapes_formulas_and_scoring_still_matches(tmp_path):
-    from imusynth.turing import make_sheet, read_key, score_answers
+    from imusynth.evaluation.turing import make_sheet, read_key, score_answers
 
     ws = dataclasses.replace(_windows(), classes=("=cmd|' /C calc'!A0", "-<b>x</b>"))
     out = tmp_path / "sheet"
@@ -387,7 +387,7 @@ def test_answer_key_escapes_formulas_and_scoring_still_matches(tmp_path):
 
 
 def test_failed_turing_make_leaves_no_folder(tmp_path, monkeypatch):
-    from imusynth import turing
+    from imusynth.evaluation import turing
 
     def boom(*a, **k):
         raise OSError("disk full")
