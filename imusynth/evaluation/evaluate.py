@@ -110,24 +110,9 @@ def check_compatible(train: WindowSet, test: WindowSet, synthetic: WindowSet) ->
         if len(ws) == 0:
             raise DataError(f"the {name} set has no windows", field="X")
     for name, ws in sets.items():
-        for attr in ("classes", "channels"):
-            if getattr(ws, attr) != getattr(train, attr):
-                raise DataError(
-                    f"{name} {attr} {list(getattr(ws, attr))} differ from train "
-                    f"{list(getattr(train, attr))}",
-                    field=attr,
-                )
-        if ws.X.shape[1:] != train.X.shape[1:]:
-            raise DataError(
-                f"{name} windows have shape {ws.X.shape[1:]}, train {train.X.shape[1:]}",
-                field="X",
-            )
-        if not np.isclose(ws.sampling_rate_hz, train.sampling_rate_hz):
-            raise DataError(
-                f"{name} is sampled at {ws.sampling_rate_hz} Hz, train at "
-                f"{train.sampling_rate_hz} Hz",
-                field="sampling_rate_hz",
-            )
+        train.check_compatible(
+            ws, check=("classes", "channels", "shape", "sampling_rate_hz"), name=name, like="train"
+        )
     check_disjoint(train.groups, test.groups)
     leaked = sorted(set(synthetic.groups.tolist()) & set(test.groups.tolist()))
     if leaked:
