@@ -175,18 +175,9 @@ def make_sheet(
 
 
 def _check_sets(real: WindowSet, synthetic: WindowSet) -> None:
-    for name in ("classes", "channels"):
-        if tuple(getattr(real, name)) != tuple(getattr(synthetic, name)):
-            raise DataError(
-                f"real and synthetic sets differ in {name}: {list(getattr(real, name))} vs "
-                f"{list(getattr(synthetic, name))}",
-                field=name,
-            )
-    if real.X.shape[1:] != synthetic.X.shape[1:]:
-        raise DataError(
-            f"real samples have shape {real.X.shape[1:]}, synthetic {synthetic.X.shape[1:]}",
-            field="X",
-        )
+    real.check_compatible(
+        synthetic, check=("classes", "channels", "shape"), name="synthetic", like="real"
+    )
     if real.X.ndim == 4 and real.X.shape[1] != 1:
         raise DataError(f"expected (N, 1, H, W) images, got {real.X.shape}", field="X")
 
