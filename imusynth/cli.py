@@ -661,19 +661,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         side=args.side,
         seed=args.seed,
     )
-    ws = WindowSet(
-        X=ds["X"],
-        y=ds["y"],
-        groups=ds["groups"],
-        classes=ds["classes"],
-        channels=ds["channels"],
-        units=ds["units"],
-        sampling_rate_hz=ds["sampling_rate_hz"],
-        side=ds["side"],
-        joint_angles=ds["joint_angles"],
-        joint_names=ds["joint_names"],
-        source="simulate",
-    )
+    ws = WindowSet.from_mapping(ds, source="simulate")
     write_windows(
         args.out,
         ws,
@@ -695,7 +683,7 @@ def _cmd_ik(args: argparse.Namespace) -> int:
     ws = read_windows(args.windows)
     if len(ws) == 0:
         raise DataError("the file holds no windows to fit", path=args.windows, field="X")
-    idx = _imu_channels(ws, args.windows)
+    idx = ws.require_channels(path=args.windows)
     sides = ws.side if ws.side is not None else np.full(len(ws), "")
     q, r2, mount = None, np.zeros((len(ws), 6), np.float32), np.zeros((len(ws), 3), np.float32)
     for side in sorted(set(sides)):
@@ -733,28 +721,6 @@ def _cmd_ik(args: argparse.Namespace) -> int:
             )
     _say(args, f"wrote joint angles and fit quality (ik_r2, ik_mount) to {args.out}")
     return 0
-
-
-def _imu_channels(ws, path) -> list[int]:
-    from imusynth.errors import DataError
-
-    need = ("ax", "ay", "az", "wx", "wy", "wz")
-    missing = [c for c in need if c not in ws.channels]
-    if missing:
-        raise DataError(
-            f"needs channels {', '.join(need)}; missing {', '.join(missing)}",
-            path=path,
-            field="channels",
-        )
-    idx = [ws.channels.index(c) for c in need]
-    units = [ws.units[i] for i in idx]
-    if units != ["g"] * 3 + ["rad/s"] * 3:
-        raise DataError(
-            f"needs accelerometer in g and gyroscope in rad/s, got {units}",
-            path=path,
-            field="units",
-        )
-    return idx
 
 
 def _add_kinematics(sub) -> None:
