@@ -9,7 +9,6 @@ Output paths are checked when the command line is parsed, before any work is don
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import logging
 import os
@@ -21,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from imusynth import __version__
-from imusynth.errors import ConfigError, DataError, ImusynthError
+from imusynth.errors import ConfigError, ImusynthError
 
 EXIT_USER_ERROR = 2
 
@@ -678,37 +677,23 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
 def _cmd_ik(args: argparse.Namespace) -> int:
     from imusynth.data import read_windows, write_windows
-    from imusynth.kinematics import ArmModel, fit_joint_angles
+    from imusynth.kinematics import fit_windows
 
     ws = read_windows(args.windows)
-    if len(ws) == 0:
-        raise DataError("the file holds no windows to fit", path=args.windows, field="X")
-    idx = ws.require_channels(path=args.windows)
-    sides = ws.side if ws.side is not None else np.full(len(ws), "")
-    q, r2, mount = None, np.zeros((len(ws), 6), np.float32), np.zeros((len(ws), 3), np.float32)
-    for side in sorted(set(sides)):
-        rows = np.flatnonzero(sides == side)
-        model = ArmModel(side=side or "right")
-        X = ws.X[rows][:, idx]  # (B, 6, T): ax ay az wx wy wz
-        res = fit_joint_angles(
-            X[:, :3],
-            X[:, 3:],
-            ws.sampling_rate_hz,
-            model,
-            steps=args.steps,
-            device=args.device,
-            progress=_progress(args),
-            seed=args.seed,
-        )
-        if q is None:
-            q = np.zeros((len(ws),) + tuple(res.q.shape[1:]), np.float32)
-            names = res.joint_names
-        q[rows] = res.q.numpy()
-        r2[rows] = res.r2.numpy()
-        mount[rows] = res.mount.numpy()
-    out = dataclasses.replace(ws, joint_angles=q, joint_names=names)
+    fit = fit_windows(
+        ws,
+        steps=args.steps,
+        device=args.device,
+        progress=_progress(args),
+        seed=args.seed,
+        path=args.windows,
+    )
+    r2 = fit.r2
     write_windows(
-        args.out, out, source=f"ik:{args.windows}", extra={"ik_r2": r2, "ik_mount": mount}
+        args.out,
+        fit.windows,
+        source=f"ik:{args.windows}",
+        extra={"ik_r2": r2, "ik_mount": fit.mount},
     )
     _say(args, f"fitted {len(ws)} windows; median R² per class (ax ay az wx wy wz):")
     for c, name in enumerate(ws.classes):

@@ -11,7 +11,7 @@ from imusynth.kinematics.arm import (
     ArmOutput,
     time_derivative,
 )
-from imusynth.kinematics.ik import IKResult, fit_joint_angles, r2_score
+from imusynth.kinematics.ik import IKResult, WindowsFit, fit_joint_angles, fit_windows, r2_score
 from imusynth.kinematics.simulate import (
     CHANNELS,
     EXERCISE_TEMPLATES,
@@ -38,7 +38,9 @@ __all__ = [
     "IKResult",
     "SimConfig",
     "SubjectParams",
+    "WindowsFit",
     "fit_joint_angles",
+    "fit_windows",
     "r2_score",
     "sample_subjects",
     "simulate_dataset",
