@@ -508,7 +508,7 @@ def _add_gan(sub) -> None:
 
 
 def _repo_file(*parts: str) -> Path:
-    return Path(__file__).resolve().parent.parent.joinpath(*parts)
+    return Path(__file__).resolve().parents[2].joinpath(*parts)
 
 
 # ---------------------------------------------------------------------------- evaluate
@@ -933,7 +933,7 @@ def _add_demo(sub) -> None:
 
 
 def _default_spec() -> Path:
-    return Path(__file__).resolve().parent.parent / "data_specs" / "watch.toml"
+    return Path(__file__).resolve().parents[2] / "data_specs" / "watch.toml"
 
 
 # ---------------------------------------------------------------------------- main
