@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import shutil
 import sys
@@ -20,123 +19,27 @@ from pathlib import Path
 import numpy as np
 
 from imusynth import __version__
+from imusynth.cli.common import (
+    EXIT_USER_ERROR,
+    _common,
+    _new_out_dir,
+    _out_dir,
+    _out_path,
+    _Parser,
+    _positive_int,
+    _progress,
+    _repo_file,
+    _say,
+    check_output,
+    run_command,
+)
 from imusynth.errors import ConfigError, ImusynthError
 
-EXIT_USER_ERROR = 2
-
-log = logging.getLogger("imusynth")
-
+__all__ = ["EXIT_USER_ERROR", "build_parser", "check_output", "main"]
 
 # ---------------------------------------------------------------------------- helpers
 # Rows of one `sample` call: beyond this a typo (a billion per class) is refused up front.
 MAX_PER_CLASS = 1_000_000
-
-
-def _common(seed_help: str = "random seed") -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    g = common.add_argument_group("common options")
-    g.add_argument("--seed", type=int, default=0, help=seed_help)
-    g.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
-    verbosity = g.add_mutually_exclusive_group()
-    verbosity.add_argument("-v", "--verbose", action="store_true", help="log debug details")
-    verbosity.add_argument(
-        "-q", "--quiet", action="store_true", help="only errors; no progress bars"
-    )
-    return common
-
-
-class _HelpFormatter(argparse.HelpFormatter):
-    """Shows every option's default in its help (``%(default)s``), except for flags and
-    options without one."""
-
-    def _get_help_string(self, action: argparse.Action) -> str:
-        text = action.help or ""
-        default = action.default
-        if (
-            "default" not in text
-            and default is not None
-            and default is not False
-            and default is not argparse.SUPPRESS
-            and action.option_strings
-        ):
-            text += " (default: %(default)s)"
-        return text
-
-
-def _writable_dir(folder: Path) -> None:
-    """``folder`` is an existing folder this process may create files in."""
-    if not folder.exists():
-        raise argparse.ArgumentTypeError(f"folder {str(folder)!r} does not exist")
-    if not folder.is_dir():
-        raise argparse.ArgumentTypeError(f"{str(folder)!r} is a file, not a folder")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise argparse.ArgumentTypeError(f"folder {str(folder)!r} is not writable")
-
-
-def check_output(path: str | Path, *, folder: bool = False, parents: bool = False) -> Path:
-    """Check an output path before any work is done; return it as a Path.
-
-    One check for every command's ``--out``: a file's folder (or a folder's parent) exists
-    and is writable, a file path is not a folder and a folder path is not a file.
-    ``parents`` lets missing parent folders be created later (the nearest existing one must
-    be a writable folder). Raises :class:`argparse.ArgumentTypeError`, which argparse
-    reports on one line naming the option, with exit code 2.
-    """
-    path = Path(path)
-    if str(path).strip() == "":
-        raise argparse.ArgumentTypeError("empty path")
-    if folder:
-        if path.exists() and not path.is_dir():
-            raise argparse.ArgumentTypeError(f"{str(path)!r} is a file, not a folder")
-        if path.is_dir():
-            _writable_dir(path)
-            return path
-    elif path.is_dir():
-        raise argparse.ArgumentTypeError(f"{str(path)!r} is a folder, not a file")
-    elif path.exists() and not os.access(path, os.W_OK):
-        raise argparse.ArgumentTypeError(f"file {str(path)!r} is not writable")
-    parent = path.parent
-    if parents:
-        while not parent.exists() and parent != parent.parent:
-            parent = parent.parent
-    _writable_dir(parent)
-    return path
-
-
-def _out_path(value: str) -> Path:
-    """An output file whose folder must already exist (checked before any work is done)."""
-    return check_output(value)
-
-
-def _positive_int(value: str) -> int:
-    try:
-        n = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {value!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
-    return n
-
-
-def _progress(args: argparse.Namespace) -> bool:
-    return not args.quiet and sys.stderr.isatty()
-
-
-def _say(args: argparse.Namespace, text: str = "") -> None:
-    if not args.quiet:
-        print(text)
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse that reports errors on one line with exit code 2 (argparse's own code) and
-    shows every option's default in ``--help``."""
-
-    def __init__(self, *args, **kwargs) -> None:
-        kwargs.setdefault("formatter_class", _HelpFormatter)
-        super().__init__(*args, **kwargs)
-
-    def error(self, message: str):  # type: ignore[override]
-        self.exit(EXIT_USER_ERROR, f"{self.prog}: error: {message}\n")
 
 
 # ---------------------------------------------------------------------------- data
@@ -262,17 +165,6 @@ def _add_data(sub) -> None:
     win.add_argument("--length", type=_positive_int, help="window length in samples")
     win.add_argument("--stride", type=_positive_int, help="stride in samples")
     win.set_defaults(func=_cmd_data_windows)
-
-
-# ---------------------------------------------------------------------------- GAN
-def _out_dir(value: str) -> Path:
-    """An output folder; its parent must exist (it is created itself)."""
-    return check_output(value, folder=True)
-
-
-def _new_out_dir(value: str) -> Path:
-    """An output folder; missing parent folders are created too (the demo's first run)."""
-    return check_output(value, folder=True, parents=True)
 
 
 def _gan_config(path: Path, sets: Sequence[str] | None, seed: int | None = None):
@@ -505,10 +397,6 @@ def _add_gan(sub) -> None:
     )
     p.add_argument("--out", type=_out_path, required=True, help="output HDF5 file")
     p.set_defaults(func=_cmd_balance)
-
-
-def _repo_file(*parts: str) -> Path:
-    return Path(__file__).resolve().parents[2].joinpath(*parts)
 
 
 # ---------------------------------------------------------------------------- evaluate
@@ -962,33 +850,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    from tqdm.contrib.logging import logging_redirect_tqdm
-
-    from imusynth.train.device import apply_thread_policy
-
-    apply_thread_policy()  # one torch thread on <= 2 cores unless OMP_NUM_THREADS is set
-    try:
-        if args.device not in ("auto", "cpu") and not args.device.startswith("cuda"):
-            raise ConfigError(
-                f"unknown device {args.device!r} (use auto, cpu or cuda)", field="--device"
-            )
-        # Log lines go through tqdm.write, above a progress bar instead of through it.
-        with logging_redirect_tqdm():
-            return int(args.func(args) or 0)
-    except ImusynthError as exc:
-        print(f"imusynth: error: {exc}", file=sys.stderr)
-        return EXIT_USER_ERROR
-    except OSError as exc:  # a file system refusal (permissions, disk full): one line, no trace
-        where = f"{exc.filename}: " if exc.filename else ""
-        print(f"imusynth: error: {where}{exc.strerror or exc}", file=sys.stderr)
-        return EXIT_USER_ERROR
-    except KeyboardInterrupt:
-        print("imusynth: interrupted", file=sys.stderr)
-        return 130
+    """Run ``imusynth ARGV``; returns the exit code (0, 2 for a user error, 130 interrupted)."""
+    args = build_parser().parse_args(argv)
+    return run_command(args)
 
 
 if __name__ == "__main__":  # pragma: no cover
