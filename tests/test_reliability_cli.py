@@ -224,12 +224,12 @@ def test_read_only_folder_is_refused_before_work(files, tmp_path, capsys):
 
 
 def test_file_system_refusal_is_one_line(monkeypatch, capsys):
-    from imusynth import cli
+    from imusynth.cli import data as cli_data
 
     def refuse(args):
         raise PermissionError(13, "Permission denied", "/data/locked/w.h5")
 
-    monkeypatch.setattr(cli, "_cmd_data_info", refuse)
+    monkeypatch.setattr(cli_data, "_cmd_data_info", refuse)
     code, _, _ = _cli("data", "info", "data_specs/watch.toml")
     err = capsys.readouterr().err
     assert code == 2 and err.strip() == "imusynth: error: /data/locked/w.h5: Permission denied"
