@@ -400,7 +400,7 @@ def test_failed_turing_make_leaves_no_folder(tmp_path, monkeypatch):
 
 
 def test_experiment_prints_the_headline_not_the_whole_summary():
-    from imusynth.cli import _headline
+    from imusynth.cli.experiment import _headline
 
     md = "# exp\n\nnote\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n## per class\n\n| x |\n"
     assert _headline(md) == "# exp\n\nnote\n\n| a | b |\n|---|---|\n| 1 | 2 |"

@@ -23,7 +23,6 @@ from imusynth.cli.common import (
     _common,
     _new_out_dir,
     _out_dir,
-    _out_path,
     _Parser,
     _positive_int,
     _progress,
@@ -34,188 +33,12 @@ from imusynth.cli.common import (
 )
 from imusynth.cli.data import _add_data
 from imusynth.cli.evaluate import _add_evaluate
+from imusynth.cli.experiment import _add_experiment
 from imusynth.cli.gan import MAX_PER_CLASS, _add_gan, _gan_config
+from imusynth.cli.kinematics import _add_kinematics
 from imusynth.errors import ConfigError, ImusynthError
 
 __all__ = ["EXIT_USER_ERROR", "MAX_PER_CLASS", "build_parser", "check_output", "main"]
-
-
-# ---------------------------------------------------------------------------- experiment
-def _cmd_experiment(args: argparse.Namespace) -> int:
-    from imusynth.runner import load_experiment, run_experiment, summarise
-
-    cfg = load_experiment(args.config, quick=args.quick)
-    out = Path(args.out)
-    _say(
-        args,
-        f"experiment {cfg.name} ({cfg.kind}{', quick' if args.quick else ''}): "
-        f"{cfg.n_splits} folds x {len(cfg.seeds)} seeds x {len(cfg.train_subjects)} sizes, "
-        f"arms {', '.join(cfg.arms)}",
-    )
-    results = run_experiment(
-        cfg,
-        out,
-        jobs=args.jobs,
-        device=args.device,
-        progress=_progress(args),
-        backend=args.backend,
-    )
-    summary = summarise(results, out)
-    _say(args, _headline(summary.read_text(encoding="utf-8")))
-    _say(args, f"wrote {results}, {summary} (per-class tables) and figures in {out}")
-    return 0
-
-
-def _headline(markdown: str) -> str:
-    """The summary's title, note and first table: what a terminal shows of ``summary.md``."""
-    lines = markdown.splitlines()
-    out: list[str] = []
-    in_table = False
-    for line in lines:
-        if line.startswith("|"):
-            in_table = True
-        elif in_table:
-            break
-        out.append(line)
-    return "\n".join(out).strip()
-
-
-def _add_experiment(sub) -> None:
-    p = sub.add_parser(
-        "experiment",
-        parents=[_common()],
-        help="run an augmentation or rebalancing grid",
-        description="Run a grid of arms x training sizes x added samples x folds x seeds with "
-        "subject-wise CV (GANs and augmenters fit in-fold only), write results.csv, "
-        "summary.md and figures. An interrupted experiment resumes from the rows it has.",
-    )
-    p.add_argument(
-        "config", type=Path, help="experiment config, e.g. experiments/watch_augmentation.toml"
-    )
-    p.add_argument("--out", type=_out_dir, required=True, help="results folder")
-    p.add_argument("--jobs", type=_positive_int, default=1, help="parallel units (joblib)")
-    p.add_argument(
-        "--backend",
-        default="loky",
-        metavar="NAME",
-        help="joblib backend that runs the units: loky (default, local processes), dask (the "
-        "scheduler at DASK_SCHEDULER_ADDRESS; pip install imusynth[cluster]) or ray; on a "
-        "cluster, --jobs is the number of units one machine runs at once (it sizes torch's "
-        "threads)",
-    )
-    p.add_argument("--quick", action="store_true", help="the config's small [quick] grid")
-    p.set_defaults(func=_cmd_experiment)
-
-
-# ---------------------------------------------------------------------------- kinematics
-def _cmd_simulate(args: argparse.Namespace) -> int:
-    from imusynth.data import WindowSet, write_windows
-    from imusynth.kinematics import EXERCISES, simulate_dataset
-
-    names = [e.strip().upper() for part in args.exercise for e in part.split(",") if e.strip()]
-    exercises = list(EXERCISES) if names == ["ALL"] else names
-    unknown = [e for e in exercises if e not in EXERCISES]
-    if unknown:
-        raise ConfigError(
-            f"unknown exercise {unknown[0]!r} (known: {', '.join(EXERCISES)})", field="--exercise"
-        )
-    ds = simulate_dataset(
-        tuple(exercises),
-        args.n,
-        args.subjects,
-        length=args.length,
-        fs=args.rate,
-        side=args.side,
-        seed=args.seed,
-    )
-    ws = WindowSet.from_mapping(ds, source="simulate")
-    write_windows(
-        args.out,
-        ws,
-        source=f"simulate:seed={args.seed}",
-        extra={"mount": ds["mount"].astype(np.float32)},
-    )
-    _say(
-        args,
-        f"wrote {len(ws)} simulated windows ({args.n} per exercise: "
-        f"{', '.join(exercises)}; {args.subjects} subjects) with joint angles to {args.out}",
-    )
-    return 0
-
-
-def _cmd_ik(args: argparse.Namespace) -> int:
-    from imusynth.data import read_windows, write_windows
-    from imusynth.kinematics import fit_windows
-
-    ws = read_windows(args.windows)
-    fit = fit_windows(
-        ws,
-        steps=args.steps,
-        device=args.device,
-        progress=_progress(args),
-        seed=args.seed,
-        path=args.windows,
-    )
-    r2 = fit.r2
-    write_windows(
-        args.out,
-        fit.windows,
-        source=f"ik:{args.windows}",
-        extra={"ik_r2": r2, "ik_mount": fit.mount},
-    )
-    _say(args, f"fitted {len(ws)} windows; median R² per class (ax ay az wx wy wz):")
-    for c, name in enumerate(ws.classes):
-        sel = ws.y == c
-        if sel.any():
-            med = np.median(r2[sel], axis=0)
-            _say(
-                args,
-                f"  {name:<6} " + " ".join(f"{v:5.2f}" for v in med) + f"   mean {med.mean():.2f}",
-            )
-    _say(args, f"wrote joint angles and fit quality (ik_r2, ik_mount) to {args.out}")
-    return 0
-
-
-def _add_kinematics(sub) -> None:
-    p = sub.add_parser(
-        "simulate",
-        parents=[_common()],
-        help="simulate exercise windows with the arm model",
-        description="Simulate watch windows of shoulder exercises through the kinematic arm "
-        "model, with per-subject variability; writes a windows file with the true joint angles.",
-    )
-    p.add_argument(
-        "--exercise",
-        action="append",
-        required=True,
-        help="exercise(s), e.g. ABD or ABD,IR, or ALL (repeatable)",
-    )
-    p.add_argument("--n", type=_positive_int, default=50, help="windows per exercise")
-    p.add_argument("--subjects", type=_positive_int, default=10, help="simulated subjects")
-    p.add_argument("--length", type=_positive_int, default=250, help="samples per window")
-    p.add_argument("--rate", type=float, default=50.0, help="sampling rate in Hz")
-    p.add_argument(
-        "--side",
-        choices=("right", "left", "both"),
-        default="both",
-        help="arm the watch is worn on",
-    )
-    p.add_argument("--out", type=_out_path, required=True, help="output HDF5 file")
-    p.set_defaults(func=_cmd_simulate)
-
-    p = sub.add_parser(
-        "ik",
-        parents=[_common()],
-        help="fit joint angles to recorded windows",
-        description="Inverse kinematics: fit joint-angle trajectories and the watch mounting "
-        "to each window by gradient descent through the arm model; report R² per channel.",
-    )
-    p.add_argument("windows", type=Path, help="HDF5 windows file (ax..wz in g and rad/s)")
-    p.add_argument("--out", type=_out_path, required=True, help="output HDF5 file")
-    p.add_argument(
-        "--steps", type=_positive_int, default=150, help="L-BFGS iterations per window batch"
-    )
-    p.set_defaults(func=_cmd_ik)
 
 
 # ---------------------------------------------------------------------------- turing
