@@ -11,7 +11,8 @@ from imusynth.kinematics.arm import (
     ArmOutput,
     time_derivative,
 )
-from imusynth.kinematics.ik import IKResult, WindowsFit, fit_joint_angles, fit_windows, r2_score
+from imusynth.kinematics.ik import IKResult, fit_joint_angles, r2_score
+from imusynth.kinematics.ik_windows import WindowsFit, fit_windows
 from imusynth.kinematics.simulate import (
     CHANNELS,
     EXERCISE_TEMPLATES,
