@@ -56,7 +56,7 @@ def basic_checks() -> None:
         ConditionalGAN(generator=gen, steps=200, batch_size=64, device="cuda").fit(X, y)
         torch.cuda.synchronize()
         print(f"gan {gen}: {200 / (time.perf_counter() - t):.1f} steps/s (batch 64)")
-    from imusynth.models.classifiers import CNNClassifier
+    from imusynth.train.classifiers import CNNClassifier
 
     for arch in ("frid_adar", "resnet"):
         t = time.perf_counter()
@@ -96,7 +96,7 @@ def _setup():
 
 
 def _models(cfg, generator: str):
-    from imusynth.models.build import build_discriminator, build_generator
+    from imusynth.train.build import build_discriminator, build_generator
     from imusynth.train.config import apply_overrides
 
     c = apply_overrides(cfg, [f"model.generator={generator}"])

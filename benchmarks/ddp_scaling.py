@@ -40,7 +40,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from imusynth.data import load_windows
 from imusynth.data.normalize import ChannelNormalizer
 from imusynth.gan import SIDES
-from imusynth.models.build import build_discriminator, build_generator
+from imusynth.train.build import build_discriminator, build_generator
 from imusynth.train.config import apply_overrides, load_config
 from imusynth.train.loop import epoch_loader, fit_gan
 from imusynth.train.losses import ADVERSARIAL_LOSSES

@@ -48,9 +48,9 @@ from imusynth.data import load_windows
 from imusynth.data.normalize import ChannelNormalizer
 from imusynth.gan import SIDES, GANRun, sample_run
 from imusynth.kinematics.arm import ArmModel
-from imusynth.models.build import build_discriminator, build_generator
+from imusynth.runtime import resolve_device
+from imusynth.train.build import build_discriminator, build_generator
 from imusynth.train.config import GANConfig, apply_overrides, load_config, validate_config
-from imusynth.train.device import resolve_device
 from imusynth.train.loop import epoch_loader, fit_gan
 from imusynth.train.losses import ADVERSARIAL_LOSSES
 

@@ -28,8 +28,8 @@ import torch
 
 from imusynth.data import load_windows, subject_kfold
 from imusynth.metrics import classification_metrics
-from imusynth.models.classifiers import CNNClassifier
 from imusynth.models.features import FeatureRandomForest
+from imusynth.train.classifiers import CNNClassifier
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -18,6 +18,7 @@ _NAMES = (
     "check_compatible",
     "evaluate",
     "make_classifier",
+    "summary_rows",
 )
 __all__ = list(_NAMES)  # resolved by __getattr__
 

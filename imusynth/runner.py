@@ -439,7 +439,7 @@ def run_experiment(
     LockError
         Another process is writing to ``out_dir``.
     """
-    from imusynth.train.device import apply_thread_policy
+    from imusynth.runtime import apply_thread_policy
 
     apply_thread_policy()  # the CLI's thread policy; units that run beside others pin their own
     _check_backend(backend)
@@ -455,7 +455,7 @@ def _check_before_writing(
     cfg: ExperimentConfig, ws: WindowSet, out: Path, device: str
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Every check a cell would make later, made once before the first write; the folds."""
-    from imusynth.train.device import resolve_device
+    from imusynth.runtime import resolve_device
 
     where = cfg.path or None
     resolve_device(device)
@@ -990,7 +990,7 @@ def _classifier(cfg: ExperimentConfig, device: str, seed: int, n_train: int, **o
     """The arm's classifier. ``classifier.sample_budget`` caps the samples seen per fit:
     ``epochs`` shrinks to ``ceil(budget / n_train)`` for large (augmented) training sets, so
     every arm gets about the same number of gradient steps."""
-    from imusynth.models.classifiers import CNNClassifier
+    from imusynth.train.classifiers import CNNClassifier
 
     params = {**cfg.classifier, **overrides}
     budget = params.pop("sample_budget", None)

@@ -14,8 +14,9 @@ from sklearn.model_selection import GroupKFold, cross_validate
 from sklearn.utils.estimator_checks import estimator_checks_generator as sklearn_checks
 
 import imusynth
-from imusynth.augment.cgan_sampler import CGANOverSampler
+import imusynth.gan
 from imusynth.errors import ConfigError, DataError
+from imusynth.gan.oversampler import CGANOverSampler
 
 # Small networks and two GAN steps: each fit takes a few hundredths of a second.
 TINY = {
@@ -208,6 +209,14 @@ def test_works_in_an_imblearn_pipeline_with_subject_wise_cross_validation():
 def test_exported_from_the_package():
     assert imusynth.CGANOverSampler is CGANOverSampler
     assert "CGANOverSampler" in imusynth.__all__
+    assert imusynth.gan.CGANOverSampler is CGANOverSampler
+
+
+def test_the_old_import_path_still_works_with_a_deprecation_warning():
+    from imusynth.augment import cgan_sampler
+
+    with pytest.warns(DeprecationWarning, match="imusynth.gan.oversampler"):
+        assert cgan_sampler.CGANOverSampler is CGANOverSampler
 
 
 # ----------------------------------------------------------------------------- estimator checks

@@ -9,8 +9,9 @@ from sklearn.base import clone
 from sklearn.model_selection import GroupKFold, cross_validate
 
 from imusynth.errors import ConfigError, DataError
-from imusynth.models.classifiers import CNNClassifier, FridAdarCNN, build_classifier_net
+from imusynth.models.classifiers import FridAdarCNN, build_classifier_net
 from imusynth.models.features import FeatureRandomForest, feature_names, window_features
+from imusynth.train.classifiers import CNNClassifier
 from imusynth.train.classify import group_validation_split
 
 
@@ -191,3 +192,10 @@ def test_rows_without_subject_are_never_validated_on():
         train, val = group_validation_split(y, groups, 0.5, np.random.default_rng(seed))
         assert set(groups[val]) in ({"a"}, {"b"})
         assert np.all(np.isin(np.flatnonzero(groups == ""), train))
+
+
+def test_old_estimator_path_is_a_deprecated_alias():
+    import imusynth.models.classifiers as old
+
+    with pytest.warns(DeprecationWarning, match="imusynth.train.classifiers"):
+        assert old.CNNClassifier is CNNClassifier

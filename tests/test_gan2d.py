@@ -8,8 +8,8 @@ import torch
 
 from imusynth.data import ImageSet, read_windows, write_windows
 from imusynth.errors import CheckpointError, ConfigError, DataError
-from imusynth.gan2d import ImageGAN
-from imusynth.models.build import build_image_gan
+from imusynth.gan import ImageGAN
+from imusynth.train.build import build_image_gan
 from imusynth.train.config import ModelConfig, load_config
 
 from .conftest import ROOT
@@ -53,7 +53,7 @@ def test_build_image_gan_from_model_config():
 
 @pytest.mark.parametrize(("generator", "n_fits"), [("dcgan", 3), ("acgan", 1)])
 def test_fit_trains_through_the_shared_loop_and_samples_in_range(monkeypatch, generator, n_fits):
-    from imusynth import gan2d
+    from imusynth.gan import images as gan_images
     from imusynth.train import loop
 
     calls = []
@@ -67,7 +67,7 @@ def test_fit_trains_through_the_shared_loop_and_samples_in_range(monkeypatch, ge
             calls.append(sum(len(y) for _, y in batches))
         return loop.fit_gan(G, D, loader, config, *args, **kwargs)
 
-    monkeypatch.setattr(gan2d, "fit_gan", spy)
+    monkeypatch.setattr(gan_images, "fit_gan", spy)
     ims = _images()
     gan = ImageGAN(generator=generator, device="cpu", **TINY).fit(ims.X, ims.y, classes=ims.classes)
     # one DCGAN per class on that class's images, or one AC-GAN on whole batches of each
@@ -166,3 +166,19 @@ def test_cli_train_and_sample_images(run_cli, tmp_path):
     syn = read_windows(tmp_path / "syn.h5")
     assert isinstance(syn, ImageSet) and len(syn) == 9 and syn.is_synthetic.all()
     assert syn.classes == ("cyst", "metastasis", "hemangioma")
+
+
+def test_an_image_run_carries_its_modality_and_the_old_names_still_work(tmp_path):
+    import imusynth.gan2d
+    from imusynth.gan import IMAGES, ConditionalGAN, load_run, sample
+
+    ims = _images()
+    gan = ImageGAN(generator="acgan", device="cpu", **TINY).fit(ims.X, ims.y, classes=ims.classes)
+    run_dir = gan.save(tmp_path / "run")
+    run = load_run(run_dir)
+    assert run.modality is IMAGES and gan.run_.modality is IMAGES
+    assert np.array_equal(sample(run, 2, seed=3).X, gan.sample(2, seed=3)[0])
+    assert imusynth.gan2d.ImageGAN is ImageGAN
+    assert imusynth.gan2d.sample_images is sample
+    with pytest.raises(CheckpointError, match="not a windows GAN run"):
+        ConditionalGAN.load(run_dir)

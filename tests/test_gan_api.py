@@ -8,12 +8,15 @@ import numpy as np
 import pytest
 
 from imusynth.data import read_windows, write_windows
-from imusynth.errors import CheckpointError, DataError
+from imusynth.errors import CheckpointError, ConfigError, DataError
 from imusynth.gan import (
+    WINDOWS,
     ConditionalGAN,
+    NotFittedError,
     balance,
     balance_windows,
     load_run,
+    sample,
     sample_run,
     sample_windows,
     train_run,
@@ -166,3 +169,43 @@ def test_fit_rejects_bad_input():
         )
     with pytest.raises(DataError, match="batch"):
         ConditionalGAN(**TINY_PARAMS).fit(np.zeros((4, 6, 32), np.float32), np.zeros(4, int))
+
+
+def test_the_run_carries_its_modality_and_one_api_serves_it(run_dir, tiny_windows):
+    run = load_run(run_dir)
+    assert run.modality is WINDOWS
+    ws = sample(run, 3, seed=2)
+    assert np.array_equal(ws.X, sample_windows(run, 3, seed=2).X)
+    assert np.array_equal(ws.X, sample_run(run, 3, seed=2)[0])
+    part = tiny_windows.subset(np.r_[np.arange(12), 12, 13])
+    assert np.array_equal(balance(part, run, seed=1).X, balance_windows(part, run, seed=1).X)
+
+
+def test_balance_checks_the_data_against_the_run(run_dir, tiny_windows):
+    import dataclasses
+
+    run = load_run(run_dir)
+    slower = dataclasses.replace(tiny_windows, sampling_rate_hz=tiny_windows.sampling_rate_hz / 2)
+    with pytest.raises(DataError) as info:
+        balance(slower, run)
+    assert info.value.field == "sampling_rate_hz"
+    shorter = dataclasses.replace(tiny_windows, X=tiny_windows.X[..., :16])
+    with pytest.raises(DataError) as info:
+        balance(shorter, run)
+    assert info.value.field == "X"
+
+
+def test_estimator_follows_the_scikit_learn_conventions(tmp_path):
+    from sklearn.base import clone
+
+    gan = ConditionalGAN(steps=2, latent_dim=8)
+    assert not hasattr(gan, "run_")  # __init__ only stores
+    twin = clone(gan)
+    assert twin.get_params() == gan.get_params() and twin is not gan
+    with pytest.raises(NotFittedError, match="not fitted"):
+        gan.sample()
+    with pytest.raises(RuntimeError):  # what it raised before NotFittedError
+        gan.save(tmp_path / "x")
+    with pytest.raises(ConfigError) as info:  # types checked in fit, named by parameter
+        ConditionalGAN(steps="many").fit(np.zeros((8, 6, 32), np.float32), np.zeros(8, int))
+    assert info.value.field == "steps"

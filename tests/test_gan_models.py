@@ -9,9 +9,9 @@ import torch
 from imusynth.errors import ConfigError
 from imusynth.kinematics.arm import ArmModel
 from imusynth.models.blocks import seeded
-from imusynth.models.build import build_discriminator, build_generator
 from imusynth.models.gan1d import Conv1dGenerator, ProjectionDiscriminator1d
 from imusynth.models.kinematic import KinematicGenerator
+from imusynth.train.build import build_discriminator, build_generator
 from imusynth.train.config import ModelConfig
 
 SMALL = dict(width=32, n_blocks=2)
@@ -253,3 +253,11 @@ def test_config_rejects_bad_sensor_noise_taps(taps):
     cfg = apply_overrides(GANConfig(), [f"model.sensor_noise_taps={taps}"])
     with pytest.raises(ConfigError, match=r"model\.sensor_noise_taps"):
         validate_config(cfg)
+
+
+def test_old_build_path_is_a_deprecated_alias():
+    import imusynth.models.build as old
+    from imusynth.train import build
+
+    with pytest.warns(DeprecationWarning, match="imusynth.train.build"):
+        assert old.build_generator is build.build_generator

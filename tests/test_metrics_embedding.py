@@ -116,7 +116,7 @@ def test_a_fitted_models_features_are_appended(rng):
 
 
 def test_a_cnn_classifiers_penultimate_layer_can_join_the_embedding(rng):
-    from imusynth.models.classifiers import CNNClassifier
+    from imusynth.train.classifiers import CNNClassifier
 
     X = rng.normal(size=(24, 3, 32)).astype(np.float32)
     y = np.repeat([0, 1], 12)

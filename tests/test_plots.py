@@ -221,3 +221,13 @@ def test_turing_sheet_draws_windows_with_special_channel_names(tmp_path, tiny_wi
     fake = dataclasses.replace(real, X=real.X[::-1].copy(), is_synthetic=np.ones(24, bool))
     page = make_sheet(real, fake, 2, tmp_path / "sheet", seed=0).read_text()
     assert page.count('class="plot"') == 2
+
+
+def test_the_training_callback_moved_to_the_trainer():
+    import imusynth.plots.gan as plots_gan
+    from imusynth.train.callbacks import SamplePlotCallback
+
+    with pytest.warns(DeprecationWarning, match="imusynth.train.callbacks"):
+        make = plots_gan.SamplePlotCallback
+    assert make.func is SamplePlotCallback
+    assert make.keywords == {"draw": plots_gan.plot_real_vs_synthetic}

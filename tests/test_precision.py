@@ -1,12 +1,13 @@
 """train.precision (bf16/fp16 autocast) and train.compile (torch.compile) in the GAN loop.
 
-fp16 is for CUDA; on the CPU it is a ConfigError. The fp16 tests below widen the loop's list
-of fp16 devices to the CPU, so the loss-scaling path and its checkpoints are tested here
-too (CPU fp16 autocast works, only slowly). The compile tests use Dynamo's ``eager``
-backend (tracing without code generation, a few seconds) except one, marked slow, that
-runs the real default backend: compiling a tiny G and D took 64 s on the shared 2-core CPU
-under load (that test: 36 s with a cold compiler cache on the idle CPU); run it with
-``-m slow``. benchmarks/gan_training.py --compile and benchmarks/cuda_smoke.py cover it too.
+fp16 is for CUDA; on the CPU it is a ConfigError. The fp16 tests below widen
+``imusynth.train.precision``'s list of fp16 devices to the CPU, so the loss-scaling path and
+its checkpoints are tested here too (CPU fp16 autocast works, only slowly). The compile
+tests use Dynamo's ``eager`` backend (tracing without code generation, a few seconds)
+except one, marked slow, that runs the real default backend: compiling a tiny G and D took
+64 s on the shared 2-core CPU under load (that test: 36 s with a cold compiler cache on the
+idle CPU); run it with ``-m slow``. benchmarks/gan_training.py --compile and
+benchmarks/cuda_smoke.py cover it too.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import pytest
 import torch
 from torch import nn
 
-import imusynth.train.loop as loop
+import imusynth.train.precision as precision
 from imusynth.errors import ConfigError
 from imusynth.models.gan1d import Conv1dGenerator, ProjectionDiscriminator1d
 from imusynth.models.kinematic import KinematicGenerator
@@ -100,7 +101,7 @@ def _kill_and_resume(tmp_path, first: TrainConfig, then: TrainConfig, kind="conv
 
 @pytest.fixture
 def fp16_on_cpu(monkeypatch):
-    monkeypatch.setattr(loop, "_FP16_DEVICES", ("cuda", "cpu"))
+    monkeypatch.setattr(precision, "_FP16_DEVICES", ("cuda", "cpu"))
 
 
 # ----------------------------------------------------------------------------- bf16

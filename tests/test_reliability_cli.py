@@ -341,7 +341,7 @@ def torch_threads():
 
 
 def test_thread_policy(torch_threads, monkeypatch):
-    from imusynth.train import device
+    from imusynth import runtime as device
 
     torch = torch_threads
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)

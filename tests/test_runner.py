@@ -67,7 +67,7 @@ def _rows(path):
 
 
 def test_augmentation_grid_runs_and_resumes(tmp_path, monkeypatch):
-    from imusynth.models import classifiers
+    from imusynth.train import classifiers
 
     seen = []
     original = classifiers.CNNClassifier.fit

@@ -144,7 +144,7 @@ def run_command(args: argparse.Namespace) -> int:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     from tqdm.contrib.logging import logging_redirect_tqdm
 
-    from imusynth.train.device import apply_thread_policy
+    from imusynth.runtime import apply_thread_policy
 
     apply_thread_policy()  # one torch thread on <= 2 cores unless OMP_NUM_THREADS is set
     try:

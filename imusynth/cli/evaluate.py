@@ -8,6 +8,7 @@ from pathlib import Path
 from imusynth.cli.common import (
     _common,
     _out_dir,
+    _positive_int,
     _progress,
     _say,
 )
@@ -15,7 +16,7 @@ from imusynth.cli.common import (
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from imusynth.data import read_windows
-    from imusynth.evaluation.evaluate import evaluate
+    from imusynth.evaluation.evaluate import evaluate, summary_rows
 
     train, test, synth = (read_windows(p) for p in (args.train, args.test, args.synthetic))
     out = Path(args.out)
@@ -29,20 +30,18 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         out_dir=out,
         progress=_progress(args),
         kinematic=args.kinematic,
+        judge_repeats=args.judge_repeats,
+        timegan=not args.skip_gru_judges,
     )
-    keys = (
-        "trtr_accuracy",
-        "tstr_accuracy",
-        "trts_accuracy",
-        "discriminative_score",
-        "frechet_distance",
-        "mmd",
-        "psd_distance",
+    rows = summary_rows(metrics)
+    width = max(len(name) for name, _, _ in rows)
+    for name, value, reference in rows:
+        _say(args, f"{name:<{width}}  {value:<11} [{reference}]")
+    _say(
+        args,
+        f"wrote {out / 'metrics.json'}, {out / 'report.md'} and "
+        f"{len(metrics.get('figures', []))} figures",
     )
-    for key in keys:
-        value = metrics.get(key)
-        _say(args, f"{key:<22} {value:.4f}" if isinstance(value, float) else f"{key:<22} {value}")
-    _say(args, f"wrote {out / 'metrics.json'} and {len(metrics.get('figures', []))} figures")
     return 0
 
 
@@ -51,9 +50,11 @@ def _add_evaluate(sub) -> None:
         "evaluate",
         parents=[_common()],
         help="score synthetic windows against real ones",
-        description="TRTR / TSTR / TRTS accuracy, discriminative score, Fréchet distance, MMD "
-        "and PSD distance of a synthetic set, with figures. Refuses a test set that shares a "
-        "subject with the train set.",
+        description="TRTR / TSTR / TRTS accuracy, the subject-held-out discriminative score "
+        "beside its real-vs-real floor, TimeGAN's post-hoc GRU discriminative and predictive "
+        "scores, Fréchet distance, MMD and PSD distance of a synthetic set, each printed beside "
+        "its reference, with figures. Refuses a test set that shares a subject with the train "
+        "set.",
     )
     p.add_argument("--train", type=Path, required=True, help="real training windows (HDF5)")
     p.add_argument("--test", type=Path, required=True, help="real test windows (HDF5)")
@@ -64,6 +65,17 @@ def _add_evaluate(sub) -> None:
         default="frid_adar",
         choices=("frid_adar", "resnet", "rf"),
         help="classifier for TRTR/TSTR/TRTS and the feature space (default frid_adar)",
+    )
+    p.add_argument(
+        "--judge-repeats",
+        type=_positive_int,
+        default=5,
+        help="subject splits of the held-out discriminative score and its floor (default 5)",
+    )
+    p.add_argument(
+        "--skip-gru-judges",
+        action="store_true",
+        help="skip TimeGAN's post-hoc GRU judges (minutes on a CPU)",
     )
     p.add_argument(
         "--kinematic",

@@ -57,8 +57,8 @@ def _gan_config(path: Path, sets: Sequence[str] | None, seed: int | None = None)
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from imusynth.gan import load_training_windows, train_run
+    from imusynth.runtime import init_distributed, shutdown_distributed
     from imusynth.train.config import config_to_toml
-    from imusynth.train.device import init_distributed, shutdown_distributed
 
     # Under torchrun (WORLD_SIZE > 1) every process trains one shared GAN with DDP; rank 0
     # alone writes the run folder and prints.

@@ -41,7 +41,7 @@ from torch import Tensor
 from imusynth.errors import ConfigError, DataError
 from imusynth.kinematics.arm import ArmModel, time_derivative
 from imusynth.kinematics.simulate import EXERCISES, template_pose
-from imusynth.train.device import resolve_device
+from imusynth.runtime import resolve_device
 
 __all__ = ["IKResult", "bspline_basis", "fit_joint_angles", "r2_score"]
 

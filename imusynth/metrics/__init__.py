@@ -15,19 +15,32 @@ from imusynth.metrics.fidelity import (
     per_class,
     psd_distance,
 )
+from imusynth.metrics.judges import (
+    JudgeScore,
+    heldout_discriminative_floor,
+    heldout_discriminative_score,
+    judge_features,
+)
 from imusynth.metrics.kinematic import kinematic_plausibility
+from imusynth.metrics.timegan import timegan_discriminative_score, timegan_predictive_score
 
 __all__ = [
+    "JudgeScore",
     "autocorrelation_distance",
     "classification_metrics",
     "classifier_frechet_distance",
     "discriminative_score",
     "diversity_ratio",
     "frechet_distance",
+    "heldout_discriminative_floor",
+    "heldout_discriminative_score",
+    "judge_features",
     "kinematic_plausibility",
     "mmd_rbf",
     "per_class",
     "psd_distance",
     "sensitivity_specificity",
+    "timegan_discriminative_score",
+    "timegan_predictive_score",
     "tstr_trts",
 ]

@@ -151,7 +151,7 @@ class WindowEmbedding:
         Keep this many real principal axes (overrides ``variance``).
     model : estimator, optional
         Already fitted on real training windows, with ``transform(X) -> (N, D)`` -- e.g.
-        :class:`~imusynth.models.classifiers.CNNClassifier`, whose ``transform`` returns its
+        :class:`~imusynth.train.classifiers.CNNClassifier`, whose ``transform`` returns its
         penultimate (dense 256) activations. Its features are appended.
 
     Attributes

@@ -17,8 +17,8 @@ from scipy.signal import welch
 from scipy.spatial.distance import pdist
 
 from imusynth.errors import DataError
-from imusynth.models.classifiers import CNNClassifier
 from imusynth.models.features import FeatureRandomForest
+from imusynth.train.classifiers import CNNClassifier
 
 __all__ = [
     "autocorrelation_distance",
@@ -40,11 +40,18 @@ def discriminative_score(
     seed: int = 0,
     device: str = "cpu",
 ) -> float:
-    """TimeGAN's discriminative score: ``|accuracy - 0.5|`` of a post-hoc real/fake classifier.
+    """``|accuracy - 0.5|`` of a post-hoc real/fake classifier, windows split at random.
 
     The larger of the two sets is subsampled to the size of the smaller (so chance is 0.5),
     the pooled windows are split into two stratified halves, a classifier is fit on one half
     and scored on the other. 0 means indistinguishable; 0.5 means perfectly separable.
+
+    The split is **not subject-held-out**: overlapping windows of one subject land on both
+    halves, so the classifier can win by recognising subjects rather than fakes. On the watch
+    data two disjoint groups of real subjects score 0.47 with it. To judge a generator use
+    :func:`~imusynth.metrics.judges.heldout_discriminative_score` beside its floor; to set a
+    figure beside published tables use
+    :func:`~imusynth.metrics.judges.timegan_discriminative_score`.
 
     Parameters
     ----------
@@ -134,7 +141,7 @@ def classifier_frechet_distance(
     ----------
     real, fake : ndarray
         Windows; both are embedded with ``model.transform`` (e.g. a fitted
-        :class:`~imusynth.models.classifiers.CNNClassifier`: penultimate activations).
+        :class:`~imusynth.train.classifiers.CNNClassifier`: penultimate activations).
     model : estimator
         Fitted on real training data only.
     standardize : bool

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from imusynth.runtime import seeded  # re-exported: the models build under it
 
 __all__ = [
     "CondGroupNorm1d",
@@ -19,19 +18,6 @@ __all__ = [
     "maybe_spectral_norm",
     "seeded",
 ]
-
-
-@contextlib.contextmanager
-def seeded(seed: int) -> Iterator[None]:
-    """Scope the global torch RNG to ``seed`` while modules are built, then restore it.
-
-    PyTorch's default initialisers and spectral norm's power-iteration vectors draw from
-    the global RNG and take no generator; forking it makes construction reproducible from
-    the caller's seed without leaving any trace on the caller's global state.
-    """
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        yield
 
 
 def maybe_spectral_norm(module: nn.Module, enabled: bool) -> nn.Module:

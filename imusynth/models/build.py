@@ -1,154 +1,25 @@
-"""Build the GAN networks a :class:`~imusynth.train.config.ModelConfig` describes."""
+"""Deprecated alias of :mod:`imusynth.train.build`, kept for one release.
+
+Building networks from a config belongs to the trainer (floor 3), above ``models``; the
+names are looked up lazily, with a :class:`DeprecationWarning`, so importing
+``imusynth.models`` never pulls in ``imusynth.train``.
+"""
 
 from __future__ import annotations
 
-import numpy as np
-from torch import nn
+import importlib
+import warnings
+from typing import Any
 
-from imusynth.errors import ConfigError
-from imusynth.models.blocks import seeded
-from imusynth.models.gan1d import Conv1dGenerator, ProjectionDiscriminator1d
-from imusynth.train.config import IMAGE_GENERATORS, ModelConfig
-
-__all__ = ["build_discriminator", "build_generator", "build_image_gan"]
+__all__ = ["build_discriminator", "build_generator", "build_image_gan"]  # noqa: F822 (lazy)
 
 
-def build_generator(
-    cfg: ModelConfig,
-    n_channels: int,
-    length: int,
-    n_classes: int,
-    *,
-    n_sides: int = 0,
-    sampling_rate_hz: float = 50.0,
-    channel_mean: np.ndarray | None = None,
-    channel_scale: np.ndarray | None = None,
-    sensor_noise_std: np.ndarray | None = None,
-    seed: int = 0,
-) -> nn.Module:
-    """The generator of ``cfg.generator``: ``"conv1d"`` or ``"kinematic"``.
-
-    Parameters
-    ----------
-    cfg : ModelConfig
-    n_channels, length, n_classes : int
-        Window shape ``(C, T)`` and number of classes (0: unconditional).
-    n_sides : int
-        2 to condition on the arm side (used when ``cfg.condition_on_side``), else 0.
-    sampling_rate_hz : float
-        Needed by the kinematic generator to differentiate joint angles in time.
-    channel_mean, channel_scale : ndarray of shape (C,), optional
-        The fitted normaliser, which the kinematic generator applies to the signals its arm
-        model makes (its outputs must live in the normalised space the discriminator sees).
-    sensor_noise_std : ndarray of shape (C,), optional
-        Starting level of the kinematic generator's sensor-noise stage (normalised units;
-        :func:`imusynth.gan.fast_variation` of the training windows); used only when
-        ``cfg.sensor_noise_taps`` is set.
-    seed : int
-        Seeds the initial weights.
-
-    Examples
-    --------
-    >>> g = build_generator(ModelConfig(), n_channels=6, length=250, n_classes=7)
-    >>> type(g).__name__, g.trunk.latent_dim, g.latent_dim  # z: 64 + 4 noise maps of 256
-    ('Conv1dGenerator', 64, 1088)
-    """
-    # What both 1D generators pass to their shared GeneratorTrunk1d.
-    trunk = dict(
-        latent_dim=cfg.latent_dim,
-        embed_dim=cfg.embed_dim,
-        width=cfg.g_width,
-        n_blocks=cfg.g_blocks,
-        kernel_size=cfg.kernel_size,
-        n_sides=n_sides if cfg.condition_on_side else 0,
-        noise_channels=cfg.noise_channels,
-    )
-    with seeded(seed):
-        if cfg.generator == "conv1d":
-            return Conv1dGenerator(n_channels, length, n_classes, **trunk)
-        if cfg.generator == "kinematic":
-            from imusynth.models.kinematic import KinematicGenerator
-
-            return KinematicGenerator(
-                n_channels,
-                length,
-                n_classes,
-                sampling_rate_hz=sampling_rate_hz,
-                channel_mean=channel_mean,
-                channel_scale=channel_scale,
-                **trunk,
-                joint_stride=cfg.joint_stride,
-                mount_max_deg=cfg.mount_max_deg,
-                residual=cfg.residual,
-                sensor_noise_taps=cfg.sensor_noise_taps,
-                sensor_noise_std=sensor_noise_std,
-            )
-    if cfg.generator in IMAGE_GENERATORS:
-        raise ConfigError(
-            f"{cfg.generator!r} makes 64x64 images, not windows (see imusynth.gan2d)",
-            field="model.generator",
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        warnings.warn(
+            f"imusynth.models.build.{name} moved to imusynth.train.build.{name}",
+            DeprecationWarning,
+            stacklevel=2,
         )
-    raise ConfigError(
-        f"unknown generator {cfg.generator!r} (expected conv1d or kinematic)",
-        field="model.generator",
-    )
-
-
-def build_discriminator(
-    cfg: ModelConfig, n_channels: int, n_classes: int, *, n_sides: int = 0, seed: int = 0
-) -> nn.Module:
-    """The projection discriminator of ``cfg`` (``seed`` + 1 seeds its weights).
-
-    Examples
-    --------
-    >>> d = build_discriminator(ModelConfig(ac_head=True), n_channels=6, n_classes=7)
-    >>> d.classifier is not None
-    True
-    """
-    with seeded(seed + 1):
-        return ProjectionDiscriminator1d(
-            n_channels,
-            n_classes,
-            width=cfg.d_width,
-            n_blocks=cfg.d_blocks,
-            kernel_size=cfg.kernel_size,
-            spectral_norm=cfg.spectral_norm,
-            ac_head=cfg.ac_head,
-            minibatch_std=cfg.minibatch_std,
-            n_sides=n_sides if cfg.condition_on_side else 0,
-            diff_input=cfg.d_diff_input,
-        )
-
-
-def build_image_gan(
-    cfg: ModelConfig, n_classes: int, *, seed: int = 0
-) -> tuple[nn.Module, nn.Module]:
-    """The 64x64 DCGAN pair of ``cfg.generator`` (Frid-Adar et al. 2018).
-
-    ``"dcgan"`` gives an unconditional pair (``n_classes`` is ignored: train one per class);
-    ``"acgan"`` a class-conditional generator and a discriminator with an auxiliary class
-    head. ``seed`` seeds the generator's weights and ``seed + 1`` the discriminator's.
-
-    Examples
-    --------
-    >>> g, d = build_image_gan(ModelConfig(generator="acgan", g_width=8, d_width=8), 3)
-    >>> g.num_classes, d.num_classes, g.latent_dim
-    (3, 3, 64)
-    """
-    from imusynth.models.dcgan2d import DCGANDiscriminator2d, DCGANGenerator2d
-
-    if cfg.generator not in IMAGE_GENERATORS:
-        raise ConfigError(
-            f"expected an image generator ({', '.join(IMAGE_GENERATORS)}), got {cfg.generator!r}",
-            field="model.generator",
-        )
-    k = n_classes if cfg.generator == "acgan" else 0
-    if cfg.generator == "acgan" and n_classes < 2:
-        raise ConfigError(f"an AC-GAN needs at least 2 classes, got {n_classes}", field="y")
-    with seeded(seed):
-        generator = DCGANGenerator2d(
-            k, latent_dim=cfg.latent_dim, width=cfg.g_width, embed_dim=cfg.embed_dim
-        )
-    with seeded(seed + 1):
-        discriminator = DCGANDiscriminator2d(k, width=cfg.d_width, minibatch_std=cfg.minibatch_std)
-    return generator, discriminator
+        return getattr(importlib.import_module("imusynth.train.build"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,20 +1,26 @@
-"""Real vs synthetic windows per class, and the callback that draws them during training."""
+"""Real vs synthetic windows per class: a plain function of the windows.
+
+During training :class:`imusynth.train.callbacks.SamplePlotCallback` calls
+:func:`plot_real_vs_synthetic` (the GAN run code hands it over); this module does not import
+the trainer.
+"""
 
 from __future__ import annotations
 
+import functools
+import importlib
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import torch
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from imusynth.data.normalize import ChannelNormalizer
 from imusynth.plots._text import escape
-from imusynth.train.loop import Callback, GANTrainingState
 
-__all__ = ["SamplePlotCallback", "plot_real_vs_synthetic"]
+__all__ = ["plot_real_vs_synthetic"]
 
 _COLORS = ("tab:red", "tab:green", "tab:blue", "tab:orange", "tab:purple", "tab:brown")
 _FAINT = 0.35  # alpha of the windows after the first of each class and kind
@@ -114,84 +120,15 @@ def plot_real_vs_synthetic(
     return fig
 
 
-class SamplePlotCallback(Callback):
-    """Draw real vs EMA-generator windows every ``every`` steps and at the end.
-
-    Uses its own seeded generator (fixed noise across figures, so they show the same latent
-    points evolving) and never touches the loop's random state.
-
-    Parameters
-    ----------
-    real_X : ndarray (N, C, T)
-        Real windows in physical units (only ``n_per_class`` per class are drawn).
-    real_y : ndarray (N,)
-    classes, channels, units : sequences of str
-    normalizer : ChannelNormalizer
-        Maps generator outputs back to physical units.
-    out_dir : str or Path
-        Figures go to ``out_dir/samples/step_NNNNNN.png``; the final one also to
-        ``out_dir/real_vs_synthetic.png``.
-    every : int
-        Steps between figures; 0 draws only the final one.
-    """
-
-    def __init__(
-        self,
-        real_X: np.ndarray,
-        real_y: np.ndarray,
-        classes: Sequence[str],
-        channels: Sequence[str],
-        units: Sequence[str],
-        normalizer: ChannelNormalizer,
-        out_dir: str | Path,
-        *,
-        every: int = 0,
-        n_per_class: int = 2,
-        sampling_rate_hz: float = 50.0,
-        seed: int = 0,
-    ) -> None:
-        picks = np.concatenate(
-            [np.flatnonzero(real_y == k)[:n_per_class] for k in range(len(classes))]
+def __getattr__(name: str) -> Any:
+    # The training callback moved to the trainer; it now takes the figure function.
+    if name == "SamplePlotCallback":
+        warnings.warn(
+            "imusynth.plots.gan.SamplePlotCallback moved to "
+            "imusynth.train.callbacks.SamplePlotCallback (pass draw=plot_real_vs_synthetic)",
+            DeprecationWarning,
+            stacklevel=2,
         )
-        self.real_X, self.real_y = real_X[picks], np.asarray(real_y)[picks]
-        self.classes, self.channels, self.units = list(classes), list(channels), list(units)
-        self.normalizer, self.out_dir, self.every = normalizer, Path(out_dir), every
-        self.n_per_class, self.fs, self.seed = n_per_class, sampling_rate_hz, seed
-
-    def on_step(self, state: GANTrainingState) -> None:
-        if self.every and state.step % self.every == 0 and state.step < state.config.steps:
-            folder = self.out_dir / "samples"
-            folder.mkdir(parents=True, exist_ok=True)
-            self.draw(state, folder / f"step_{state.step:06d}.png")
-
-    def on_end(self, state: GANTrainingState) -> None:
-        self.draw(state, self.out_dir / "real_vs_synthetic.png")
-
-    def draw(self, state: GANTrainingState, path: Path) -> Figure:
-        G = state.ema
-        k = len(self.classes)
-        y = torch.arange(k, device=state.device).repeat_interleave(self.n_per_class)  # (B,)
-        gen = torch.Generator(device=state.device).manual_seed(self.seed)
-        z = torch.randn(len(y), G.latent_dim, generator=gen, device=state.device)
-        args: list[torch.Tensor | None] = [y if G.num_classes else None]
-        if getattr(G, "n_sides", 0):
-            args.append(torch.arange(len(y), device=state.device) % G.n_sides)
-        was_training = G.training
-        G.eval()
-        with torch.no_grad():
-            fake = G(z, *args).float().cpu().numpy()
-        G.train(was_training)
-        fake = self.normalizer.inverse_transform(fake)
-        return plot_real_vs_synthetic(
-            self.real_X,
-            self.real_y,
-            fake,
-            y.cpu().numpy(),
-            self.classes,
-            self.channels,
-            self.units,
-            n_per_class=self.n_per_class,
-            sampling_rate_hz=self.fs,
-            path=path,
-            title=f"step {state.step}",
-        )
+        callbacks = importlib.import_module("imusynth.train.callbacks")
+        return functools.partial(callbacks.SamplePlotCallback, draw=plot_real_vs_synthetic)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

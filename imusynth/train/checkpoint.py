@@ -21,6 +21,7 @@ with compilation on or off.
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import tempfile
@@ -36,12 +37,19 @@ from imusynth.errors import CheckpointError
 
 __all__ = [
     "CHECKPOINT_FORMAT",
+    "CHECKPOINT_NAME",
     "capture_rng_states",
+    "check_same_model",
     "load_checkpoint",
     "load_state",
+    "remove_stale_temporaries",
     "restore_rng_states",
     "save_checkpoint",
 ]
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_NAME = "checkpoint.pt"  # in a run folder
 
 CHECKPOINT_FORMAT = "imusynth-gan-checkpoint/1"
 REQUIRED_KEYS = (
@@ -189,3 +197,23 @@ def _as_python_random_state(state: Any) -> tuple:
     # Serialisation may hand tuples back as lists; random.setstate wants tuples.
     version, internal, gauss = state
     return (version, tuple(internal), gauss)
+
+
+def check_same_model(ckpt: dict[str, Any], full: dict[str, Any], path: Path) -> None:
+    """Refuse to resume a checkpoint made with another ``[model]`` config than ``full``'s."""
+    saved = (ckpt.get("config") or {}).get("model")
+    now = full.get("model")
+    if saved is not None and now is not None and saved != now:
+        diff = sorted(k for k in now if saved.get(k) != now.get(k))
+        raise CheckpointError(
+            f"the checkpoint was made with a different model config ({', '.join(diff)})",
+            path=path,
+            field=f"model.{diff[0]}" if diff else "model",
+        )
+
+
+def remove_stale_temporaries(run_dir: Path) -> None:
+    """Delete checkpoint temporaries a killed writer left (the caller holds the lock)."""
+    for tmp in run_dir.glob(f".{CHECKPOINT_NAME}.*.tmp"):
+        log.info("removing %s, left by an interrupted checkpoint write", tmp)
+        tmp.unlink(missing_ok=True)

@@ -1,5 +1,8 @@
 """GAN run configuration: three dataclasses, loaded from TOML with ``--set`` overrides.
 
+Built on the one config mechanism, :mod:`imusynth.config`; this module holds the GAN's
+dataclasses, their defaults and :func:`validate_config`.
+
 A config file has up to three sections, ``[model]``, ``[train]`` and ``[data]``, whose keys
 are the fields of :class:`ModelConfig`, :class:`TrainConfig` and :class:`DataConfig`. Every
 default lives here, once. Unknown sections or keys, values of the wrong type and values out
@@ -8,18 +11,16 @@ of range raise :class:`~imusynth.errors.ConfigError` naming the key.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 import os
-import tomllib
-import types
-import typing
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from imusynth.config import apply_overrides as _apply_overrides
+from imusynth.config import check_choice, from_dict, read_toml, to_dict, to_toml
 from imusynth.errors import ConfigError
 
 __all__ = [
@@ -99,7 +100,7 @@ class TrainConfig:
     checkpoint_every: int = 500  # steps between checkpoints (0: only at the end)
     sample_every: int = 0  # steps between real-vs-synthetic figures (0: only at the end)
     # fp32 | bf16 (autocast, CPU or CUDA) | fp16 (autocast + loss scaling, CUDA only); the
-    # kinematic layer, penalties, losses, optimiser and EMA stay float32 (see train/loop.py)
+    # kinematic layer, penalties, losses, optimiser and EMA stay float32 (see train/precision.py)
     precision: str = "fp32"
     compile: bool = False  # torch.compile the generator and discriminator (needs a C++ compiler)
 
@@ -162,12 +163,7 @@ def load_config(
     data: dict[str, Any] = {}
     if path is not None:
         path = Path(path)
-        if not path.is_file():
-            raise ConfigError("config file not found", path=path)
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"not valid TOML ({exc})", path=path) from None
+        data = read_toml(path)
     try:
         cfg = config_from_dict(data)
         if path is not None and "spec" in data.get("data", {}):
@@ -210,33 +206,12 @@ def _spec_path(spec: str, config: Path) -> str:
 
 def config_from_dict(data: Mapping[str, Any]) -> GANConfig:
     """Build a :class:`GANConfig` from nested dicts, checking every key and type."""
-    if not isinstance(data, Mapping):
-        raise ConfigError("expected a table of sections")
-    unknown = sorted(set(data) - set(_SECTIONS))
-    if unknown:
-        raise ConfigError(
-            f"unknown section (expected one of {', '.join(_SECTIONS)})", field=unknown[0]
-        )
-    sections = {}
-    for name, cls in _SECTIONS.items():
-        values = data.get(name, {})
-        if not isinstance(values, Mapping):
-            raise ConfigError("expected a table", field=name)
-        hints = typing.get_type_hints(cls)
-        kwargs = {}
-        for key, value in values.items():
-            if key not in hints:
-                raise ConfigError(
-                    f"unknown key (valid keys: {', '.join(hints)})", field=f"{name}.{key}"
-                )
-            kwargs[key] = _check_type(value, hints[key], f"{name}.{key}")
-        sections[name] = cls(**kwargs)
-    return GANConfig(**sections)
+    return from_dict(GANConfig, data)
 
 
 def config_to_dict(cfg: GANConfig) -> dict[str, dict[str, Any]]:
     """Nested plain dicts (what a checkpoint stores)."""
-    return dataclasses.asdict(cfg)
+    return to_dict(cfg)
 
 
 def apply_overrides(cfg: GANConfig, overrides: Iterable[str]) -> GANConfig:
@@ -247,31 +222,15 @@ def apply_overrides(cfg: GANConfig, overrides: Iterable[str]) -> GANConfig:
     >>> apply_overrides(GANConfig(), ["model.spectral_norm=false"]).model.spectral_norm
     False
     """
-    sections = {name: dataclasses.replace(getattr(cfg, name)) for name in _SECTIONS}
-    for item in overrides:
-        key, sep, text = item.partition("=")
-        key = key.strip()
-        if not sep:
-            raise ConfigError(f"expected key=value, got {item!r}", field=key or item)
-        section, dot, name = key.partition(".")
-        if not dot or section not in _SECTIONS:
-            raise ConfigError(
-                f"unknown key (write section.key with section one of {', '.join(_SECTIONS)})",
-                field=key,
-            )
-        hints = typing.get_type_hints(_SECTIONS[section])
-        if name not in hints:
-            raise ConfigError(f"unknown key (valid keys: {', '.join(hints)})", field=key)
-        setattr(sections[section], name, _coerce(text.strip(), hints[name], key))
-    return GANConfig(**sections)
+    return _apply_overrides(cfg, overrides)
 
 
 def validate_config(cfg: GANConfig) -> None:
     """Check values are in range; raises :class:`ConfigError` naming the key."""
     m, t = cfg.model, cfg.train
-    _choice(m.generator, GENERATORS, "model.generator")
-    _choice(t.loss, LOSSES, "train.loss")
-    _choice(t.precision, PRECISIONS, "train.precision")
+    check_choice(m.generator, GENERATORS, "model.generator")
+    check_choice(t.loss, LOSSES, "train.loss")
+    check_choice(t.precision, PRECISIONS, "train.precision")
     for key, value in (
         ("model.latent_dim", m.latent_dim),
         ("model.g_width", m.g_width),
@@ -343,81 +302,4 @@ def config_to_toml(cfg: GANConfig) -> str:
     >>> config_from_dict(tomllib.loads(config_to_toml(cfg))) == cfg
     True
     """
-    lines = []
-    for name in _SECTIONS:
-        lines.append(f"[{name}]")
-        for key, value in dataclasses.asdict(getattr(cfg, name)).items():
-            if value is None:  # TOML has no null: an absent key means None (the default)
-                lines.append(f"# {key} = (not set)")
-            else:
-                lines.append(f"{key} = {_toml_value(value)}")
-        lines.append("")
-    return "\n".join(lines)
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return repr(value)  # TOML spells inf and nan as Python's repr does
-    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{text}"'
-
-
-def _base_types(hint: Any) -> tuple[tuple[type, ...], bool]:
-    """``int | None`` -> ((int,), True)."""
-    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
-        args = typing.get_args(hint)
-        return tuple(a for a in args if a is not type(None)), type(None) in args
-    return (hint,), False
-
-
-def _check_type(value: Any, hint: Any, key: str) -> Any:
-    kinds, optional = _base_types(hint)
-    if value is None and optional:
-        return None
-    kind = kinds[0]
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if kind is int and isinstance(value, bool):
-        raise ConfigError(f"expected an integer, got {value!r}", field=key)
-    if not isinstance(value, kind):
-        raise ConfigError(
-            f"expected {_TYPE_WORDS.get(kind, kind.__name__)}, got {value!r}", field=key
-        )
-    return value
-
-
-_TYPE_WORDS = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
-_TRUE = {"true", "1", "yes", "on"}
-_FALSE = {"false", "0", "no", "off"}
-
-
-def _coerce(text: str, hint: Any, key: str) -> Any:
-    kinds, optional = _base_types(hint)
-    if optional and text.lower() in ("none", "null", ""):
-        return None
-    kind = kinds[0]
-    if kind is bool:
-        if text.lower() in _TRUE:
-            return True
-        if text.lower() in _FALSE:
-            return False
-        raise ConfigError(f"expected true or false, got {text!r}", field=key)
-    if kind is str:
-        return text.strip('"')
-    try:
-        if kind is int:
-            return int(text)
-        if kind is float:
-            return float(text)
-    except ValueError:
-        raise ConfigError(f"expected {_TYPE_WORDS[kind]}, got {text!r}", field=key) from None
-    raise ConfigError(f"cannot set a value of type {kind!r} from the command line", field=key)
-
-
-def _choice(value: str, choices: tuple[str, ...], key: str) -> None:
-    if value not in choices:
-        raise ConfigError(f"expected one of {', '.join(choices)}, got {value!r}", field=key)
+    return to_toml(cfg)

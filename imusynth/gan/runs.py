@@ -1,19 +1,17 @@
-"""What the window GAN (:mod:`imusynth.gan`) and the image GAN (:mod:`imusynth.gan2d`) share.
+"""What the window and the image GANs share: run folders, class counts, checks.
 
 Run folder files (``config.toml`` and ``run.json``, written atomically), the checks made when
-a run is resumed or a checkpoint loaded, per-class counts for sampling and balancing, and
-:class:`RunEstimator`, the scikit-learn style skeleton of :class:`~imusynth.gan.ConditionalGAN`
-and :class:`~imusynth.gan2d.ImageGAN`. The modality-specific parts (normaliser and side codes
-for windows; one DCGAN per class or an AC-GAN for images) stay in those modules.
+a run is resumed or a checkpoint loaded, per-class counts for sampling and balancing, the
+fields of a synthetic set. What differs between the two lives in their modalities
+(:mod:`imusynth.gan.windows`, :mod:`imusynth.gan.images`).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import Any
 
 import numpy as np
 
@@ -181,83 +179,3 @@ def group_ids(groups: Any, n: int) -> np.ndarray:
     if np.shape(groups) != (n,):
         raise DataError(f"expected {n} group ids, got shape {np.shape(groups)}", field="groups")
     return np.asarray(groups)
-
-
-# ----------------------------------------------------------------------------- estimator
-
-
-class RunEstimator:
-    """The scikit-learn style skeleton of a GAN estimator over a run.
-
-    A subclass names its keyword parameters in ``_param_sections`` (parameter -> config
-    section; the defaults live in the config dataclasses only), stores them with
-    :meth:`_store`, and sets ``run_`` (which has ``config``, ``classes`` and ``meta()``) when
-    fitted. Hooks it overrides: ``_save_checkpoints`` (what :meth:`save` writes besides
-    ``config.toml`` and ``run.json``), and where needed ``_default_config`` (the config
-    used without ``config``) and ``_check_config`` (extra checks of the resolved config).
-    """
-
-    _param_sections: ClassVar[Mapping[str, str]]
-    _estimator_name: ClassVar[str] = "estimator"  # for the not-fitted message
-    config: GANConfig | None
-
-    def _store(self, params: Mapping[str, Any]) -> None:
-        """``__init__`` only stores its keyword parameters (``params``: its ``locals()``)."""
-        for key, value in params.items():
-            if key != "self":
-                setattr(self, key, value)
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        return {
-            k: getattr(self, k) for k in (*self._param_sections, "config", "device", "progress")
-        }
-
-    def set_params(self, **params: Any) -> Self:
-        for key, value in params.items():
-            if key not in self.get_params():
-                raise ConfigError("unknown parameter", field=key)
-            setattr(self, key, value)
-        return self
-
-    def resolved_config(self) -> GANConfig:
-        """The config these parameters describe (``config`` with non-None overrides)."""
-        cfg = self.config if self.config is not None else self._default_config()
-        sections = {s: dataclasses.replace(getattr(cfg, s)) for s in ("model", "train", "data")}
-        for key, section in self._param_sections.items():
-            value = getattr(self, key)
-            if value is not None:
-                setattr(sections[section], key, value)
-        cfg = GANConfig(**sections)
-        validate_config(cfg)
-        self._check_config(cfg)
-        return cfg
-
-    def _default_config(self) -> GANConfig:
-        return GANConfig()
-
-    def _check_config(self, config: GANConfig) -> None:
-        pass
-
-    def _set_run(self, run: Any) -> None:
-        self.run_, self.classes_ = run, np.asarray(run.classes)
-
-    @classmethod
-    def _from_run(cls, run: Any, device: str) -> Self:
-        est = cls(config=run.config, device=device)
-        est._set_run(run)
-        return est
-
-    def _save_run_folder(self, run_dir: str | Path) -> Path:
-        self._check_fitted()
-        run_dir = Path(run_dir)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        write_run_files(run_dir, self.run_.config, self.run_.meta())
-        self._save_checkpoints(run_dir)
-        return run_dir
-
-    def _save_checkpoints(self, run_dir: Path) -> None:
-        raise NotImplementedError
-
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "run_"):
-            raise RuntimeError(f"this {self._estimator_name} is not fitted; call fit(X, y) first")

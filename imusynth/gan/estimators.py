@@ -1,0 +1,468 @@
+"""scikit-learn style estimators over a run: :class:`ConditionalGAN` (windows) and
+:class:`ImageGAN` (64x64 images).
+
+Both follow the scikit-learn / imbalanced-learn conventions: ``__init__`` only stores its
+keyword parameters, ``_parameter_constraints`` names their types (the ranges are the config's,
+checked by :func:`~imusynth.train.config.validate_config`), everything is checked in
+``fit``, fitted state ends in ``_`` (``run_``, ``classes_``), and using an unfitted estimator
+raises :class:`NotFittedError`. A parameter left at ``None`` takes its
+value from ``config`` (default: the config dataclasses), so each default lives in one place.
+Training, saving, loading and sampling are the run API's (:mod:`imusynth.gan.api`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from numbers import Integral, Real
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
+from sklearn.utils._param_validation import InvalidParameterError, validate_parameter_constraints
+
+from imusynth.data import ImageSet, WindowSet
+from imusynth.errors import CheckpointError, ConfigError
+from imusynth.gan import runs as _runs
+from imusynth.gan.api import fit_run, load_run, sample_run
+from imusynth.gan.images import IMAGES
+from imusynth.gan.modality import Modality
+from imusynth.gan.windows import WINDOWS
+from imusynth.train.config import GANConfig, apply_overrides, validate_config
+
+__all__ = ["ConditionalGAN", "GANEstimator", "ImageGAN", "NotFittedError"]
+
+_OPTIONAL_INT = [Integral, None]
+_OPTIONAL_REAL = [Real, None]
+_OPTIONAL_BOOL = ["boolean", None]
+_COMMON_CONSTRAINTS: dict[str, list] = {
+    "config": [GANConfig, None],
+    "generator": [str, None],
+    "latent_dim": _OPTIONAL_INT,
+    "loss": [str, None],
+    "steps": _OPTIONAL_INT,
+    "batch_size": _OPTIONAL_INT,
+    "lr_g": _OPTIONAL_REAL,
+    "lr_d": _OPTIONAL_REAL,
+    "ema_decay": _OPTIONAL_REAL,
+    "seed": _OPTIONAL_INT,
+    "device": [str, torch.device],
+    "progress": ["boolean"],
+}
+
+
+class NotFittedError(_SklearnNotFittedError, RuntimeError):
+    """A GAN estimator used before ``fit``: scikit-learn's ``NotFittedError``, and a
+    ``RuntimeError`` as the estimators raised before."""
+
+
+class GANEstimator(BaseEstimator):
+    """What :class:`ConditionalGAN` and :class:`ImageGAN` share.
+
+    A subclass sets ``_modality``, ``_param_sections`` (parameter -> config section) and
+    ``_parameter_constraints``, and builds its training set from arrays in ``fit``.
+    """
+
+    _modality: ClassVar[Modality]
+    _param_sections: ClassVar[Mapping[str, str]]
+    _parameter_constraints: ClassVar[dict[str, list]]
+    config: GANConfig | None
+    device: str | torch.device
+    progress: bool
+
+    def resolved_config(self) -> GANConfig:
+        """The config these parameters describe (``config`` with non-None overrides)."""
+        cfg = self.config if self.config is not None else self._default_config()
+        sections = {s: dataclasses.replace(getattr(cfg, s)) for s in ("model", "train", "data")}
+        for key, section in self._param_sections.items():
+            value = getattr(self, key)
+            if value is not None:
+                setattr(sections[section], key, value)
+        cfg = GANConfig(**sections)
+        validate_config(cfg)
+        self._modality.check_config(cfg)
+        return cfg
+
+    def _default_config(self) -> GANConfig:
+        return GANConfig()
+
+    def _check_params(self) -> None:
+        """The parameters' types, as a ConfigError naming the parameter."""
+        params = self.get_params(deep=False)
+        for name, constraints in self._parameter_constraints.items():
+            try:
+                validate_parameter_constraints(
+                    {name: constraints}, {name: params[name]}, caller_name=type(self).__name__
+                )
+            except InvalidParameterError as exc:
+                raise ConfigError(str(exc), field=name) from None
+
+    def _fit_set(self, config: GANConfig, data: WindowSet) -> list[dict[str, Any]]:
+        run, history = fit_run(
+            self._modality,
+            config,
+            data,
+            None,
+            device=self.device,
+            progress=self.progress,
+            plots=False,
+        )
+        self._set_run(run)
+        return history
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "run_"):
+            raise NotFittedError(f"this {type(self).__name__} is not fitted; call fit(X, y) first")
+
+    def _set_run(self, run: Any) -> None:
+        self.run_, self.classes_ = run, np.asarray(run.classes)
+
+    def sample(
+        self,
+        n_per_class: int | Mapping[str, int] = 100,
+        seed: int = 0,
+        classes: Sequence[str] | None = None,
+        return_joints: bool = False,
+    ):
+        """``(X, y)``, ``n_per_class`` of each class (see :func:`~imusynth.gan.sample_run`).
+
+        With ``return_joints`` also the kinematic generator's joint angles (or ``None``).
+        """
+        self._check_fitted()
+        X, y, joints = sample_run(self.run_, n_per_class, classes, seed)
+        return (X, y, joints) if return_joints else (X, y)
+
+    def save(self, run_dir: str | Path) -> Path:
+        """Write a run folder (checkpoints, ``config.toml``, ``run.json``) that :meth:`load`
+        and :func:`~imusynth.gan.load_run` read."""
+        self._check_fitted()
+        run_dir = Path(run_dir)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        _runs.write_run_files(run_dir, self.run_.config, self.run_.meta())
+        self._modality.save_checkpoints(self.run_, run_dir)
+        return run_dir
+
+    @classmethod
+    def load(cls, run_dir: str | Path, device: str = "cpu") -> Any:
+        """A fitted estimator from a run folder (written by :meth:`save` or ``imusynth train``)."""
+        run = load_run(run_dir, device=device)
+        if run.modality is not cls._modality:
+            raise CheckpointError(f"not a {cls._modality.name} GAN run", path=Path(run_dir))
+        est = cls(config=run.config, device=device)
+        est._set_run(run)
+        return est
+
+
+# ----------------------------------------------------------------------------- windows
+
+
+class ConditionalGAN(GANEstimator):
+    """A class-conditional GAN of windows ``(N, C, T)``, scikit-learn style.
+
+    Every parameter left at ``None`` takes its default from
+    :class:`~imusynth.train.config.GANConfig` (or from ``config`` when given).
+
+    Parameters
+    ----------
+    config : GANConfig, optional
+        A whole config to start from.
+    generator : {"conv1d", "kinematic"}, optional
+    latent_dim : int, optional
+    spectral_norm, ac_head, condition_on_side : bool, optional
+    loss : {"bce", "hinge", "wgan-gp"}, optional
+    steps, batch_size, n_critic : int, optional
+    lr_g, lr_d, ema_decay, r1_weight, instance_noise : float, optional
+    seed : int, optional
+    device : str
+        ``"auto"``, ``"cpu"`` or ``"cuda"``.
+    progress : bool
+        tqdm progress bar while fitting.
+
+    Attributes
+    ----------
+    run_ : GANRun
+        The trained generator and its metadata.
+    classes_ : ndarray of str
+    history_ : list of dict
+        Metrics rows of the training loop.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(64, 6, 32)).astype(np.float32); y = np.arange(64) % 2
+    >>> gan = ConditionalGAN(steps=2, batch_size=16, device="cpu").fit(X, y)
+    >>> Xs, ys = gan.sample(n_per_class=3, seed=0)
+    >>> Xs.shape, np.bincount(ys).tolist()
+    ((6, 6, 32), [3, 3])
+    """
+
+    _modality = WINDOWS
+    # Estimator parameter -> config section; the defaults live in the config dataclasses only.
+    _param_sections: ClassVar[Mapping[str, str]] = {
+        "generator": "model",
+        "latent_dim": "model",
+        "spectral_norm": "model",
+        "ac_head": "model",
+        "condition_on_side": "model",
+        "loss": "train",
+        "steps": "train",
+        "batch_size": "train",
+        "n_critic": "train",
+        "lr_g": "train",
+        "lr_d": "train",
+        "ema_decay": "train",
+        "r1_weight": "train",
+        "instance_noise": "train",
+        "seed": "train",
+    }
+    _parameter_constraints: ClassVar[dict[str, list]] = {
+        **_COMMON_CONSTRAINTS,
+        "spectral_norm": _OPTIONAL_BOOL,
+        "ac_head": _OPTIONAL_BOOL,
+        "condition_on_side": _OPTIONAL_BOOL,
+        "n_critic": _OPTIONAL_INT,
+        "r1_weight": _OPTIONAL_REAL,
+        "instance_noise": _OPTIONAL_REAL,
+    }
+
+    def __init__(
+        self,
+        *,
+        config: GANConfig | None = None,
+        generator: str | None = None,
+        latent_dim: int | None = None,
+        spectral_norm: bool | None = None,
+        ac_head: bool | None = None,
+        condition_on_side: bool | None = None,
+        loss: str | None = None,
+        steps: int | None = None,
+        batch_size: int | None = None,
+        n_critic: int | None = None,
+        lr_g: float | None = None,
+        lr_d: float | None = None,
+        ema_decay: float | None = None,
+        r1_weight: float | None = None,
+        instance_noise: float | None = None,
+        seed: int | None = None,
+        device: str = "auto",
+        progress: bool = False,
+    ) -> None:
+        self.config = config
+        self.generator = generator
+        self.latent_dim = latent_dim
+        self.spectral_norm = spectral_norm
+        self.ac_head = ac_head
+        self.condition_on_side = condition_on_side
+        self.loss = loss
+        self.steps = steps
+        self.batch_size = batch_size
+        self.n_critic = n_critic
+        self.lr_g = lr_g
+        self.lr_d = lr_d
+        self.ema_decay = ema_decay
+        self.r1_weight = r1_weight
+        self.instance_noise = instance_noise
+        self.seed = seed
+        self.device = device
+        self.progress = progress
+
+    def fit(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        groups: np.ndarray | None = None,
+        *,
+        side: np.ndarray | None = None,
+        classes: Sequence[str] | None = None,
+        channels: Sequence[str] | None = None,
+        units: Sequence[str] | None = None,
+        sampling_rate_hz: float = 50.0,
+    ) -> ConditionalGAN:
+        """Train on windows ``X (N, C, T)`` in physical units with class codes ``y``.
+
+        ``groups`` (subject ids) is only checked for shape (the GAN pools subjects);
+        ``side`` ("left"/"right" per window) enables side conditioning; ``classes``,
+        ``channels`` and ``units`` name the codes and channels (defaults: "0", "1", ... and
+        the watch's ax..wz in g and rad/s for 6 channels).
+        """
+        self._check_params()
+        cfg = self.resolved_config()
+        X, y = self._modality.check_arrays(X, y, None)
+        n_classes = int(y.max()) + 1
+        if classes is None:
+            classes = tuple(str(k) for k in range(n_classes))
+        groups = _runs.group_ids(groups, len(X))
+        if channels is None:
+            watch = X.shape[1] == 6
+            channels = (
+                ("ax", "ay", "az", "wx", "wy", "wz")
+                if watch
+                else tuple(f"ch{i}" for i in range(X.shape[1]))
+            )
+            units = units or (("g",) * 3 + ("rad/s",) * 3 if watch else ("",) * X.shape[1])
+        ws = WindowSet(
+            X=X,
+            y=y,
+            groups=groups,
+            classes=tuple(classes),
+            channels=tuple(channels),
+            units=tuple(units or ("",) * len(channels)),
+            sampling_rate_hz=sampling_rate_hz,
+            side=side,
+        )
+        self.history_ = self._fit_set(cfg, ws)
+        return self
+
+    @classmethod
+    def load(cls, run_dir: str | Path, device: str = "cpu") -> ConditionalGAN:
+        """A fitted estimator from a run folder (written by :meth:`save` or ``imusynth train``)."""
+        est = super().load(run_dir, device)
+        est.history_ = []
+        return est
+
+
+# ----------------------------------------------------------------------------- images
+
+# Without a config, the DCGAN setting of Frid-Adar et al. (non-saturating BCE loss).
+_IMAGE_BASE = {"model.generator": "dcgan", "train.loss": "bce"}
+
+
+class ImageGAN(GANEstimator):
+    """A GAN of 64x64 images ``(N, 1, 64, 64)`` in [-1, 1], scikit-learn style.
+
+    ``generator="dcgan"`` trains one unconditional DCGAN per class (Frid-Adar et al.'s best
+    arm); ``"acgan"`` one AC-GAN for all classes. Parameters left at ``None`` take their
+    value from ``config`` (default: :class:`~imusynth.train.config.GANConfig` with
+    ``model.generator = "dcgan"`` and ``train.loss = "bce"``).
+
+    Parameters
+    ----------
+    config : GANConfig, optional
+    generator : {"dcgan", "acgan"}, optional
+    latent_dim, g_width, d_width : int, optional
+    minibatch_std : bool, optional
+    loss : {"bce", "hinge", "wgan-gp"}, optional
+    steps, batch_size : int, optional
+        Generator updates per GAN, and batch size.
+    lr_g, lr_d, ema_decay : float, optional
+    seed : int, optional
+    device : str
+    progress : bool
+
+    Attributes
+    ----------
+    run_ : ImageGANRun
+    classes_ : ndarray of str
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.uniform(-1, 1, size=(16, 1, 64, 64)).astype(np.float32)
+    >>> y = np.arange(16) % 2
+    >>> gan = ImageGAN(steps=1, batch_size=8, g_width=4, d_width=4, device="cpu").fit(X, y)
+    >>> Xs, ys = gan.sample(n_per_class=2, seed=0)
+    >>> Xs.shape, ys.tolist(), bool(np.abs(Xs).max() <= 1)
+    ((4, 1, 64, 64), [0, 0, 1, 1], True)
+    """
+
+    _modality = IMAGES
+    _param_sections: ClassVar[Mapping[str, str]] = {
+        "generator": "model",
+        "latent_dim": "model",
+        "g_width": "model",
+        "d_width": "model",
+        "minibatch_std": "model",
+        "loss": "train",
+        "steps": "train",
+        "batch_size": "train",
+        "lr_g": "train",
+        "lr_d": "train",
+        "ema_decay": "train",
+        "seed": "train",
+    }
+    _parameter_constraints: ClassVar[dict[str, list]] = {
+        **_COMMON_CONSTRAINTS,
+        "g_width": _OPTIONAL_INT,
+        "d_width": _OPTIONAL_INT,
+        "minibatch_std": _OPTIONAL_BOOL,
+    }
+
+    def __init__(
+        self,
+        *,
+        config: GANConfig | None = None,
+        generator: str | None = None,
+        latent_dim: int | None = None,
+        g_width: int | None = None,
+        d_width: int | None = None,
+        minibatch_std: bool | None = None,
+        loss: str | None = None,
+        steps: int | None = None,
+        batch_size: int | None = None,
+        lr_g: float | None = None,
+        lr_d: float | None = None,
+        ema_decay: float | None = None,
+        seed: int | None = None,
+        device: str = "auto",
+        progress: bool = False,
+    ) -> None:
+        self.config = config
+        self.generator = generator
+        self.latent_dim = latent_dim
+        self.g_width = g_width
+        self.d_width = d_width
+        self.minibatch_std = minibatch_std
+        self.loss = loss
+        self.steps = steps
+        self.batch_size = batch_size
+        self.lr_g = lr_g
+        self.lr_d = lr_d
+        self.ema_decay = ema_decay
+        self.seed = seed
+        self.device = device
+        self.progress = progress
+
+    def _default_config(self) -> GANConfig:
+        return apply_overrides(GANConfig(), [f"{k}={v}" for k, v in _IMAGE_BASE.items()])
+
+    def fit(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        groups: np.ndarray | None = None,
+        *,
+        classes: Sequence[str] | None = None,
+    ) -> ImageGAN:
+        """Train on images ``X (N, 1, 64, 64)`` in [-1, 1] with class codes ``y``.
+
+        ``groups`` (patient ids) is only checked for shape (the GANs pool patients);
+        ``classes`` names the codes (default "0", "1", ...).
+        """
+        self._check_params()
+        cfg = self.resolved_config()
+        X, y = self._modality.check_arrays(X, y, None if classes is None else len(classes))
+        if classes is None:
+            classes = tuple(str(k) for k in range(int(y.max()) + 1))
+        ims = ImageSet(
+            X=X,
+            y=y,
+            groups=_runs.group_ids(groups, len(X)),
+            classes=tuple(classes),
+            channels=("intensity",),
+            units=("scaled",),
+            sampling_rate_hz=0.0,
+        )
+        self._fit_set(cfg, ims)
+        return self
+
+    def sample(
+        self,
+        n_per_class: int | Mapping[str, int] = 100,
+        seed: int = 0,
+        classes: Sequence[str] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``(X, y)``: images in [-1, 1], ``n_per_class`` of each class."""
+        return super().sample(n_per_class, seed, classes)

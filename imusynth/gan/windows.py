@@ -1,0 +1,437 @@
+"""The window modality: conditional GANs of sensor windows ``(N, C, T)``.
+
+The GAN trains in normalised space (a :class:`~imusynth.data.normalize.ChannelNormalizer`
+fit on the training windows given to it, and only those); everything it returns is in
+physical units. Training, loading, sampling and balancing go through the run API of
+:mod:`imusynth.gan` (:func:`~imusynth.gan.train_run`, :func:`~imusynth.gan.load_run`,
+:func:`~imusynth.gan.sample`, :func:`~imusynth.gan.balance`), which hands the parts that are
+particular to windows to :data:`WINDOWS`: the data checks, the normaliser, side codes and
+networks, rebuilding the generator from a checkpoint, and generating.
+
+A run folder holds ``checkpoint.pt`` (weights, optimisers, RNG states, config and the
+metadata below), ``config.toml`` (the resolved config), ``run.json`` (normaliser, class,
+channel and unit names, sampling rate, window length, sides), ``metrics.csv`` and figures;
+while a run writes to it, also ``.imusynth.lock`` (:mod:`imusynth.locks`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from imusynth.data import WindowSet, load_windows, read_windows
+from imusynth.data.normalize import ChannelNormalizer
+from imusynth.errors import CheckpointError, ConfigError, DataError
+from imusynth.gan import runs as _runs
+from imusynth.gan.modality import Generated, Modality, TrainingJob
+from imusynth.runtime import resolve_device
+from imusynth.train.build import build_discriminator, build_generator
+from imusynth.train.checkpoint import load_checkpoint, load_state, save_checkpoint
+from imusynth.train.config import GANConfig
+from imusynth.train.loop import (
+    CHECKPOINT_NAME,
+    Callback,
+    GANTrainingState,
+    epoch_loader,
+    fit_gan,
+)
+
+__all__ = [
+    "SIDES",
+    "WINDOWS",
+    "GANRun",
+    "WindowModality",
+    "check_windows",
+    "fast_variation",
+    "load_training_windows",
+]
+
+log = logging.getLogger(__name__)
+
+SIDES = ("left", "right")  # side codes 0 and 1 of a side-conditional generator
+
+
+@dataclass
+class GANRun:
+    """A trained generator with everything needed to turn its output into windows.
+
+    Attributes
+    ----------
+    config : GANConfig
+    generator : nn.Module
+        The EMA generator, in eval mode.
+    normalizer : ChannelNormalizer
+        Fit on the training windows; maps generator output to physical units.
+    classes, channels, units : tuple of str
+    sampling_rate_hz : float
+    length : int
+        Window length in samples.
+    sides : tuple of str
+        ``SIDES`` if the generator is side-conditional, else ``()``.
+    side_freq : ndarray (K, len(sides))
+        Fraction of each class's training windows from each side (sampling draws from it).
+    step : int
+        Training steps done.
+    run_dir : Path or None
+    checkpoints : list of callable
+        The checkpoint dict, on demand (what :meth:`ConditionalGAN.save` writes).
+    modality : WindowModality
+        :data:`WINDOWS`.
+    """
+
+    config: GANConfig
+    generator: nn.Module
+    normalizer: ChannelNormalizer
+    classes: tuple[str, ...]
+    channels: tuple[str, ...]
+    units: tuple[str, ...]
+    sampling_rate_hz: float
+    length: int
+    sides: tuple[str, ...] = ()
+    side_freq: np.ndarray | None = None
+    step: int = 0
+    run_dir: Path | None = None
+    checkpoints: list[Callable[[], dict[str, Any]]] = field(default_factory=list, repr=False)
+
+    @property
+    def modality(self) -> WindowModality:
+        return WINDOWS
+
+    @property
+    def joint_names(self) -> tuple[str, ...] | None:
+        names = getattr(self.generator, "joint_names", None)
+        return tuple(names) if names is not None else None
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.generator.parameters()).device
+
+    def meta(self) -> dict[str, Any]:
+        """Plain values for the checkpoint and ``run.json``."""
+        return {
+            "normalizer": self.normalizer.to_dict(),
+            "classes": list(self.classes),
+            "channels": list(self.channels),
+            "units": list(self.units),
+            "sampling_rate_hz": float(self.sampling_rate_hz),
+            "length": int(self.length),
+            "sides": list(self.sides),
+            "side_freq": None if self.side_freq is None else self.side_freq.tolist(),
+        }
+
+
+# ----------------------------------------------------------------------------- the modality
+
+
+class WindowModality(Modality):
+    """Windows ``(N, C, T)`` in physical units; one conditional generator per run."""
+
+    name = "windows"
+    resume_keys = ("classes", "channels", "length", "sides", "normalizer")
+    resume_differ = "the training data differ from the run being resumed"
+    balance_checks = ("channels", "units", "shape", "sampling_rate_hz")
+
+    def check_arrays(self, X: Any, y: Any, n_classes: int | None) -> tuple[np.ndarray, np.ndarray]:
+        """Training arrays checked (see :func:`check_windows`)."""
+        return check_windows(X, y, n_classes)
+
+    def prepare(
+        self, config: GANConfig, data: WindowSet, device: str | torch.device
+    ) -> TrainingJob:
+        run, (Z, y, side) = _prepare(config, data, device)
+
+        def fit(out_dir, resume, progress, callbacks, plots) -> list[dict[str, Any]]:
+            extra: list[Callback] = list(callbacks)
+            if out_dir is not None and plots:
+                from imusynth.plots.gan import plot_real_vs_synthetic
+                from imusynth.train.callbacks import SamplePlotCallback
+
+                extra.append(
+                    SamplePlotCallback(
+                        data.X,
+                        data.y,
+                        data.classes,
+                        data.channels,
+                        data.units,
+                        run.normalizer,
+                        out_dir,
+                        draw=plot_real_vs_synthetic,
+                        every=config.train.sample_every,
+                        sampling_rate_hz=data.sampling_rate_hz,
+                        seed=config.train.seed,
+                    )
+                )
+            return _fit(config, run, Z, y, side, extra, out_dir, resume, progress).history
+
+        return TrainingJob(run=run, device=run.device, check_data=lambda: None, fit=fit)
+
+    def load(
+        self, run_dir: Path, meta: dict[str, Any] | None, device: str | torch.device
+    ) -> GANRun:
+        path = run_dir / CHECKPOINT_NAME
+        dev = resolve_device(device)
+        ckpt = load_checkpoint(path, map_location=dev)
+        run = _run_from_checkpoint(ckpt, path, dev)
+        run.run_dir = run_dir
+        return run
+
+    def save_checkpoints(self, run: GANRun, run_dir: Path) -> None:
+        save_checkpoint(run_dir / CHECKPOINT_NAME, run.checkpoints[0]())
+
+    def generate(self, run: GANRun, codes: np.ndarray, seed: int) -> Generated:
+        return Generated(*_generate(run, codes, seed))
+
+    def synthetic_set(self, run: GANRun, codes: np.ndarray, made: Generated) -> WindowSet:
+        return WindowSet(
+            **_runs.synthetic_fields(run, made.X, codes),
+            sampling_rate_hz=run.sampling_rate_hz,
+            side=np.array(SIDES)[made.side] if made.side is not None else np.full(len(codes), ""),
+            joint_angles=made.joints,
+            joint_names=run.joint_names if made.joints is not None else None,
+        )
+
+    def fit_to(self, fake: WindowSet, data: WindowSet, codes: np.ndarray) -> WindowSet:
+        extra: dict[str, Any] = {}
+        if data.joint_angles is None:
+            extra.update(joint_angles=None, joint_names=None)
+        if data.recording is not None:
+            extra["recording"] = np.full(len(fake), -1, dtype=np.int64)
+        return dataclasses.replace(fake, y=codes[fake.y], classes=data.classes, **extra)
+
+
+WINDOWS = WindowModality()
+
+
+# ----------------------------------------------------------------------------- training
+
+
+def load_training_windows(config: GANConfig, data: str | Path | None = None) -> WindowSet:
+    """The windows a config trains on: ``data`` (an HDF5 windows file) if given, else
+    ``config.data.windows`` if set, else the spec ``config.data.spec``."""
+    path = data or config.data.windows
+    if path:
+        return read_windows(path)
+    return load_windows(config.data.spec, length=config.data.length, stride=config.data.stride)
+
+
+def _prepare(
+    config: GANConfig, ws: WindowSet, device: str | torch.device
+) -> tuple[GANRun, tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
+    X, y = check_windows(ws.X, ws.y, ws.n_classes)
+    if len(X) < config.train.batch_size:
+        raise DataError(
+            f"{len(X)} training windows, fewer than one batch of {config.train.batch_size}",
+            field="train.batch_size",
+        )
+    side = _side_codes(ws.side) if config.model.condition_on_side else None
+    norm = ChannelNormalizer().fit(X)
+    Z = norm.transform(X)
+    n_sides = len(SIDES) if side is not None else 0
+    side_freq = None
+    if side is not None:
+        counts = np.zeros((ws.n_classes, n_sides))
+        np.add.at(counts, (y, side), 1.0)
+        totals = counts.sum(1, keepdims=True)
+        side_freq = np.where(totals > 0, counts / np.maximum(totals, 1), 1.0 / n_sides)
+    n_channels, length = X.shape[1], X.shape[2]
+    if config.model.generator == "kinematic":
+        _check_kinematic_channels(ws.channels, ws.units)
+    generator = build_generator(
+        config.model,
+        n_channels,
+        length,
+        ws.n_classes,
+        n_sides=n_sides,
+        sampling_rate_hz=ws.sampling_rate_hz,
+        channel_mean=norm.mean_,
+        channel_scale=norm.scale_,
+        sensor_noise_std=fast_variation(Z) if config.model.sensor_noise_taps else None,
+        seed=config.train.seed,
+    ).to(resolve_device(device))
+    run = GANRun(
+        config=config,
+        generator=generator,
+        normalizer=norm,
+        classes=tuple(ws.classes),
+        channels=tuple(ws.channels),
+        units=tuple(ws.units),
+        sampling_rate_hz=float(ws.sampling_rate_hz),
+        length=length,
+        sides=SIDES if n_sides else (),
+        side_freq=side_freq,
+    )
+    return run, (Z, y, side)
+
+
+def fast_variation(Z: np.ndarray) -> np.ndarray:
+    """Per-channel std of sample-to-sample differences over ``sqrt(2)``, ``(C,)``.
+
+    For a smooth signal plus white noise this estimates the noise's std; for the watch
+    data it measures the fast content (strap wobble, tremor, sensor noise) that the
+    kinematic generator's sensor-noise stage starts from. ``Z``: ``(N, C, T)`` normalised
+    training windows.
+    """
+    d = np.diff(np.asarray(Z, dtype=np.float64), axis=2)  # (N, C, T-1)
+    return (d.std(axis=(0, 2)) / np.sqrt(2.0)).astype(np.float32)
+
+
+def _fit(
+    config: GANConfig,
+    run: GANRun,
+    Z: np.ndarray,
+    y: np.ndarray,
+    side: np.ndarray | None,
+    callbacks: Sequence[Callback],
+    out_dir: Path | None,
+    resume: bool,
+    progress: bool,
+) -> GANTrainingState:
+    discriminator = build_discriminator(
+        config.model,
+        Z.shape[1],
+        len(run.classes),
+        n_sides=len(run.sides),
+        seed=config.train.seed,
+    )
+    tensors = [Z, y] + ([side] if side is not None else [])
+    loader = epoch_loader(*tensors, batch_size=config.train.batch_size, seed=config.train.seed)
+    state = fit_gan(
+        run.generator,
+        discriminator,
+        loader,
+        config,
+        callbacks,
+        device=run.device,
+        out_dir=out_dir,
+        resume=resume,
+        progress=progress,
+        meta=run.meta(),
+    )
+    run.generator = state.ema.eval()
+    run.step = state.step
+    run.checkpoints = [state.checkpoint]
+    return state
+
+
+def check_windows(X: Any, y: Any, n_classes: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """``(X float32 (N, C, T), y int64)`` checked: finite, non-empty, codes in range."""
+    X = np.asarray(X, dtype=np.float32)
+    y = np.asarray(y)
+    if X.ndim != 3:
+        raise DataError(f"expected windows (N, C, T), got shape {X.shape}", field="X")
+    if y.shape != (len(X),):
+        raise DataError(f"expected {len(X)} labels, got shape {y.shape}", field="y")
+    if not np.issubdtype(y.dtype, np.integer):
+        raise DataError("labels must be integer class codes", field="y")
+    if len(X) == 0:
+        raise DataError("no training windows", field="X")
+    if not np.all(np.isfinite(X)):
+        raise DataError("NaN or Inf in training windows", field="X")
+    _runs.check_label_range(y, n_classes)
+    return X, y.astype(np.int64)
+
+
+def _side_codes(side: np.ndarray | None) -> np.ndarray | None:
+    """Codes 0/1 for left/right, or None when the data does not say for every window."""
+    if side is None:
+        return None
+    side = np.asarray(side).astype(str)
+    if not np.isin(side, SIDES).all():
+        return None
+    return np.searchsorted(np.array(SIDES), side).astype(np.int64)
+
+
+def _check_kinematic_channels(channels: Sequence[str], units: Sequence[str]) -> None:
+    expected = ("g", "g", "g", "rad/s", "rad/s", "rad/s")
+    if tuple(units) != expected:
+        raise ConfigError(
+            f"the kinematic generator makes 3 accelerometer channels in g then 3 gyroscope "
+            f"channels in rad/s; the data has {list(channels)} in {list(units)}",
+            field="model.generator",
+        )
+
+
+# ----------------------------------------------------------------------------- sampling
+
+
+def _run_from_checkpoint(ckpt: dict[str, Any], path: Path | None, dev: torch.device) -> GANRun:
+    config = _runs.stored_config(ckpt, path)
+    meta = ckpt.get("meta") or {}
+    try:
+        norm = ChannelNormalizer.from_dict(meta["normalizer"])
+        classes, channels = tuple(meta["classes"]), tuple(meta["channels"])
+        units, fs = tuple(meta["units"]), float(meta["sampling_rate_hz"])
+        length, sides = int(meta["length"]), tuple(meta.get("sides") or ())
+        side_freq = meta.get("side_freq")
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"checkpoint metadata lacks {exc}", path=path, field="meta") from None
+    generator = build_generator(
+        config.model,
+        len(channels),
+        length,
+        len(classes),
+        n_sides=len(sides),
+        sampling_rate_hz=fs,
+        channel_mean=norm.mean_,
+        channel_scale=norm.scale_,
+        seed=config.train.seed,
+    )
+    load_state(generator, ckpt["ema"], name="ema", path=path)
+    return GANRun(
+        config=config,
+        generator=generator.to(dev).eval(),
+        normalizer=norm,
+        classes=classes,
+        channels=channels,
+        units=units,
+        sampling_rate_hz=fs,
+        length=length,
+        sides=sides,
+        side_freq=None if side_freq is None else np.asarray(side_freq, dtype=np.float64),
+        step=int(ckpt["step"]),
+        checkpoints=[lambda: ckpt],
+    )
+
+
+@torch.no_grad()
+def _generate(
+    run: GANRun, codes: np.ndarray, seed: int, batch_size: int = 512
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """Windows (physical units), side codes and joint angles for class ``codes``."""
+    G, dev = run.generator, run.device
+    n = len(codes)
+    # One draw of all the noise up front: the result does not depend on batch_size.
+    gen = torch.Generator(device=dev).manual_seed(seed)
+    z = torch.randn(n, G.latent_dim, generator=gen, device=dev)
+    side = None
+    if run.sides:
+        u = torch.rand(n, generator=gen, device=dev).cpu().numpy()
+        p_left = np.asarray(run.side_freq)[codes, 0] if run.side_freq is not None else 0.5
+        side = (u >= p_left).astype(np.int64)  # 0 = left with the class's training frequency
+    y = torch.as_tensor(codes, device=dev)
+    with_joints = hasattr(G, "forward_with_joints")
+    xs, qs = [], []
+    for start in range(0, n, batch_size):
+        sl = slice(start, start + batch_size)
+        args = [y[sl] if G.num_classes else None]
+        if side is not None:
+            args.append(torch.as_tensor(side[sl], device=dev))
+        if with_joints:
+            out = G.forward_with_joints(z[sl], *args)
+            xs.append(out.x.float().cpu())
+            qs.append(out.joint_angles.float().cpu())
+        else:
+            xs.append(G(z[sl], *args).float().cpu())
+    channels, length = len(run.channels), run.length
+    Z = torch.cat(xs).numpy() if xs else np.zeros((0, channels, length), np.float32)
+    joints = torch.cat(qs).numpy() if qs else None
+    X = run.normalizer.inverse_transform(Z) if n else Z
+    return X, side, joints
