@@ -27,7 +27,7 @@ from pathlib import Path
 
 from distributed import Client, LocalCluster
 
-from imusynth.runner import load_experiment, run_experiment, summarise
+from imusynth.experiments import load_experiment, run_experiment, summarise
 
 
 def main() -> None:

@@ -24,9 +24,9 @@ import torch
 
 from imusynth.data import write_windows
 from imusynth.errors import ConfigError, ImusynthError, LockError
+from imusynth.experiments import load_experiment, run_experiment, summarise
 from imusynth.gan import load_run, sample_run
 from imusynth.locks import LOCK_NAME, folder_lock, read_lock
-from imusynth.runner import load_experiment, run_experiment, summarise
 from imusynth.train.checkpoint import load_checkpoint
 from imusynth.train.loop import CHECKPOINT_NAME, METRICS_NAME
 
@@ -280,7 +280,7 @@ def test_cut_results_row_runs_again_and_summaries_count_each_cell_once(tmp_path,
     assert _rows(results) == rows and results.read_text().endswith("\n")
     # Rows written twice (two writers before locks existed): each cell counts once.
     results.write_text(whole + "".join(whole.splitlines(keepends=True)[1:]))
-    with caplog.at_level(logging.WARNING, logger="imusynth.runner"):
+    with caplog.at_level(logging.WARNING, logger="imusynth.experiments"):
         table = summarise(results, out).read_text()
     assert "repeated row" in caplog.text
     cells = [ln for ln in table.splitlines() if ln.startswith("| all |") and "±" in ln]

@@ -9,7 +9,7 @@ import pytest
 
 from imusynth.data import WindowSet
 from imusynth.errors import ConfigError
-from imusynth.runner import load_experiment, run_experiment, summarise
+from imusynth.experiments import load_experiment, run_experiment, summarise
 
 from .conftest import ROOT
 
@@ -114,7 +114,7 @@ def test_augmentation_grid_runs_and_resumes(tmp_path, monkeypatch):
 
 
 def test_training_subjects_never_include_test_subjects(tmp_path, monkeypatch):
-    from imusynth import runner
+    from imusynth.experiments import run as runner
 
     ws = _windows(n_subjects=6)
     calls = []
@@ -201,7 +201,7 @@ def test_gans_of_a_results_folder_train_from_one_frozen_config(tmp_path, caplog)
     import shutil
 
     shutil.rmtree(out / "gans")
-    with caplog.at_level(logging.WARNING, logger="imusynth.runner"):
+    with caplog.at_level(logging.WARNING, logger="imusynth.experiments"):
         run_experiment(load_experiment(exp), out, windows=_windows(n_subjects=2), progress=False)
     assert "has changed since this results folder was started" in caplog.text
     assert (out / "gan_config.toml").read_text() == frozen
@@ -212,3 +212,32 @@ def test_gans_of_a_results_folder_train_from_one_frozen_config(tmp_path, caplog)
     with pytest.raises(ConfigError, match="no_such_key"):
         run_experiment(load_experiment(exp), tmp_path / "res2", windows=_windows(n_subjects=2))
     assert not (tmp_path / "res2" / "results.csv").exists()
+
+
+def test_old_runner_module_still_exports_the_public_names():
+    import imusynth.experiments
+    import imusynth.runner
+
+    for name in ("load_experiment", "run_experiment", "summarise", "ExperimentConfig", "Wording"):
+        assert getattr(imusynth.runner, name) is getattr(imusynth.experiments, name)
+
+
+def test_a_new_arm_is_one_registered_function(tmp_path, monkeypatch):
+    from imusynth.experiments import arms
+
+    monkeypatch.setattr(arms, "ARMS", dict(arms.ARMS))
+
+    @arms.arm("twice", ("augmentation",))
+    def _twice(a):  # every real window twice
+        t = a.train
+        return np.concatenate([t.X, t.X]), np.tile(t.y, 2), np.tile(t.groups, 2), {}
+
+    cfg = load_experiment(_config(tmp_path, arms=["real", "twice"]))
+    assert cfg.arms == ("real", "twice")
+    rows = _rows(run_experiment(cfg, tmp_path / "r", windows=_windows()))
+    twice = [r for r in rows if r["arm"] == "twice"]
+    assert len(twice) == 2  # two folds, n_added 4 only
+    assert all(r["n_train_added"] == r["n_train_real"] for r in twice)
+    with pytest.raises(ConfigError) as info:
+        load_experiment(_config(tmp_path, kind="rebalancing", arms=["twice"]))
+    assert info.value.field == "grid.arms"

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from imusynth.errors import ConfigError
-from imusynth.runner import load_experiment, run_experiment
+from imusynth.experiments import load_experiment, run_experiment
 
 from .test_runner import _config, _rows, _windows
 
@@ -45,7 +45,7 @@ def test_dask_backend_equals_serial(cluster, serial, tmp_path, monkeypatch):
     import torch
     from distributed import Client
 
-    from imusynth import runner
+    from imusynth.experiments import run as runner
 
     path, ws, expected = serial
     threads, running = [], []

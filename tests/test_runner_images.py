@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from imusynth.errors import ConfigError
-from imusynth.runner import load_experiment, run_experiment, summarise
+from imusynth.experiments import load_experiment, run_experiment, summarise
 
 from .conftest import ROOT
 
@@ -95,11 +95,11 @@ def test_image_grid_runs_the_same_runner(tmp_path):
 
 
 def test_image_folds_are_stratified_by_patient(tmp_path):
-    from imusynth import runner
+    from imusynth.experiments import grid
 
     ims = _images(per_class=6, patients=9)
     cfg = load_experiment(_image_config(tmp_path, ["real"]))
-    for train, test in runner._folds(cfg, ims):
+    for train, test in grid.make_folds(cfg, ims):
         assert not set(ims.groups[train]) & set(ims.groups[test])
         assert set(ims.y[test]) == {0, 1, 2}
 
@@ -112,7 +112,7 @@ def test_window_generator_on_images_is_refused(tmp_path):
 
 
 def test_sensitivity_and_specificity_of_a_confusion_matrix():
-    from imusynth.runner import sensitivity_specificity
+    from imusynth.metrics.classification import sensitivity_specificity
 
     cm = np.array([[5, 1, 0], [2, 6, 2], [0, 0, 4]])  # rows true, columns predicted
     sens, spec = sensitivity_specificity(cm)
@@ -122,7 +122,7 @@ def test_sensitivity_and_specificity_of_a_confusion_matrix():
 
 
 def test_sample_budget_shrinks_epochs_for_large_training_sets(tmp_path):
-    from imusynth.runner import _classifier
+    from imusynth.experiments.run import _classifier
 
     cfg = load_experiment(_image_config(tmp_path, ["real"]))  # epochs 2, sample_budget 20
     assert _classifier(cfg, "cpu", seed=0, n_train=5).epochs == 2  # 4 epochs fit the budget

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from imusynth.runner import load_experiment, load_saved_config, run_experiment, summarise
+from imusynth.experiments import load_experiment, load_saved_config, run_experiment, summarise
 
 from .conftest import ROOT
 from .test_runner import _windows
@@ -137,7 +137,7 @@ def test_committed_results_name_no_absolute_paths():
 def test_paired_table_against_a_rival_matches_fold_seed_size_and_number_added():
     import pandas as pd
 
-    from imusynth.runner import _paired_table
+    from imusynth.experiments.report import paired_table
 
     rows = []
     for fold in range(3):
@@ -164,7 +164,7 @@ def test_paired_table_against_a_rival_matches_fold_seed_size_and_number_added():
                 )
             )
         rows.append(dict(fold=fold, seed=0, train_subjects=2, n_added=0, arm="real", macro_f1=0.4))
-    text = _paired_table(pd.DataFrame(rows), "macro_f1", base="classical", arms=["cgan:kinematic"])
+    text = paired_table(pd.DataFrame(rows), "macro_f1", base="classical", arms=["cgan:kinematic"])
     assert "against `classical` (same fold, seed, size and number added)" in text
     assert "| 2 | 50 | cgan:kinematic | +0.020 | 0.000 | 3/3 |" in text
     assert "| 2 | 150 | cgan:kinematic | -0.010 | 0.000 | 0/3 |" in text

@@ -47,7 +47,28 @@ class _SeriesAugmenter(Augmenter):
             raise DataError(f"windows need at least 2 time steps, got {X.shape[2]}", field="X")
 
 
-class Jitter(_SeriesAugmenter):
+class _SigmaAugmenter(_SeriesAugmenter):
+    """A series augmenter whose strength is a standard deviation ``sigma`` (at least 0)."""
+
+    sigma: float
+
+    def _validate(self, X: np.ndarray) -> None:
+        super()._validate(X)
+        check_nonnegative(self.sigma, "sigma")
+
+
+class _SplineAugmenter(_SigmaAugmenter):
+    """A ``sigma`` augmenter whose random curves are cubic splines through ``n_knots``
+    interior knots (at least 1)."""
+
+    n_knots: int
+
+    def _validate(self, X: np.ndarray) -> None:
+        super()._validate(X)
+        _check_knots(self.n_knots)
+
+
+class Jitter(_SigmaAugmenter):
     """Add independent Gaussian noise to every sample of every channel.
 
     Parameters
@@ -66,15 +87,11 @@ class Jitter(_SeriesAugmenter):
     def __init__(self, sigma: float = 0.03) -> None:
         self.sigma = sigma
 
-    def _validate(self, X: np.ndarray) -> None:
-        super()._validate(X)
-        check_nonnegative(self.sigma, "sigma")
-
     def _apply(self, X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         return X + rng.normal(0.0, self.sigma, size=X.shape)
 
 
-class Scaling(_SeriesAugmenter):
+class Scaling(_SigmaAugmenter):
     """Multiply each window by a random factor drawn from N(1, sigma).
 
     Parameters
@@ -97,17 +114,13 @@ class Scaling(_SeriesAugmenter):
         self.sigma = sigma
         self.per_channel = per_channel
 
-    def _validate(self, X: np.ndarray) -> None:
-        super()._validate(X)
-        check_nonnegative(self.sigma, "sigma")
-
     def _apply(self, X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         n_ch = X.shape[1] if self.per_channel else 1
         factor = rng.normal(1.0, self.sigma, size=(len(X), n_ch, 1))  # (N, C or 1, 1)
         return X * factor
 
 
-class MagnitudeWarp(_SeriesAugmenter):
+class MagnitudeWarp(_SplineAugmenter):
     """Multiply each window by a smooth random curve around 1 (cubic spline through knots).
 
     Parameters
@@ -132,11 +145,6 @@ class MagnitudeWarp(_SeriesAugmenter):
         self.n_knots = n_knots
         self.per_channel = per_channel
 
-    def _validate(self, X: np.ndarray) -> None:
-        super()._validate(X)
-        check_nonnegative(self.sigma, "sigma")
-        _check_knots(self.n_knots)
-
     def _apply(self, X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         n, c, t = X.shape
         n_ch = c if self.per_channel else 1
@@ -144,7 +152,7 @@ class MagnitudeWarp(_SeriesAugmenter):
         return X * curves.reshape(n, n_ch, t)  # (N, C or 1, T)
 
 
-class TimeWarp(_SeriesAugmenter):
+class TimeWarp(_SplineAugmenter):
     """Resample each window along a smooth random monotone time path.
 
     The local speed of time is a cubic spline through ``n_knots + 2`` knots with values
@@ -170,11 +178,6 @@ class TimeWarp(_SeriesAugmenter):
     def __init__(self, sigma: float = 0.2, n_knots: int = 4) -> None:
         self.sigma = sigma
         self.n_knots = n_knots
-
-    def _validate(self, X: np.ndarray) -> None:
-        super()._validate(X)
-        check_nonnegative(self.sigma, "sigma")
-        _check_knots(self.n_knots)
 
     def _apply(self, X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         paths = time_warp_paths(len(X), X.shape[2], self.sigma, self.n_knots, rng)

@@ -15,7 +15,7 @@ from imusynth.cli.common import (
 
 
 def _cmd_experiment(args: argparse.Namespace) -> int:
-    from imusynth.runner import load_experiment, run_experiment, summarise
+    from imusynth.experiments import load_experiment, run_experiment, summarise
 
     cfg = load_experiment(args.config, quick=args.quick)
     out = Path(args.out)

@@ -24,7 +24,9 @@ from __future__ import annotations
 import logging
 import math
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -281,24 +283,12 @@ def _read_dicom(path: Path) -> np.ndarray:
             path=path,
             field="file",
         ) from None
-    # pydicom reports a malformed file with many exception types (InvalidDicomError, a
-    # ValueError for short pixel data, a RuntimeError for a missing decoder, ...).
-    try:
-        ds = pydicom.dcmread(path)
-    except Exception as exc:
-        raise DataError(
-            f"unreadable DICOM file ({type(exc).__name__}: {exc})", path=path, field="file"
-        ) from None
+    ds = _dicom_step(lambda: pydicom.dcmread(path), "unreadable DICOM file", path, "file")
     if "PixelData" not in ds:
         raise DataError("the DICOM file holds no pixel data", path=path, field="PixelData")
-    try:
-        pixels = np.asarray(ds.pixel_array)
-    except Exception as exc:
-        raise DataError(
-            f"undecodable DICOM pixel data ({type(exc).__name__}: {exc})",
-            path=path,
-            field="PixelData",
-        ) from None
+    pixels = _dicom_step(
+        lambda: np.asarray(ds.pixel_array), "undecodable DICOM pixel data", path, "PixelData"
+    )
     rescale = []
     for key, default in (("RescaleSlope", 1.0), ("RescaleIntercept", 0.0)):
         try:
@@ -310,6 +300,16 @@ def _read_dicom(path: Path) -> np.ndarray:
         rescale.append(value)
     # The CT modality LUT: stored value * slope + intercept = Hounsfield units.
     return pixels.astype(np.float64) * rescale[0] + rescale[1]
+
+
+def _dicom_step(step: Callable[[], Any], what: str, path: Path, field: str) -> Any:
+    """``step()``, with any error it raises turned into one :class:`DataError` line."""
+    # pydicom reports a malformed file with many exception types (InvalidDicomError, a
+    # ValueError for short pixel data, a RuntimeError for a missing decoder, ...).
+    try:
+        return step()
+    except Exception as exc:
+        raise DataError(f"{what} ({type(exc).__name__}: {exc})", path=path, field=field) from None
 
 
 def _assemble(

@@ -77,11 +77,8 @@ def discriminative_score(
     """
     real, fake = _pair(real, fake)
     rng = np.random.default_rng(seed)
-    n = min(len(real), len(fake))
-    if n < 4:
-        raise DataError(f"need at least 4 real and 4 synthetic windows, got {n}", field="X")
-    real = real[rng.choice(len(real), n, replace=False)]
-    fake = fake[rng.choice(len(fake), n, replace=False)]
+    real, fake = _equal_sizes(real, fake, 4, rng)
+    n = len(real)
     X = np.concatenate([real, fake])
     y = np.repeat([0, 1], n)
     train = np.zeros(2 * n, dtype=bool)
@@ -344,6 +341,21 @@ def _pair(real: np.ndarray, fake: np.ndarray, ndim: int | None = None) -> tuple[
     for name, arr in (("real", real), ("synthetic", fake)):
         if not np.all(np.isfinite(arr)):
             raise DataError(f"NaN or Inf in {name} windows", field="X")
+    return real, fake
+
+
+def _equal_sizes(
+    real: np.ndarray, fake: np.ndarray, at_least: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Subsample both sets, without replacement, to the size of the smaller (at least
+    ``at_least`` windows), so a real/synthetic judge's chance level is 0.5."""
+    n = min(len(real), len(fake))
+    if n < at_least:
+        raise DataError(
+            f"need at least {at_least} real and {at_least} synthetic windows, got {n}", field="X"
+        )
+    real = real[rng.choice(len(real), n, replace=False)]
+    fake = fake[rng.choice(len(fake), n, replace=False)]
     return real, fake
 
 

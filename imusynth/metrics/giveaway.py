@@ -106,13 +106,7 @@ def giveaway_report(
     >>> giveaway_report(real, fake, ["az"], 50.0, top=2)["feature"].tolist()
     ['az jerk rms (log10)', 'az jerk max (log10)']
     """
-    real, fake = _pair(real, fake)
-    channels = [str(c) for c in channels]
-    if len(channels) != real.shape[1]:
-        raise DataError(
-            f"{len(channels)} channel names for {real.shape[1]} channels", field="channels"
-        )
-    fs = _rate(sampling_rate_hz)
+    real, fake, channels, fs = _inputs(real, fake, channels, sampling_rate_hz)
     fr = embedding_features(real, bands=bands, jerk=jerk)
     ff = embedding_features(fake, bands=bands, jerk=jerk)
     auc = feature_auc(fr, ff)
@@ -124,12 +118,7 @@ def giveaway_report(
             "column": np.arange(fr.shape[1]),
             "auc": auc,
             "separation": np.abs(auc - 0.5),
-            "real_median": pr[1],
-            "real_p10": pr[0],
-            "real_p90": pr[2],
-            "synthetic_median": pf[1],
-            "synthetic_p10": pf[0],
-            "synthetic_p90": pf[2],
+            **_spread_columns(pr, pf),
         }
     )
     if real_groups is not None:
@@ -172,13 +161,7 @@ def log_psd_comparison(
     >>> t.shape, round(float((t.synthetic_median - t.real_median).mean()), 2)
     ((128, 8), 0.6)
     """
-    real, fake = _pair(real, fake)
-    channels = [str(c) for c in channels]
-    if len(channels) != real.shape[1]:
-        raise DataError(
-            f"{len(channels)} channel names for {real.shape[1]} channels", field="channels"
-        )
-    fs = _rate(sampling_rate_hz)
+    real, fake, channels, fs = _inputs(real, fake, channels, sampling_rate_hz)
     seg = min(int(nperseg), real.shape[2])
     f, pr = welch(real, fs=fs, nperseg=seg, axis=2)  # (N, C, F)
     _, pf = welch(fake, fs=fs, nperseg=seg, axis=2)
@@ -191,17 +174,35 @@ def log_psd_comparison(
         {
             "channel": np.repeat(channels, n_f),
             "frequency_hz": np.tile(f[1:], len(channels)),
-            "real_median": lr[1].ravel(),
-            "real_p10": lr[0].ravel(),
-            "real_p90": lr[2].ravel(),
-            "synthetic_median": lf[1].ravel(),
-            "synthetic_p10": lf[0].ravel(),
-            "synthetic_p90": lf[2].ravel(),
+            **_spread_columns(lr, lf),
         }
     )
 
 
 # -- internals -----------------------------------------------------------------------------
+def _inputs(
+    real: np.ndarray, fake: np.ndarray, channels: Sequence[str], sampling_rate_hz: float
+) -> tuple[np.ndarray, np.ndarray, list[str], float]:
+    """The checked windows, channel names and sampling rate of a report."""
+    real, fake = _pair(real, fake)
+    channels = [str(c) for c in channels]
+    if len(channels) != real.shape[1]:
+        raise DataError(
+            f"{len(channels)} channel names for {real.shape[1]} channels", field="channels"
+        )
+    return real, fake, channels, _rate(sampling_rate_hz)
+
+
+def _spread_columns(real_pct: np.ndarray, fake_pct: np.ndarray) -> dict[str, np.ndarray]:
+    """Median, 10th and 90th percentile columns from the ``_PCT`` percentiles ``(3, ...)`` of
+    the real and the synthetic side, flattened."""
+    return {
+        f"{side}_{stat}": pct[i].ravel()
+        for side, pct in (("real", real_pct), ("synthetic", fake_pct))
+        for stat, i in (("median", 1), ("p10", 0), ("p90", 2))
+    }
+
+
 def _pair(real: np.ndarray, fake: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     real = np.asarray(real, dtype=np.float64)
     fake = np.asarray(fake, dtype=np.float64)

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from imusynth.errors import ConfigError, DataError
+from imusynth.metrics.fidelity import _equal_sizes
 from imusynth.metrics.judges import JudgeScore, _check_repeats, _pair
 from imusynth.runtime import resolve_device
 
@@ -77,11 +78,8 @@ def timegan_discriminative_score(
     _check_repeats(n_repeats)
     _check_training(iterations, batch_size)
     rng = np.random.default_rng(seed)
-    n = min(len(real), len(fake))
-    if n < 5:
-        raise DataError(f"need at least 5 real and 5 synthetic windows, got {n}", field="X")
-    real = real[rng.choice(len(real), n, replace=False)]
-    fake = fake[rng.choice(len(fake), n, replace=False)]
+    real, fake = _equal_sizes(real, fake, 5, rng)
+    n = len(real)
     r_seq, f_seq = _timegan_scale(real, fake)
     dev = resolve_device(device)
     dim = real.shape[1]

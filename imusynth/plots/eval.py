@@ -6,7 +6,8 @@ no display backend needed) and returns it; the caller saves it with ``fig.savefi
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -44,24 +45,17 @@ def plot_class_overlays(
     """
     t = np.arange(real.shape[2]) / (fs if fs > 0 else 1.0)
     fig, axes = _grid(len(classes), len(channels))
-    for k, name in enumerate(classes):
-        for c, ch in enumerate(channels):
-            ax = axes[k][c]
-            for X, y, color, label in (
-                (real, y_real, REAL_COLOR, "real"),
-                (fake, y_fake, FAKE_COLOR, "synthetic"),
-            ):
-                sel = X[y == k, c]  # (n_k, T)
-                if len(sel) == 0:
-                    continue
-                mu, sd = sel.mean(0), sel.std(0)
-                ax.plot(t, mu, color=color, lw=1.0, label=f"{label} mean")
-                ax.fill_between(
-                    t, mu - sd, mu + sd, color=color, alpha=0.25, lw=0, label=f"{label} ± sd"
-                )
-            unit = _unit(units, c)
-            ylabel = f"[{unit}]" if unit else "value"
-            _label(ax, k, c, name, ch, len(classes), "time [s]" if fs > 0 else "sample", ylabel)
+    panels = _panels(axes, classes, channels, (real, y_real), (fake, y_fake))
+    for ax, k, c, name, ch, series in panels:
+        for sel, color, label in series:
+            mu, sd = sel.mean(0), sel.std(0)
+            ax.plot(t, mu, color=color, lw=1.0, label=f"{label} mean")
+            ax.fill_between(
+                t, mu - sd, mu + sd, color=color, alpha=0.25, lw=0, label=f"{label} ± sd"
+            )
+        unit = _unit(units, c)
+        ylabel = f"[{unit}]" if unit else "value"
+        _label(ax, k, c, name, ch, len(classes), "time [s]" if fs > 0 else "sample", ylabel)
     _legend(fig, axes)
     fig.suptitle("Real vs synthetic: mean ± sd over windows, per class (rows) and channel")
     return fig
@@ -93,25 +87,18 @@ def plot_psd(
     hz = fs > 0
     fs = fs if hz else 1.0
     fig, axes = _grid(len(classes), len(channels))
-    for k, name in enumerate(classes):
-        for c, ch in enumerate(channels):
-            ax = axes[k][c]
-            for X, y, color, label in (
-                (real, y_real, REAL_COLOR, "real"),
-                (fake, y_fake, FAKE_COLOR, "synthetic"),
-            ):
-                sel = X[y == k, c]  # (n_k, T)
-                if len(sel) == 0:
-                    continue
-                f, p = welch(sel, fs=fs, nperseg=min(nperseg, sel.shape[1]), axis=1)
-                ax.semilogy(f[1:], p.mean(0)[1:] + 1e-20, color=color, lw=1.0, label=label)
-            unit = _unit(units, c)
-            per = "Hz" if hz else "cycle/sample"
-            # "(rad/s)²", not "rad/s²" (that would read as an angular acceleration).
-            squared = f"{unit}²" if unit.isalnum() else f"({unit})²"
-            ylabel = f"PSD [{squared}/{per}]" if unit else f"PSD [1/{per}]"
-            xlabel = "frequency [Hz]" if hz else "frequency [cycles/sample]"
-            _label(ax, k, c, name, ch, len(classes), xlabel, ylabel)
+    panels = _panels(axes, classes, channels, (real, y_real), (fake, y_fake))
+    for ax, k, c, name, ch, series in panels:
+        for sel, color, label in series:
+            f, p = welch(sel, fs=fs, nperseg=min(nperseg, sel.shape[1]), axis=1)
+            ax.semilogy(f[1:], p.mean(0)[1:] + 1e-20, color=color, lw=1.0, label=label)
+        unit = _unit(units, c)
+        per = "Hz" if hz else "cycle/sample"
+        # "(rad/s)²", not "rad/s²" (that would read as an angular acceleration).
+        squared = f"{unit}²" if unit.isalnum() else f"({unit})²"
+        ylabel = f"PSD [{squared}/{per}]" if unit else f"PSD [1/{per}]"
+        xlabel = "frequency [Hz]" if hz else "frequency [cycles/sample]"
+        _label(ax, k, c, name, ch, len(classes), xlabel, ylabel)
     _legend(fig, axes)
     fig.suptitle("Mean power spectral density (Welch) per class (rows) and channel")
     return fig
@@ -190,6 +177,31 @@ def plot_confusion_matrices(matrices: Mapping[str, np.ndarray], classes: Sequenc
         bar.set_label("share of the true class (numbers: counts)", fontsize=7)
         bar.ax.tick_params(labelsize=6)
     return fig
+
+
+def _panels(
+    axes: np.ndarray,
+    classes: Sequence[str],
+    channels: Sequence[str],
+    real: tuple[np.ndarray, np.ndarray],
+    fake: tuple[np.ndarray, np.ndarray],
+) -> Iterator[tuple[Any, int, int, str, str, list[tuple[np.ndarray, str, str]]]]:
+    """The panels of a class (rows) x channel (columns) grid, row by row: ``(ax, k, c,
+    class name, channel name, series)``. ``real`` and ``fake`` are ``(windows (N, C, T),
+    labels (N,))``; ``series`` holds ``(windows (n_k, T), colour, label)`` of the real and
+    then the synthetic windows of class ``k`` in channel ``c``, a side without windows of
+    that class left out."""
+    for k, name in enumerate(classes):
+        for c, ch in enumerate(channels):
+            series = []
+            for (X, y), color, label in (
+                (real, REAL_COLOR, "real"),
+                (fake, FAKE_COLOR, "synthetic"),
+            ):
+                sel = X[y == k, c]  # (n_k, T)
+                if len(sel) > 0:
+                    series.append((sel, color, label))
+            yield axes[k][c], k, c, name, ch, series
 
 
 def _grid(rows: int, cols: int) -> tuple[Figure, np.ndarray]:

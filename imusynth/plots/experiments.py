@@ -24,7 +24,7 @@ def plot_experiment(
     macro-F1, balanced accuracy and minority recall per arm). ``groups`` names the units of
     the group-wise CV in the labels ("subjects", or "patients" for lesion ROIs), ``added``
     what is added per class ("samples", or "images" for lesion ROIs); see
-    :class:`imusynth.runner.Wording`.
+    :class:`imusynth.experiments.Wording`.
     """
     out = Path(out_dir)
     if "reference" in set(df["arm"]) or "none" in set(df["arm"]):

@@ -85,7 +85,7 @@ def build_generator(
             )
     if cfg.generator in IMAGE_GENERATORS:
         raise ConfigError(
-            f"{cfg.generator!r} makes 64x64 images, not windows (see imusynth.gan2d)",
+            f"{cfg.generator!r} makes 64x64 images, not windows (see imusynth.gan.images)",
             field="model.generator",
         )
     raise ConfigError(

@@ -38,7 +38,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-IMAGE_GENERATORS = ("dcgan", "acgan")  # 64x64 ROIs (imusynth.gan2d)
+IMAGE_GENERATORS = ("dcgan", "acgan")  # 64x64 ROIs (imusynth.gan.images)
 GENERATORS = ("conv1d", "kinematic", *IMAGE_GENERATORS)
 LOSSES = ("bce", "hinge", "wgan-gp")
 PRECISIONS = ("fp32", "bf16", "fp16")
@@ -50,7 +50,7 @@ class ModelConfig:
 
     ``generator`` picks the free 1D-conv generator (``"conv1d"``) or the kinematic one
     (``"kinematic"``: joint angles through :class:`imusynth.kinematics.ArmModel`); for
-    64x64 images (:mod:`imusynth.gan2d`) the DCGAN of Frid-Adar et al. 2018, one per class
+    64x64 images (:mod:`imusynth.gan.images`) the DCGAN of Frid-Adar et al. 2018, one per class
     (``"dcgan"``), or its class-conditional AC-GAN (``"acgan"``). The image GANs use
     ``latent_dim``, ``embed_dim`` (AC-GAN), ``g_width``, ``d_width`` and ``minibatch_std``.
     """
