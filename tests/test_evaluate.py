@@ -11,7 +11,7 @@ import torch
 
 from imusynth.data import WindowSet, write_windows
 from imusynth.errors import DataError
-from imusynth.evaluate import FIGURES, evaluate, summary_rows
+from imusynth.evaluation.evaluate import FIGURES, evaluate, summary_rows
 
 CLASSES = ("ABD", "FEL", "IR")
 CHANNELS = ("ax", "ay", "az", "wx", "wy", "wz")
@@ -174,7 +174,7 @@ def test_evaluate_refuses_different_classes_or_channels():
 
 
 def test_evaluate_kinematic_wiring(monkeypatch):
-    import imusynth.evaluate as ev
+    import imusynth.evaluation.evaluate as ev
 
     calls = []
 

@@ -211,7 +211,7 @@ def test_training_draws_its_final_figure_with_special_names(tmp_path, tiny_windo
 def test_turing_sheet_draws_windows_with_special_channel_names(tmp_path, tiny_windows):
     import dataclasses
 
-    from imusynth.turing import make_sheet
+    from imusynth.evaluation.turing import make_sheet
 
     real = dataclasses.replace(
         tiny_windows,

@@ -224,12 +224,12 @@ def test_read_only_folder_is_refused_before_work(files, tmp_path, capsys):
 
 
 def test_file_system_refusal_is_one_line(monkeypatch, capsys):
-    from imusynth import cli
+    from imusynth.cli import data as cli_data
 
     def refuse(args):
         raise PermissionError(13, "Permission denied", "/data/locked/w.h5")
 
-    monkeypatch.setattr(cli, "_cmd_data_info", refuse)
+    monkeypatch.setattr(cli_data, "_cmd_data_info", refuse)
     code, _, _ = _cli("data", "info", "data_specs/watch.toml")
     err = capsys.readouterr().err
     assert code == 2 and err.strip() == "imusynth: error: /data/locked/w.h5: Permission denied"
@@ -363,7 +363,7 @@ def test_thread_policy(torch_threads, monkeypatch):
 
 
 def test_answer_key_escapes_formulas_and_scoring_still_matches(tmp_path):
-    from imusynth.turing import make_sheet, read_key, score_answers
+    from imusynth.evaluation.turing import make_sheet, read_key, score_answers
 
     ws = dataclasses.replace(_windows(), classes=("=cmd|' /C calc'!A0", "-<b>x</b>"))
     out = tmp_path / "sheet"
@@ -387,7 +387,7 @@ def test_answer_key_escapes_formulas_and_scoring_still_matches(tmp_path):
 
 
 def test_failed_turing_make_leaves_no_folder(tmp_path, monkeypatch):
-    from imusynth import turing
+    from imusynth.evaluation import turing
 
     def boom(*a, **k):
         raise OSError("disk full")
@@ -400,7 +400,7 @@ def test_failed_turing_make_leaves_no_folder(tmp_path, monkeypatch):
 
 
 def test_experiment_prints_the_headline_not_the_whole_summary():
-    from imusynth.cli import _headline
+    from imusynth.cli.experiment import _headline
 
     md = "# exp\n\nnote\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n## per class\n\n| x |\n"
     assert _headline(md) == "# exp\n\nnote\n\n| a | b |\n|---|---|\n| 1 | 2 |"

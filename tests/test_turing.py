@@ -18,7 +18,7 @@ import pytest
 from imusynth.data import ImageSet, write_windows
 from imusynth.data.phantoms import make_liver_phantoms
 from imusynth.errors import DataError
-from imusynth.turing import make_sheet, read_key, score_answers, turing_table
+from imusynth.evaluation.turing import make_sheet, read_key, score_answers, turing_table
 
 
 def _phantoms(seed: int, synthetic: bool) -> ImageSet:

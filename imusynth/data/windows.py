@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 from scipy.signal import resample_poly
 
 from imusynth.errors import DataError
 
+# What a watch IMU window holds, in this order: accelerometer [g] then gyroscope [rad/s].
+IMU_CHANNELS = ("ax", "ay", "az", "wx", "wy", "wz")
+IMU_UNITS = ("g", "g", "g", "rad/s", "rad/s", "rad/s")
+_UNIT_NAMES = {IMU_UNITS: "accelerometer in g and gyroscope in rad/s"}
+
 __all__ = [
+    "IMU_CHANNELS",
+    "IMU_UNITS",
     "ImageSet",
     "Recordings",
     "WindowSet",
@@ -240,6 +248,70 @@ class WindowSet:
     def class_counts(self) -> dict[str, int]:
         counts = np.bincount(self.y, minlength=self.n_classes)
         return {c: int(k) for c, k in zip(self.classes, counts, strict=True)}
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, object], **fields: object) -> WindowSet:
+        """A set from a mapping that holds its fields by name, e.g. what
+        :func:`imusynth.kinematics.simulate_dataset` returns.
+
+        Keys that are not fields of the set (``"mount"``, ``"exercise"``) are left out;
+        ``fields`` add to or replace the mapping's (``source="simulate"``).
+
+        Examples
+        --------
+        >>> d = {"X": np.zeros((2, 1, 8)), "y": [0, 1], "groups": ["s1", "s1"],
+        ...      "classes": ("a", "b"), "channels": ("x",), "units": ("g",),
+        ...      "sampling_rate_hz": 50.0, "mount": np.zeros((2, 3))}
+        >>> WindowSet.from_mapping(d, source="test").source
+        'test'
+        """
+        names = {f.name for f in dataclasses.fields(cls)}
+        kwargs = {k: v for k, v in data.items() if k in names}
+        kwargs.update(fields)
+        return cls(**kwargs)  # type: ignore[arg-type]
+
+    def require_channels(
+        self,
+        channels: Sequence[str] = IMU_CHANNELS,
+        units: Sequence[str] | None = IMU_UNITS,
+        *,
+        path: str | Path | None = None,
+    ) -> list[int]:
+        """Positions of ``channels`` in this set; raise :class:`DataError` unless all are
+        present (in ``units`` when given).
+
+        The one channel check of the package; by default the watch IMU's accelerometer in g
+        and gyroscope in rad/s, what the arm model explains. ``path`` is the file the set
+        came from, named in the error.
+
+        Examples
+        --------
+        >>> ws = WindowSet(np.zeros((1, 2, 8), np.float32), [0], ["s1"], ("a",),
+        ...                ("wx", "ax"), ("rad/s", "g"), 50.0)
+        >>> ws.require_channels(("ax", "wx"), ("g", "rad/s"))
+        [1, 0]
+        >>> ws.require_channels(("ax", "ay"), None)
+        Traceback (most recent call last):
+        ...
+        imusynth.errors.DataError: channels: needs channels ax, ay; missing ay
+        >>> ws.require_channels(("ax", "wx"), ("g", "g"))
+        Traceback (most recent call last):
+        ...
+        imusynth.errors.DataError: units: needs units ['g', 'g'], got ['g', 'rad/s']
+        """
+        missing = [c for c in channels if c not in self.channels]
+        if missing:
+            raise DataError(
+                f"needs channels {', '.join(channels)}; missing {', '.join(missing)}",
+                path=path,
+                field="channels",
+            )
+        idx = [self.channels.index(c) for c in channels]
+        got = [self.units[i] for i in idx]
+        if units is not None and got != list(units):
+            wanted = _UNIT_NAMES.get(tuple(units), f"units {list(units)}")
+            raise DataError(f"needs {wanted}, got {got}", path=path, field="units")
+        return idx
 
     def check_compatible(
         self,

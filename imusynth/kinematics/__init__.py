@@ -12,6 +12,7 @@ from imusynth.kinematics.arm import (
     time_derivative,
 )
 from imusynth.kinematics.ik import IKResult, fit_joint_angles, r2_score
+from imusynth.kinematics.ik_windows import WindowsFit, fit_windows
 from imusynth.kinematics.simulate import (
     CHANNELS,
     EXERCISE_TEMPLATES,
@@ -38,7 +39,9 @@ __all__ = [
     "IKResult",
     "SimConfig",
     "SubjectParams",
+    "WindowsFit",
     "fit_joint_angles",
+    "fit_windows",
     "r2_score",
     "sample_subjects",
     "simulate_dataset",

@@ -1,0 +1,140 @@
+"""``imusynth data info`` and ``imusynth data windows``: inspect and window datasets."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from imusynth.cli.common import (
+    _common,
+    _out_path,
+    _Parser,
+    _positive_int,
+    _say,
+)
+
+
+def _cmd_data_info(args: argparse.Namespace) -> int:
+    from imusynth.data import load_recordings, load_spec, load_windows
+
+    spec = load_spec(args.spec)
+    print(f"dataset     {spec.name}" + (f" - {spec.description}" if spec.description else ""))
+    print(
+        f"source      {spec.source.kind}" + (f" ({spec.source.path})" if spec.source.path else "")
+    )
+    if spec.is_image:
+        return _image_info(load_windows(spec))
+    if spec.source.kind == "hdf5":
+        ws = load_windows(spec)
+        print(f"windows     {len(ws)} of {ws.X.shape[-1]} samples")
+        print(f"subjects    {len(np.unique(ws.groups))}")
+        counts = ws.class_counts()
+        rate = ws.sampling_rate_hz
+    else:
+        recs = load_recordings(spec)
+        lengths = recs.lengths
+        rate = recs.sampling_rate_hz
+        print(f"recordings  {len(recs)} ({lengths.min()}-{lengths.max()} samples each)")
+        print(f"subjects    {len(np.unique(recs.groups))}: {', '.join(_natural(recs.groups))}")
+        print(f"duration    {lengths.sum() / rate / 60:.1f} min in total")
+        counts = {c: int(np.sum(recs.y == i)) for i, c in enumerate(recs.classes)}
+    print(f"rate        {rate:g} Hz" + (" (resampled)" if spec.windows.resample_hz else ""))
+    print(f"placement   {spec.signal.placement or '-'}")
+    print(
+        "channels    "
+        + ", ".join(
+            f"{c} [{u}]" for c, u in zip(spec.signal.channels, spec.signal.units, strict=True)
+        )
+    )
+    unit = "windows" if spec.source.kind == "hdf5" else "recordings"
+    print(f"classes     ({unit})")
+    for name, n in counts.items():
+        print(f"  {name:<10} {n}")
+    print(
+        f"windowing   length {spec.windows.length}, stride {spec.windows.stride} samples, "
+        f"short recordings: {spec.windows.short}"
+    )
+    return 0
+
+
+def _image_info(ims) -> int:
+    import numpy as np
+
+    print(f"images      {len(ims)} of {ims.X.shape[2]} x {ims.X.shape[3]} pixels")
+    print(f"patients    {len(np.unique(ims.groups))}")
+    print(f"channels    {ims.channels[0]} [{ims.units[0]}], values in [-1, 1]")
+    print("classes     (images)")
+    for name, n in ims.class_counts().items():
+        print(f"  {name:<10} {n}")
+    return 0
+
+
+def _natural(values) -> list[str]:
+    uniq = sorted(set(map(str, values)), key=lambda s: (len(s), s))
+    return uniq
+
+
+def _cmd_data_windows(args: argparse.Namespace) -> int:
+    from imusynth.data import (
+        count_short,
+        load_recordings,
+        load_spec,
+        load_windows,
+        window_recordings,
+        write_windows,
+    )
+
+    spec = load_spec(args.spec)
+    if spec.is_image:  # ROIs are written as they are: (N, 1, H, W), nothing to cut
+        ims = load_windows(spec)
+        write_windows(args.out, ims, source=f"spec:{args.spec}")
+        _say(
+            args,
+            f"wrote {len(ims)} images {ims.X.shape[1:]} ({ims.n_classes} classes) to {args.out}",
+        )
+        return 0
+    length = args.length or spec.windows.length
+    stride = args.stride or spec.windows.stride
+    if spec.source.kind == "hdf5":
+        ws = load_windows(spec, length=length)
+    else:
+        recs = load_recordings(spec)
+        ws = window_recordings(recs, spec, length, stride)
+        dropped = count_short(recs, length) if spec.windows.short == "drop" else 0
+        if dropped:
+            _say(args, f"dropped {dropped} recording(s) shorter than one window ({length} samples)")
+    write_windows(args.out, ws, source=f"spec:{args.spec}")
+    _say(
+        args,
+        f"wrote {len(ws)} windows of {ws.X.shape[1]} x {ws.X.shape[2]} "
+        f"({len(np.unique(ws.groups))} subjects, {ws.n_classes} classes) to {args.out}",
+    )
+    return 0
+
+
+def _add_data(sub) -> None:
+    p = sub.add_parser("data", help="inspect and window datasets")
+    dsub = p.add_subparsers(dest="data_command", required=True, parser_class=_Parser)
+    info = dsub.add_parser(
+        "info",
+        parents=[_common()],
+        help="summarise a dataset spec's data",
+        description="Print recordings, subjects, classes with counts, channels with units, "
+        "sampling rate and total duration of the data a spec describes.",
+    )
+    info.add_argument("spec", type=Path, help="dataset spec (TOML), e.g. data_specs/watch.toml")
+    info.set_defaults(func=_cmd_data_info)
+    win = dsub.add_parser(
+        "windows",
+        parents=[_common()],
+        help="cut a dataset into windows and write HDF5",
+        description="Window a spec's recordings (its default length/stride unless given) and "
+        "write them in imusynth's HDF5 format.",
+    )
+    win.add_argument("spec", type=Path, help="dataset spec (TOML)")
+    win.add_argument("--out", type=_out_path, required=True, help="output HDF5 file")
+    win.add_argument("--length", type=_positive_int, help="window length in samples")
+    win.add_argument("--stride", type=_positive_int, help="stride in samples")
+    win.set_defaults(func=_cmd_data_windows)

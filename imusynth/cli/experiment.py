@@ -1,0 +1,80 @@
+"""``imusynth experiment``: run an augmentation or rebalancing grid and print its headline."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from imusynth.cli.common import (
+    _common,
+    _out_dir,
+    _positive_int,
+    _progress,
+    _say,
+)
+
+
+def _cmd_experiment(args: argparse.Namespace) -> int:
+    from imusynth.experiments import load_experiment, run_experiment, summarise
+
+    cfg = load_experiment(args.config, quick=args.quick)
+    out = Path(args.out)
+    _say(
+        args,
+        f"experiment {cfg.name} ({cfg.kind}{', quick' if args.quick else ''}): "
+        f"{cfg.n_splits} folds x {len(cfg.seeds)} seeds x {len(cfg.train_subjects)} sizes, "
+        f"arms {', '.join(cfg.arms)}",
+    )
+    results = run_experiment(
+        cfg,
+        out,
+        jobs=args.jobs,
+        device=args.device,
+        progress=_progress(args),
+        backend=args.backend,
+    )
+    summary = summarise(results, out)
+    _say(args, _headline(summary.read_text(encoding="utf-8")))
+    _say(args, f"wrote {results}, {summary} (per-class tables) and figures in {out}")
+    return 0
+
+
+def _headline(markdown: str) -> str:
+    """The summary's title, note and first table: what a terminal shows of ``summary.md``."""
+    lines = markdown.splitlines()
+    out: list[str] = []
+    in_table = False
+    for line in lines:
+        if line.startswith("|"):
+            in_table = True
+        elif in_table:
+            break
+        out.append(line)
+    return "\n".join(out).strip()
+
+
+def _add_experiment(sub) -> None:
+    p = sub.add_parser(
+        "experiment",
+        parents=[_common()],
+        help="run an augmentation or rebalancing grid",
+        description="Run a grid of arms x training sizes x added samples x folds x seeds with "
+        "subject-wise CV (GANs and augmenters fit in-fold only), write results.csv, "
+        "summary.md and figures. An interrupted experiment resumes from the rows it has.",
+    )
+    p.add_argument(
+        "config", type=Path, help="experiment config, e.g. experiments/watch_augmentation.toml"
+    )
+    p.add_argument("--out", type=_out_dir, required=True, help="results folder")
+    p.add_argument("--jobs", type=_positive_int, default=1, help="parallel units (joblib)")
+    p.add_argument(
+        "--backend",
+        default="loky",
+        metavar="NAME",
+        help="joblib backend that runs the units: loky (default, local processes), dask (the "
+        "scheduler at DASK_SCHEDULER_ADDRESS; pip install imusynth[cluster]) or ray; on a "
+        "cluster, --jobs is the number of units one machine runs at once (it sizes torch's "
+        "threads)",
+    )
+    p.add_argument("--quick", action="store_true", help="the config's small [quick] grid")
+    p.set_defaults(func=_cmd_experiment)
