@@ -99,6 +99,11 @@ def test_evaluate_writes_metrics_and_figures(tmp_path):
     assert sorted(on_disk["figures"]) == sorted(FIGURES)
     for name in FIGURES:
         assert (out / name).stat().st_size > 1000
+    giveaway = (out / "giveaway.csv").read_text().splitlines()
+    assert giveaway[0].startswith("feature,") and len(giveaway) == 11  # header + top 10
+    assert "What gives the synthetic windows away" in report
+    for key in ("embedded_frechet_distance", "embedded_mmd", "coverage", "density"):
+        assert on_disk[key] is not None and on_disk[key + "_reference"] is not None, key
     assert not list(out.glob(".*tmp"))  # no partial files left behind
     # A generator that samples the real distribution is useful and hard to tell apart.
     assert m["trtr_accuracy"] >= 0.9 and m["tstr_accuracy"] >= 0.9 and m["trts_accuracy"] >= 0.9
@@ -113,9 +118,24 @@ def test_evaluate_ranks_a_bad_generator_worse():
     good = evaluate(train, test, make_set(["G"], seed=2, source="synthetic"), **RF)
     bad = evaluate(train, test, make_set(["G"], seed=2, source="synthetic", noise=True), **RF)
     assert bad["discriminative_score"] > 0.4 > good["discriminative_score"]
-    for key in ("frechet_distance", "mmd", "psd_distance", "autocorrelation_distance"):
+    for key in (
+        "frechet_distance",
+        "mmd",
+        "psd_distance",
+        "autocorrelation_distance",
+        "embedded_frechet_distance",
+        "embedded_mmd",
+    ):
         assert bad[key] > good[key], key
+    # On the window-feature embedding, noise lies far from real windows; the good generator
+    # lies about as far as real windows of another subject (its reference).
+    assert bad["embedded_frechet_distance"] > 5 * good["embedded_frechet_distance_reference"]
+    assert good["embedded_frechet_distance"] < 3 * good["embedded_frechet_distance_reference"]
+    assert bad["coverage"] < 0.2 < good["coverage"]
     assert bad["tstr_accuracy"] < 0.6 < good["tstr_accuracy"]
+    # The giveaway table names what separates noise from real windows almost perfectly.
+    assert abs(bad["giveaway"][0]["auc"] - 0.5) > 0.45
+    assert abs(good["giveaway"][0]["auc"] - 0.5) < abs(bad["giveaway"][0]["auc"] - 0.5)
 
 
 def test_evaluate_with_a_cnn(tmp_path):
@@ -212,7 +232,7 @@ def test_summary_rows_put_every_score_beside_its_reference():
     )
     assert rows["discriminative score (TimeGAN GRU)"][0] == "skipped"
     assert rows["TSTR accuracy"] == ("0.60", "TRTR 0.85 (real train, real test)")
-    assert rows["MMD"] == ("0.20", "real test vs real train 0.05")
+    assert rows["MMD (normalised raw windows)"] == ("0.20", "real test vs real train 0.05")
 
 
 def test_cli_evaluate_prints_each_score_with_its_reference(run_cli, tmp_path):

@@ -15,7 +15,6 @@ samples of different subjects). :func:`summary_rows` pairs each score with its r
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -26,9 +25,20 @@ import numpy as np
 from imusynth.data import WindowSet
 from imusynth.data.normalize import ChannelNormalizer
 from imusynth.data.splits import check_disjoint
-from imusynth.data.store import atomic_path
 from imusynth.errors import ConfigError, DataError
+from imusynth.evaluation.report import (
+    COVERAGE_AXES,
+    GIVEAWAY_FEATURES,
+    summary_rows,
+    write_report,
+)
 from imusynth.metrics.classification import tstr_trts
+from imusynth.metrics.embedding import (
+    WindowEmbedding,
+    embedded_coverage,
+    embedded_frechet,
+    embedded_mmd,
+)
 from imusynth.metrics.fidelity import (
     autocorrelation_distance,
     classifier_frechet_distance,
@@ -38,6 +48,7 @@ from imusynth.metrics.fidelity import (
     per_class,
     psd_distance,
 )
+from imusynth.metrics.giveaway import giveaway_report
 from imusynth.metrics.judges import (
     JudgeScore,
     heldout_discriminative_floor,
@@ -61,7 +72,14 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 CLASSIFIERS = ("frid_adar", "resnet", "rf")
-FIGURES = ("overlays.png", "psd.png", "embedding.png", "confusion.png")
+FIGURES = (
+    "overlays.png",
+    "psd.png",
+    "log_psd.png",
+    "giveaway.png",
+    "embedding.png",
+    "confusion.png",
+)
 KINEMATIC_WINDOWS = 200
 TIMEGAN_ITERATIONS = (2000, 5000)  # discriminator, predictor: the published settings
 
@@ -285,6 +303,20 @@ def evaluate(
         train.X, test.X, real_model, standardize=standardize
     )
     metrics["mmd_reference"] = mmd_rbf(z_train, z_test, seed=seed)
+    giveaway = None
+    if windows:
+        metrics.update(_embedded(train, test, synthetic, seed))
+        giveaway = giveaway_report(
+            train.X,
+            synthetic.X,
+            train.channels,
+            train.sampling_rate_hz,
+            real_groups=train.groups,
+            top=GIVEAWAY_FEATURES,
+        )
+        metrics["giveaway"] = giveaway.to_dict(orient="records")
+    else:
+        metrics["giveaway"] = None
     if windows:
         ref = per_class(psd_distance, z_train, train.y, z_test, test.y, labels)
         metrics["psd_distance_reference"] = _mean(ref.values())
@@ -321,10 +353,29 @@ def evaluate(
     }
     metrics["figures"] = []
     if out_dir is not None:
-        metrics["figures"] = _write_report(
-            Path(out_dir), metrics, reports, train, synthetic, z_train, z_syn
+        metrics["figures"] = write_report(
+            Path(out_dir), metrics, reports, train, synthetic, z_train, z_syn, giveaway
         )
     return metrics
+
+
+def _embedded(
+    train: WindowSet, test: WindowSet, synthetic: WindowSet, seed: int
+) -> dict[str, float]:
+    """Fréchet distance, MMD and coverage on window features standardised on real training
+    windows, each beside the same score of the real test subjects (its reference)."""
+    embedding = WindowEmbedding().fit(train.X)
+    # Coverage on the first principal axes: in all ~200 feature dimensions every subject
+    # sits in a region of its own, and held-out real subjects cover only a few per cent.
+    axes = WindowEmbedding(n_components=COVERAGE_AXES).fit(train.X)
+    out: dict[str, float] = {}
+    for suffix, other in (("", synthetic), ("_reference", test)):
+        out["embedded_frechet_distance" + suffix] = embedded_frechet(train.X, other.X, embedding)
+        out["embedded_mmd" + suffix] = embedded_mmd(train.X, other.X, embedding, seed=seed)
+        cover = embedded_coverage(train.X, other.X, axes, seed=seed)
+        for key, value in cover.items():
+            out[key + suffix] = value
+    return out
 
 
 def _judges(
@@ -399,95 +450,6 @@ def _judges(
     return out
 
 
-def summary_rows(metrics: Mapping[str, Any]) -> list[tuple[str, str, str]]:
-    """Each headline score of an :func:`evaluate` report beside what to read it against.
-
-    Returns ``(name, value, reference)`` rows of text; no score without its reference.
-
-    Examples
-    --------
-    >>> m = {"discriminative_score": 0.49, "discriminative_score_sd": 0.01,
-    ...      "discriminative_score_floor": 0.08, "discriminative_score_floor_sd": 0.04}
-    >>> summary_rows(m)[0]  # doctest: +NORMALIZE_WHITESPACE
-    ('discriminative score (subject-held-out)', '0.49 ± 0.01',
-     'real vs real floor 0.08 ± 0.04; 0 = indistinguishable, 0.5 = always told apart')
-    """
-    m = metrics
-    rows = []
-    floor = m.get("discriminative_score_floor")
-    floor_text = (
-        "real vs real floor n/a (needs 4 training subjects)"
-        if floor is None
-        else f"real vs real floor {_pm(floor, m.get('discriminative_score_floor_sd'))}"
-    )
-    rows.append(
-        (
-            "discriminative score (subject-held-out)",
-            _pm(m.get("discriminative_score"), m.get("discriminative_score_sd")),
-            f"{floor_text}; 0 = indistinguishable, 0.5 = always told apart",
-        )
-    )
-    gru = m.get("timegan_discriminative_score") is not None
-    gru_ref = _num(m.get("timegan_discriminative_score_reference"))
-    rows.append(
-        (
-            "discriminative score (TimeGAN GRU)",
-            _num(m.get("timegan_discriminative_score")) if gru else "skipped",
-            (
-                f"real vs real of other subjects {gru_ref}"
-                "; split by window as published: TimeGAN 0.10 stocks - 0.24 energy, HAR GANs "
-                "0.45-0.50"
-            )
-            if gru
-            else "TimeGAN's post-hoc GRU judges were not run",
-        )
-    )
-    if gru:
-        rows.append(
-            (
-                "predictive score (TimeGAN GRU, MAE)",
-                _num(m.get("timegan_predictive_score")),
-                f"trained on real windows of other subjects "
-                f"{_num(m.get('timegan_predictive_score_reference'))}; lower is better",
-            )
-        )
-    if m.get("discriminative_score_random_split") is not None:
-        ref = _num(m.get("discriminative_score_random_split_reference"))
-        rows.append(
-            (
-                "discriminative score (random split)",
-                _num(m["discriminative_score_random_split"]),
-                f"real test vs real train {ref}; splits subjects' windows, so it also "
-                "recognises subjects",
-            )
-        )
-    trtr = _num(m.get("trtr_accuracy"))
-    for key, name in (("tstr", "TSTR accuracy"), ("trts", "TRTS accuracy")):
-        if key + "_accuracy" in m:
-            rows.append((name, _num(m[key + "_accuracy"]), f"TRTR {trtr} (real train, real test)"))
-    for key, name in (
-        ("frechet_distance", "Fréchet distance (classifier features)"),
-        ("mmd", "MMD"),
-        ("psd_distance", "PSD distance (dB)"),
-    ):
-        if m.get(key) is not None:
-            ref = _num(m.get(key + "_reference"))
-            rows.append((name, _num(m[key]), f"real test vs real train {ref}"))
-    return rows
-
-
-def _pm(mean: float | None, sd: float | None) -> str:
-    if mean is None:
-        return "n/a"
-    return f"{mean:.2f}" if sd is None else f"{mean:.2f} ± {sd:.2f}"
-
-
-def _num(value: Any) -> str:
-    if value is None:
-        return "n/a"
-    return f"{value:.3g}" if abs(value) >= 10 else f"{value:.2f}"
-
-
 def _per_class_table(
     reports: dict[str, dict[str, Any]],
     per: dict[str, dict[str, Any]],
@@ -508,59 +470,6 @@ def _per_class_table(
             row[key] = values[name]
         table[name] = row
     return table
-
-
-def _write_report(
-    out: Path,
-    metrics: dict[str, Any],
-    reports: dict[str, dict[str, Any]],
-    train: WindowSet,
-    synthetic: WindowSet,
-    z_train: np.ndarray,
-    z_syn: np.ndarray,
-) -> list[str]:
-    from imusynth.plots.eval import (
-        plot_class_overlays,
-        plot_confusion_matrices,
-        plot_embedding,
-        plot_psd,
-    )
-
-    out.mkdir(parents=True, exist_ok=True)
-    names = list(train.classes)
-    figures = {
-        "confusion.png": plot_confusion_matrices(
-            {k.upper(): np.asarray(reports[k]["confusion_matrix"]) for k in reports}, names
-        ),
-        "embedding.png": plot_embedding(z_train, train.y, z_syn, synthetic.y, names),
-    }
-    if train.X.ndim == 3:
-        args = (train.X, train.y, synthetic.X, synthetic.y, names, list(train.channels))
-        kw = {"fs": train.sampling_rate_hz, "units": list(train.units)}
-        figures["overlays.png"] = plot_class_overlays(*args, **kw)
-        figures["psd.png"] = plot_psd(*args, **kw)
-    written = []
-    for name, fig in figures.items():
-        with atomic_path(out / name) as tmp:
-            fig.savefig(tmp, dpi=110, format="png")
-        written.append(name)
-    metrics["figures"] = sorted(written)
-    with atomic_path(out / "metrics.json") as tmp:
-        tmp.write_text(json.dumps(metrics, indent=2, allow_nan=False) + "\n")
-    lines = ["# Evaluation of a synthetic window set", "", "| score | value | read against |"]
-    lines.append("|---|---|---|")
-    lines += [f"| {name} | {value} | {ref} |" for name, value, ref in summary_rows(metrics)]
-    cfg = metrics["config"]
-    lines += [
-        "",
-        f"Real training subjects {', '.join(cfg['train_subjects'])}; test subjects "
-        f"{', '.join(cfg['test_subjects'])}; {cfg['n_synthetic']} synthetic windows. Full "
-        "numbers, per class and per judge repetition, in metrics.json.",
-        "",
-    ]
-    with atomic_path(out / "report.md") as tmp:
-        tmp.write_text("\n".join(lines), encoding="utf-8")
-    return sorted(written)
 
 
 def _mean(values: Any) -> float | None:
