@@ -10,6 +10,9 @@ seglearn) this prints:
 * the old **random-split** discriminative score of real vs real windows of two disjoint
   groups of subjects: windows of one subject land on both sides of its split, so the
   forest recognises subjects and calls two real samples different (far from 0);
+* Fréchet distance and MMD of held-out real subjects and of the noise, on raw flattened
+  (channel-normalised) windows and on the window-feature embedding fit on the first half of
+  the subjects (:class:`~imusynth.metrics.embedding.WindowEmbedding`);
 * with ``--gru``, TimeGAN's post-hoc GRU discriminative score (split by window, as published)
   of the same real vs real pair and of the noise (slow: minutes per score on a CPU).
 
@@ -28,12 +31,16 @@ import numpy as np
 import torch
 
 from imusynth.data import load_windows
+from imusynth.data.normalize import ChannelNormalizer
 from imusynth.metrics import (
     discriminative_score,
+    frechet_distance,
     heldout_discriminative_floor,
     heldout_discriminative_score,
+    mmd_rbf,
     timegan_discriminative_score,
 )
+from imusynth.metrics.embedding import WindowEmbedding, embedded_frechet, embedded_mmd
 
 
 def matched_noise(X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -86,6 +93,21 @@ def main() -> None:
     print("random split (discriminative_score), forest on window features")
     mean, sd = np.mean(old), np.std(old, ddof=1)
     print(f"  real vs real, disjoint subject halves    {mean:.2f} ± {sd:.2f}   {_vals(old)}")
+
+    # Distances: fit on the first half of the subjects, compare the other half and the noise.
+    a = halves[0]
+    norm = ChannelNormalizer().fit(X[a])
+    flat = {k: norm.transform(v).reshape(len(v), -1) for k, v in (("fit", X[a]), ("held", X[~a]))}
+    flat["noise"] = norm.transform(noise[~a]).reshape(int((~a).sum()), -1)
+    emb = WindowEmbedding().fit(X[a])
+    print("distances to the real windows of the first subject half (lower = closer)")
+    for name, other, raw in (("held-out real", X[~a], "held"), ("noise", noise[~a], "noise")):
+        print(
+            f"  {name:<14} raw windows: Fréchet {frechet_distance(flat['fit'], flat[raw]):.4g}, "
+            f"MMD {mmd_rbf(flat['fit'], flat[raw], seed=args.seed):.4g};  "
+            f"embedding: Fréchet {embedded_frechet(X[a], other, emb):.4g}, "
+            f"MMD {embedded_mmd(X[a], other, emb, seed=args.seed):.4g}"
+        )
 
     if args.gru:
         start = time.perf_counter()
