@@ -30,6 +30,7 @@ import torch.distributed as dist
 from imusynth.errors import ConfigError
 
 __all__ = [
+    "SMALL_MACHINE_CORES",
     "DistContext",
     "apply_thread_policy",
     "distributed_context",
