@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -191,12 +191,13 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 
 
 @contextlib.contextmanager
-def seeded(seed: int) -> Iterator[None]:
+def seeded(seed: int, devices: Sequence[int] = ()) -> Iterator[None]:
     """Scope the global torch RNG to ``seed`` while modules are built, then restore it.
 
     PyTorch's default initialisers and spectral norm's power-iteration vectors draw from
     the global RNG and take no generator; forking it makes construction reproducible from
-    the caller's seed without leaving any trace on the caller's global state.
+    the caller's seed without leaving any trace on the caller's global state. ``devices``:
+    the CUDA devices whose RNG is forked too (dropout on a GPU draws from it).
 
     Examples
     --------
@@ -207,6 +208,6 @@ def seeded(seed: int) -> Iterator[None]:
     >>> bool(torch.equal(a, b))
     True
     """
-    with torch.random.fork_rng(devices=[]):
+    with torch.random.fork_rng(devices=list(devices)):
         torch.manual_seed(seed)
         yield
