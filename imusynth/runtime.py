@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -191,13 +191,13 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 
 
 @contextlib.contextmanager
-def seeded(seed: int, devices: Sequence[int] = ()) -> Iterator[None]:
+def seeded(seed: int, device: torch.device | None = None) -> Iterator[None]:
     """Scope the global torch RNG to ``seed`` while modules are built, then restore it.
 
     PyTorch's default initialisers and spectral norm's power-iteration vectors draw from
     the global RNG and take no generator; forking it makes construction reproducible from
-    the caller's seed without leaving any trace on the caller's global state. ``devices``:
-    the CUDA devices whose RNG is forked too (dropout on a GPU draws from it).
+    the caller's seed without leaving any trace on the caller's global state. On a CUDA
+    ``device`` that device's RNG is forked and seeded too (dropout on a GPU draws from it).
 
     Examples
     --------
@@ -208,6 +208,7 @@ def seeded(seed: int, devices: Sequence[int] = ()) -> Iterator[None]:
     >>> bool(torch.equal(a, b))
     True
     """
-    with torch.random.fork_rng(devices=list(devices)):
+    devices = [device.index or 0] if device is not None and device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
         yield

@@ -240,8 +240,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         # reproducible without changing the caller's RNG state.
         if seed is None:
             return contextlib.nullcontext()
-        devices = [self.device_.index or 0] if self.device_.type == "cuda" else []
-        return seeded(int(seed), devices)
+        return seeded(int(seed), self.device_)
 
 
 def _check_X(X: np.ndarray) -> np.ndarray:
