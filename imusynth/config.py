@@ -206,12 +206,11 @@ def apply_overrides(cfg: T, overrides: Iterable[str]) -> T:
 
     Examples
     --------
-    >>> from dataclasses import dataclass
-    >>> @dataclass
-    ... class Opt:
-    ...     lr: float = 0.1
-    >>> apply_overrides(Opt(), ["lr=0.5"]).lr
-    0.5
+    >>> from dataclasses import make_dataclass
+    >>> Opt = make_dataclass("Opt", [("lr", float, 0.1), ("steps", int, 10)])
+    >>> cfg = apply_overrides(Opt(), ["lr=0.5", "steps=20"])
+    >>> cfg.lr, cfg.steps
+    (0.5, 20)
     """
     cfg = _copy(cfg)
     for item in overrides:

@@ -1,12 +1,13 @@
 """Old home of the experiment runner, kept for one release: use :mod:`imusynth.experiments`.
 
-Re-exports the public names that ``imusynth.runner`` had; the code lives in
-:mod:`imusynth.experiments` (config, grid, arms, backends, run, report),
-:mod:`imusynth.augment.recipes` (the augmentation recipes) and
-:mod:`imusynth.metrics.classification` (sensitivity and specificity).
+Re-exports the public names that ``imusynth.runner`` had (and those of
+:mod:`imusynth.experiments`); the code lives in :mod:`imusynth.experiments` (config, grid,
+arms, backends, run, report), :mod:`imusynth.augment.recipes` (the augmentation recipes)
+and :mod:`imusynth.metrics.classification` (sensitivity and specificity).
 """
 
-from imusynth.augment.recipes import classical_augmenter, image_augmenter
+from imusynth import experiments
+from imusynth.experiments import *  # noqa: F403 - the alias re-exports the package's names
 from imusynth.experiments.config import (
     AUG_ARMS,
     CONFIG_INFO,
@@ -15,21 +16,13 @@ from imusynth.experiments.config import (
     KINDS,
     REB_ARMS,
     WINDOW_GENERATORS,
-    ExperimentConfig,
-    load_experiment,
-    load_saved_config,
 )
-from imusynth.experiments.grid import Unit, Wording, iter_rows
-from imusynth.experiments.report import (
-    METRICS,
-    confusion_matrix_of,
-    sensitivity_specificity_tables,
-    summarise,
-)
-from imusynth.experiments.run import run_experiment
+from imusynth.experiments.grid import Unit
+from imusynth.experiments.report import METRICS
 from imusynth.metrics.classification import sensitivity_specificity
 
 __all__ = [
+    *experiments.__all__,
     "AUG_ARMS",
     "CONFIG_INFO",
     "DATA_INFO",
@@ -38,17 +31,6 @@ __all__ = [
     "METRICS",
     "REB_ARMS",
     "WINDOW_GENERATORS",
-    "ExperimentConfig",
     "Unit",
-    "Wording",
-    "classical_augmenter",
-    "confusion_matrix_of",
-    "image_augmenter",
-    "iter_rows",
-    "load_experiment",
-    "load_saved_config",
-    "run_experiment",
     "sensitivity_specificity",
-    "sensitivity_specificity_tables",
-    "summarise",
 ]

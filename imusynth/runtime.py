@@ -30,6 +30,7 @@ import torch.distributed as dist
 from imusynth.errors import ConfigError
 
 __all__ = [
+    "SMALL_MACHINE_CORES",
     "DistContext",
     "apply_thread_policy",
     "distributed_context",
@@ -190,12 +191,13 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 
 
 @contextlib.contextmanager
-def seeded(seed: int) -> Iterator[None]:
+def seeded(seed: int, device: torch.device | None = None) -> Iterator[None]:
     """Scope the global torch RNG to ``seed`` while modules are built, then restore it.
 
     PyTorch's default initialisers and spectral norm's power-iteration vectors draw from
     the global RNG and take no generator; forking it makes construction reproducible from
-    the caller's seed without leaving any trace on the caller's global state.
+    the caller's seed without leaving any trace on the caller's global state. On a CUDA
+    ``device`` that device's RNG is forked and seeded too (dropout on a GPU draws from it).
 
     Examples
     --------
@@ -206,6 +208,7 @@ def seeded(seed: int) -> Iterator[None]:
     >>> bool(torch.equal(a, b))
     True
     """
-    with torch.random.fork_rng(devices=[]):
+    devices = [device.index or 0] if device is not None and device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
         yield

@@ -27,22 +27,8 @@ the image-only :func:`train_run` and :func:`load_run`.
 import importlib
 from typing import Any
 
-from imusynth.gan.api import (
-    balance,
-    balance_images,
-    balance_windows,
-    is_image_run,
-    load_image_run,
-    load_run,
-    modality_for,
-    sample,
-    sample_image_arrays,
-    sample_images,
-    sample_run,
-    sample_windows,
-    train_image_run,
-    train_run,
-)
+from imusynth.gan import api
+from imusynth.gan.api import *  # noqa: F403 - the run API is the package's
 from imusynth.gan.images import IMAGES, ImageGANRun, class_batch_loader
 from imusynth.gan.runs import CONFIG_NAME, META_NAME, SYNTHETIC_GROUP
 from imusynth.gan.windows import (
@@ -53,39 +39,6 @@ from imusynth.gan.windows import (
     load_training_windows,
 )
 
-__all__ = [
-    "CONFIG_NAME",
-    "IMAGES",
-    "META_NAME",
-    "SIDES",
-    "SYNTHETIC_GROUP",
-    "WINDOWS",
-    "CGANOverSampler",
-    "ConditionalGAN",
-    "GANRun",
-    "ImageGAN",
-    "ImageGANRun",
-    "NotFittedError",
-    "balance",
-    "balance_images",
-    "balance_windows",
-    "class_batch_loader",
-    "fast_variation",
-    "is_image_run",
-    "load_image_run",
-    "load_run",
-    "load_training_windows",
-    "modality_for",
-    "sample",
-    "sample_image_arrays",
-    "sample_images",
-    "sample_run",
-    "sample_windows",
-    "train_image_run",
-    "train_run",
-]
-
-
 # Lazy (PEP 562): name -> module. The estimators need scikit-learn and the over-sampler
 # imbalanced-learn; the run API needs neither.
 _LAZY = {
@@ -94,6 +47,22 @@ _LAZY = {
     "NotFittedError": "imusynth.gan.estimators",
     "CGANOverSampler": "imusynth.gan.oversampler",
 }
+
+__all__ = [
+    *api.__all__,
+    *_LAZY,
+    "CONFIG_NAME",
+    "IMAGES",
+    "META_NAME",
+    "SIDES",
+    "SYNTHETIC_GROUP",
+    "WINDOWS",
+    "GANRun",
+    "ImageGANRun",
+    "class_batch_loader",
+    "fast_variation",
+    "load_training_windows",
+]
 
 
 def __getattr__(name: str) -> Any:

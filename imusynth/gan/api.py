@@ -119,13 +119,27 @@ def train_run(
     >>> cfg = load_config("experiments/watch_cgan.toml", ["train.steps=2"])  # doctest: +SKIP
     >>> run = train_run(cfg, load_training_windows(cfg), "runs/tiny")  # doctest: +SKIP
     """
+    return _checked_fit(None, config, windows, out_dir, resume, device, progress, callbacks, plots)
+
+
+def _checked_fit(
+    modality: Modality | None,
+    config: GANConfig,
+    data: WindowSet,
+    out_dir: str | Path | None,
+    *options: Any,
+) -> Run:
+    """:func:`fit_run` after the config checks; ``modality`` ``None``: from ``data``.
+
+    ``options`` are ``resume, device, progress, callbacks, plots``, in that order."""
     validate_config(config)
-    modality = modality_for(windows, config)
+    modality = modality or modality_for(data, config)
     modality.check_config(config)
+    resume, device, progress, callbacks, plots = options
     run, _ = fit_run(
         modality,
         config,
-        windows,
+        data,
         out_dir,
         resume=resume,
         device=device,
@@ -182,20 +196,7 @@ def train_image_run(
     plots: bool = True,
 ) -> ImageGANRun:
     """:func:`train_run` for images only (``model.generator`` ``"dcgan"`` or ``"acgan"``)."""
-    validate_config(config)
-    IMAGES.check_config(config)
-    run, _ = fit_run(
-        IMAGES,
-        config,
-        images,
-        out_dir,
-        resume=resume,
-        device=device,
-        progress=progress,
-        callbacks=callbacks,
-        plots=plots,
-    )
-    return run
+    return _checked_fit(IMAGES, config, images, out_dir, resume, device, progress, callbacks, plots)
 
 
 # ----------------------------------------------------------------------------- loading

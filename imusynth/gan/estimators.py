@@ -38,6 +38,19 @@ __all__ = ["ConditionalGAN", "GANEstimator", "ImageGAN", "NotFittedError"]
 _OPTIONAL_INT = [Integral, None]
 _OPTIONAL_REAL = [Real, None]
 _OPTIONAL_BOOL = ["boolean", None]
+# Estimator parameter -> config section, for the parameters both estimators take; the
+# defaults live in the config dataclasses only.
+_COMMON_SECTIONS: dict[str, str] = {
+    "generator": "model",
+    "latent_dim": "model",
+    "loss": "train",
+    "steps": "train",
+    "batch_size": "train",
+    "lr_g": "train",
+    "lr_d": "train",
+    "ema_decay": "train",
+    "seed": "train",
+}
 _COMMON_CONSTRAINTS: dict[str, list] = {
     "config": [GANConfig, None],
     "generator": [str, None],
@@ -200,23 +213,14 @@ class ConditionalGAN(GANEstimator):
     """
 
     _modality = WINDOWS
-    # Estimator parameter -> config section; the defaults live in the config dataclasses only.
     _param_sections: ClassVar[Mapping[str, str]] = {
-        "generator": "model",
-        "latent_dim": "model",
+        **_COMMON_SECTIONS,
         "spectral_norm": "model",
         "ac_head": "model",
         "condition_on_side": "model",
-        "loss": "train",
-        "steps": "train",
-        "batch_size": "train",
         "n_critic": "train",
-        "lr_g": "train",
-        "lr_d": "train",
-        "ema_decay": "train",
         "r1_weight": "train",
         "instance_noise": "train",
-        "seed": "train",
     }
     _parameter_constraints: ClassVar[dict[str, list]] = {
         **_COMMON_CONSTRAINTS,
@@ -370,18 +374,10 @@ class ImageGAN(GANEstimator):
 
     _modality = IMAGES
     _param_sections: ClassVar[Mapping[str, str]] = {
-        "generator": "model",
-        "latent_dim": "model",
+        **_COMMON_SECTIONS,
         "g_width": "model",
         "d_width": "model",
         "minibatch_std": "model",
-        "loss": "train",
-        "steps": "train",
-        "batch_size": "train",
-        "lr_g": "train",
-        "lr_d": "train",
-        "ema_decay": "train",
-        "seed": "train",
     }
     _parameter_constraints: ClassVar[dict[str, list]] = {
         **_COMMON_CONSTRAINTS,

@@ -20,7 +20,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from imusynth.data.normalize import ChannelNormalizer
 from imusynth.errors import ConfigError, DataError
 from imusynth.models.classifiers import ARCHS, build_classifier_net
-from imusynth.runtime import resolve_device
+from imusynth.runtime import resolve_device, seeded
 from imusynth.train.classify import (
     ClassifierTrainConfig,
     group_validation_split,
@@ -240,11 +240,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         # reproducible without changing the caller's RNG state.
         if seed is None:
             return contextlib.nullcontext()
-        devices = [self.device_.index or 0] if self.device_.type == "cuda" else []
-        stack = contextlib.ExitStack()
-        stack.enter_context(torch.random.fork_rng(devices=devices))
-        torch.manual_seed(int(seed))
-        return stack
+        return seeded(int(seed), self.device_)
 
 
 def _check_X(X: np.ndarray) -> np.ndarray:
