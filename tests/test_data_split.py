@@ -88,6 +88,14 @@ def test_class_of_one_subject_is_named():
         split_by_subject(ws, n_test=2)
 
 
+def test_synthetic_rows_are_refused():
+    ws = _paired()
+    ws.is_synthetic[:2] = True
+    with pytest.raises(DataError, match="2 synthetic rows") as exc:
+        split_by_subject(ws, n_test=3)
+    assert exc.value.field == "is_synthetic"
+
+
 # ----------------------------------------------------------------------------- the CLI
 
 

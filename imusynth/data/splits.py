@@ -100,8 +100,9 @@ def split_by_subject(
     Raises
     ------
     DataError
-        A bad count or fraction, an unknown subject, or a class that cannot be put on both
-        sides (the message names the class); ``field`` is the offending parameter.
+        A bad count or fraction, an unknown subject, synthetic rows, or a class that cannot
+        be put on both sides (the message names the class); ``field`` is the offending
+        parameter.
 
     Examples
     --------
@@ -127,6 +128,12 @@ def split_by_subject(
         raise DataError(
             "give exactly one of n_test, fraction or test_groups",
             field=given[-1] if given else "n_test",
+        )
+    n_synthetic = int(np.sum(ws.is_synthetic))
+    if n_synthetic:  # their group is not a subject: split real windows, then generate
+        raise DataError(
+            f"{n_synthetic} synthetic rows; split the real windows before adding synthetic ones",
+            field="is_synthetic",
         )
     groups = np.asarray(ws.groups).astype(str)
     subjects = np.array(sorted(set(groups.tolist()), key=lambda s: (len(s), s)))
