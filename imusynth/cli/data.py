@@ -1,4 +1,5 @@
-"""``imusynth data info`` and ``imusynth data windows``: inspect and window datasets."""
+"""``imusynth data info``, ``imusynth data windows`` and ``imusynth data split``: inspect,
+window and split datasets."""
 
 from __future__ import annotations
 
@@ -14,6 +15,14 @@ from imusynth.cli.common import (
     _positive_int,
     _say,
 )
+from imusynth.errors import ConfigError, DataError
+
+# The library's parameter names as the command line spells them, for one-line errors.
+_SPLIT_FIELDS = {
+    "n_test": "--test-subjects",
+    "fraction": "--test-fraction",
+    "test_groups": "--test-groups",
+}
 
 
 def _cmd_data_info(args: argparse.Namespace) -> int:
@@ -114,6 +123,49 @@ def _cmd_data_windows(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_data_split(args: argparse.Namespace) -> int:
+    from imusynth.data import atomic_path, read_windows, write_windows
+    from imusynth.data.splits import split_by_subject
+
+    src, train_out, test_out = (Path(p).resolve() for p in (args.windows, args.train, args.test))
+    if train_out == test_out:
+        raise ConfigError("--train and --test name the same file", path=args.test, field="--test")
+    for out, opt in ((train_out, "--train"), (test_out, "--test")):
+        if out == src:
+            raise ConfigError("would overwrite the input windows file", path=out, field=opt)
+    ws = read_windows(args.windows)
+    groups = None
+    if args.test_groups is not None:
+        groups = [g.strip() for g in args.test_groups.split(",") if g.strip()]
+    try:
+        train, test = split_by_subject(
+            ws,
+            n_test=args.test_subjects,
+            fraction=args.test_fraction,
+            test_groups=groups,
+            seed=args.seed,
+        )
+    except DataError as exc:
+        field = _SPLIT_FIELDS.get(exc.field or "", exc.field)
+        raise DataError(exc.message, path=args.windows, field=field) from None
+    source = f"split:{args.windows} seed={args.seed}"
+    # Both temporaries are written before either is renamed into place: an error leaves
+    # neither file, never a training file without its test file.
+    with (
+        atomic_path(args.train, field="--train") as tr,
+        atomic_path(args.test, field="--test") as te,
+    ):
+        write_windows(tr, train, source=source)
+        write_windows(te, test, source=source)
+    for name, part, out in (("train", train, args.train), ("test", test, args.test)):
+        subjects = _natural(part.groups)
+        _say(args, f"{name:<5} {len(part)} windows, {len(subjects)} subjects -> {out}")
+        _say(args, f"  subjects  {', '.join(subjects)}")
+        counts = ", ".join(f"{c} {n}" for c, n in part.class_counts().items())
+        _say(args, f"  classes   {counts}")
+    return 0
+
+
 def _add_data(sub) -> None:
     p = sub.add_parser("data", help="inspect and window datasets")
     dsub = p.add_subparsers(dest="data_command", required=True, parser_class=_Parser)
@@ -138,3 +190,34 @@ def _add_data(sub) -> None:
     win.add_argument("--length", type=_positive_int, help="window length in samples")
     win.add_argument("--stride", type=_positive_int, help="stride in samples")
     win.set_defaults(func=_cmd_data_windows)
+    split = dsub.add_parser(
+        "split",
+        parents=[_common("seed of the draw of test subjects")],
+        help="split a windows file into subject-disjoint train and test files",
+        description="Write the windows of some subjects to --test and the rest to --train, "
+        "no subject on both sides, every class recorded on both sides (an error names a class "
+        "that cannot be). Test subjects are drawn with --seed, or named with --test-groups.",
+    )
+    split.add_argument("windows", type=Path, help="HDF5 windows file (from data windows)")
+    split.add_argument("--train", type=_out_path, required=True, help="output training file")
+    split.add_argument("--test", type=_out_path, required=True, help="output test file")
+    how = split.add_mutually_exclusive_group(required=True)
+    how.add_argument("--test-subjects", type=_positive_int, metavar="N", help="N test subjects")
+    how.add_argument(
+        "--test-fraction",
+        type=_fraction,
+        metavar="F",
+        help="this share of the subjects (0 < F < 1, rounded; at least one on each side)",
+    )
+    how.add_argument("--test-groups", metavar="S1,S2", help="the test subjects, named")
+    split.set_defaults(func=_cmd_data_split)
+
+
+def _fraction(value: str) -> float:
+    try:
+        f = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {value!r}") from None
+    if not 0.0 < f < 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
+    return f

@@ -4,6 +4,8 @@ GAN into a run folder, and write synthetic windows from one."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import hashlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,6 +20,10 @@ from imusynth.cli.common import (
     _say,
 )
 from imusynth.errors import ConfigError
+
+# Beside config.toml: the SHA-256 of the windows file a run trained on, as `sha256sum`
+# writes it (`sha256sum -c data.sha256` checks the file has not changed since).
+DATA_HASH_NAME = "data.sha256"
 
 # Rows of one `sample` call: beyond this a typo (a billion per class) is refused up front.
 MAX_PER_CLASS = 1_000_000
@@ -73,6 +79,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
                 path=run_dir,
                 field="--out",
             )
+        config, data_hash = _data_provenance(config, args.data)
+        if args.resume and data_hash is not None:
+            _check_same_data(run_dir, data_hash, "--data" if args.data else "data.windows")
         if ctx.active:
             import torch.distributed as dist
 
@@ -95,6 +104,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         )
         if ctx.is_main:
             (run_dir / "config.toml").write_text(config_to_toml(config))
+            if data_hash is not None:
+                (run_dir / DATA_HASH_NAME).write_text(f"{data_hash}  {config.data.windows}\n")
             _say(
                 args,
                 f"wrote run folder {run_dir} (checkpoint, config.toml, metrics.csv, figures) "
@@ -103,6 +114,45 @@ def _cmd_train(args: argparse.Namespace) -> int:
     finally:
         shutdown_distributed()
     return 0
+
+
+def _data_provenance(config, data: Path | None):
+    """``config`` naming the windows file it trains on, and that file's SHA-256.
+
+    A windows file (``--data``, or the config's own ``data.windows``) replaces the spec, so
+    the run's config names the file by its absolute path (a run folder is read from other
+    working directories) and no spec, nor a spec's window length and stride, that it did
+    not use. Trained from a spec: ``config`` as it is and no hash.
+    """
+    path = data or config.data.windows
+    if not path:
+        return config, None
+    path = Path(path).resolve()
+    section = dataclasses.replace(config.data, windows=str(path), spec="", length=None, stride=None)
+    return dataclasses.replace(config, data=section), _sha256(path)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _check_same_data(run_dir: Path, data_hash: str, field: str) -> None:
+    """Refuse to resume a run on windows other than those it was trained on."""
+    recorded = run_dir / DATA_HASH_NAME
+    if not recorded.is_file():
+        return
+    before, _, name = recorded.read_text(encoding="utf-8").strip().partition("  ")
+    if before != data_hash:
+        raise ConfigError(
+            f"the run was trained on other windows ({name or 'unknown file'}, SHA-256 "
+            f"{before[:12]}...); resume it with the same file",
+            path=run_dir,
+            field=field,
+        )
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:
