@@ -7,13 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from imusynth.cli.common import (
-    _command,
-    _command_group,
-    _out_option,
-    _positive_int,
-    _say,
-)
+from imusynth.cli.common import _command, _command_group, _out_option, _positive_int, _say
 
 
 def _cmd_data_info(args: argparse.Namespace) -> int:

@@ -10,13 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from imusynth.cli.common import (
-    _command,
-    _new_out_dir,
-    _progress,
-    _repo_file,
-    _say,
-)
+from imusynth.cli.common import _command, _new_out_dir, _progress, _repo_file, _say
 from imusynth.cli.gan import _config_option, _gan_config, _set_option
 from imusynth.errors import ConfigError, ImusynthError
 

@@ -5,14 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from imusynth.cli.common import (
-    _command,
-    _out_dir,
-    _out_option,
-    _positive_int,
-    _progress,
-    _say,
-)
+from imusynth.cli.common import _command, _out_dir, _out_option, _positive_int, _progress, _say
 
 
 def _cmd_experiment(args: argparse.Namespace) -> int:

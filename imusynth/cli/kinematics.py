@@ -7,13 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from imusynth.cli.common import (
-    _command,
-    _out_option,
-    _positive_int,
-    _progress,
-    _say,
-)
+from imusynth.cli.common import _command, _out_option, _positive_int, _progress, _say
 from imusynth.errors import ConfigError
 
 

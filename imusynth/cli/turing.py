@@ -5,14 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from imusynth.cli.common import (
-    _command,
-    _command_group,
-    _out_dir,
-    _out_option,
-    _positive_int,
-    _say,
-)
+from imusynth.cli.common import _command, _command_group, _out_dir, _out_option, _positive_int, _say
 
 
 def _cmd_turing_make(args: argparse.Namespace) -> int:
