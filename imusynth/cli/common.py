@@ -1,6 +1,7 @@
 """What every command shares: the common options, the parser that reports errors on one
-line, output-path checks made when the command line is parsed, and the error handling that
-turns a user error into one line and exit code 2."""
+line, the builders of a command (:func:`_command`, :func:`_command_group`, its ``--out``),
+output-path checks made when the command line is parsed, and the error handling that turns a
+user error into one line and exit code 2."""
 
 from __future__ import annotations
 
