@@ -1,6 +1,7 @@
 """What every command shares: the common options, the parser that reports errors on one
-line, output-path checks made when the command line is parsed, and the error handling that
-turns a user error into one line and exit code 2."""
+line, the builders of a command (:func:`_command`, :func:`_command_group`, its ``--out``),
+output-path checks made when the command line is parsed, and the error handling that turns a
+user error into one line and exit code 2."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import argparse
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from imusynth.errors import ConfigError, ImusynthError
 
@@ -132,6 +135,40 @@ def _out_dir(value: str) -> Path:
 def _new_out_dir(value: str) -> Path:
     """An output folder; missing parent folders are created too (the demo's first run)."""
     return check_output(value, folder=True, parents=True)
+
+
+def _command(
+    sub: Any,
+    name: str,
+    func: Callable[[argparse.Namespace], int],
+    *,
+    summary: str,
+    description: str,
+    seed_help: str = "random seed",
+    **defaults: Any,
+) -> argparse.ArgumentParser:
+    """Add command ``name`` with the common options, bound to ``func`` (``args.func``).
+
+    ``summary`` is its line in the parent's ``--help``; ``defaults`` go to ``set_defaults``.
+    """
+    p = sub.add_parser(name, parents=[_common(seed_help)], help=summary, description=description)
+    p.set_defaults(func=func, **defaults)
+    return p
+
+
+def _command_group(sub: Any, name: str, summary: str) -> Any:
+    """Add the group ``imusynth NAME COMMAND``; returns the subparsers of its commands."""
+    p = sub.add_parser(name, help=summary)
+    return p.add_subparsers(dest=f"{name}_command", required=True, parser_class=_Parser)
+
+
+def _out_option(
+    p: argparse.ArgumentParser,
+    check: Callable[[str], Path] = _out_path,
+    what: str = "output HDF5 file",
+) -> None:
+    """The required ``--out`` of a command, checked by ``check`` when it is parsed."""
+    p.add_argument("--out", type=check, required=True, help=what)
 
 
 def _repo_file(*parts: str) -> Path:

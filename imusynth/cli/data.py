@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 
 from imusynth.cli.common import (
-    _common,
+    _command,
+    _command_group,
+    _out_option,
     _out_path,
-    _Parser,
     _positive_int,
     _say,
 )
@@ -167,36 +168,37 @@ def _cmd_data_split(args: argparse.Namespace) -> int:
 
 
 def _add_data(sub) -> None:
-    p = sub.add_parser("data", help="inspect and window datasets")
-    dsub = p.add_subparsers(dest="data_command", required=True, parser_class=_Parser)
-    info = dsub.add_parser(
+    dsub = _command_group(sub, "data", "inspect and window datasets")
+    info = _command(
+        dsub,
         "info",
-        parents=[_common()],
-        help="summarise a dataset spec's data",
+        _cmd_data_info,
+        summary="summarise a dataset spec's data",
         description="Print recordings, subjects, classes with counts, channels with units, "
         "sampling rate and total duration of the data a spec describes.",
     )
     info.add_argument("spec", type=Path, help="dataset spec (TOML), e.g. data_specs/watch.toml")
-    info.set_defaults(func=_cmd_data_info)
-    win = dsub.add_parser(
+    win = _command(
+        dsub,
         "windows",
-        parents=[_common()],
-        help="cut a dataset into windows and write HDF5",
+        _cmd_data_windows,
+        summary="cut a dataset into windows and write HDF5",
         description="Window a spec's recordings (its default length/stride unless given) and "
         "write them in imusynth's HDF5 format.",
     )
     win.add_argument("spec", type=Path, help="dataset spec (TOML)")
-    win.add_argument("--out", type=_out_path, required=True, help="output HDF5 file")
+    _out_option(win)
     win.add_argument("--length", type=_positive_int, help="window length in samples")
     win.add_argument("--stride", type=_positive_int, help="stride in samples")
-    win.set_defaults(func=_cmd_data_windows)
-    split = dsub.add_parser(
+    split = _command(
+        dsub,
         "split",
-        parents=[_common("seed of the draw of test subjects")],
-        help="split a windows file into subject-disjoint train and test files",
+        _cmd_data_split,
+        summary="split a windows file into subject-disjoint train and test files",
         description="Write the windows of some subjects to --test and the rest to --train, "
         "no subject on both sides, every class recorded on both sides (an error names a class "
         "that cannot be). Test subjects are drawn with --seed, or named with --test-groups.",
+        seed_help="seed of the draw of test subjects",
     )
     split.add_argument("windows", type=Path, help="HDF5 windows file (from data windows)")
     split.add_argument("--train", type=_out_path, required=True, help="output training file")
@@ -210,7 +212,6 @@ def _add_data(sub) -> None:
         help="this share of the subjects (0 < F < 1, rounded; at least one on each side)",
     )
     how.add_argument("--test-groups", metavar="S1,S2", help="the test subjects, named")
-    split.set_defaults(func=_cmd_data_split)
 
 
 def _fraction(value: str) -> float:

@@ -10,14 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from imusynth.cli.common import (
-    _common,
-    _new_out_dir,
-    _progress,
-    _repo_file,
-    _say,
-)
-from imusynth.cli.gan import _gan_config
+from imusynth.cli.common import _command, _new_out_dir, _progress, _repo_file, _say
+from imusynth.cli.gan import _config_option, _gan_config, _set_option
 from imusynth.errors import ConfigError, ImusynthError
 
 DEMO_MARK = ".imusynth-demo"  # in a demo folder: {"state": "running" | "done"}
@@ -121,10 +115,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _add_demo(sub) -> None:
-    p = sub.add_parser(
+    p = _command(
+        sub,
         "demo",
-        parents=[_common()],
-        help="run the main job on the embedded default data",
+        _cmd_demo,
+        summary="run the main job on the embedded default data",
         description="Window the smartwatch data, train a small conditional GAN on it, write "
         "a class-balanced windows file and a figure of real vs synthetic windows per exercise. "
         "The output folder and its parents are created; a folder holding anything but an "
@@ -133,23 +128,8 @@ def _add_demo(sub) -> None:
     p.add_argument("--out", default="runs/demo", type=_new_out_dir, help="output folder")
     p.add_argument(
         "--spec",
-        default=str(_default_spec()),
+        default=str(_repo_file("data_specs", "watch.toml")),
         help="dataset spec (TOML; default: data_specs/watch.toml of imusynth)",
     )
-    p.add_argument(
-        "--config",
-        type=Path,
-        default=_repo_file("experiments", "watch_cgan.toml"),
-        help="GAN config (TOML; default: experiments/watch_cgan.toml of imusynth)",
-    )
-    p.add_argument(
-        "--set",
-        action="append",
-        metavar="KEY=VALUE",
-        help="override a GAN config value, e.g. train.steps=300 (repeatable)",
-    )
-    p.set_defaults(func=_cmd_demo)
-
-
-def _default_spec() -> Path:
-    return Path(__file__).resolve().parents[2] / "data_specs" / "watch.toml"
+    _config_option(p)
+    _set_option(p, "override a GAN config value, e.g. train.steps=300 (repeatable)")

@@ -5,13 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from imusynth.cli.common import (
-    _common,
-    _out_dir,
-    _positive_int,
-    _progress,
-    _say,
-)
+from imusynth.cli.common import _command, _out_dir, _out_option, _positive_int, _progress, _say
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
@@ -46,10 +40,11 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _add_evaluate(sub) -> None:
-    p = sub.add_parser(
+    p = _command(
+        sub,
         "evaluate",
-        parents=[_common()],
-        help="score synthetic windows against real ones",
+        _cmd_evaluate,
+        summary="score synthetic windows against real ones",
         description="TRTR / TSTR / TRTS accuracy, the subject-held-out discriminative score "
         "beside its real-vs-real floor, TimeGAN's post-hoc GRU discriminative and predictive "
         "scores, Fréchet distance, MMD and PSD distance of a synthetic set, each printed beside "
@@ -59,7 +54,7 @@ def _add_evaluate(sub) -> None:
     p.add_argument("--train", type=Path, required=True, help="real training windows (HDF5)")
     p.add_argument("--test", type=Path, required=True, help="real test windows (HDF5)")
     p.add_argument("--synthetic", type=Path, required=True, help="synthetic windows (HDF5)")
-    p.add_argument("--out", type=_out_dir, required=True, help="report folder")
+    _out_option(p, _out_dir, "report folder")
     p.add_argument(
         "--classifier",
         default="frid_adar",
@@ -82,4 +77,3 @@ def _add_evaluate(sub) -> None:
         action="store_true",
         help="also score kinematic plausibility by inverse kinematics (slow)",
     )
-    p.set_defaults(func=_cmd_evaluate)

@@ -5,13 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from imusynth.cli.common import (
-    _common,
-    _out_dir,
-    _positive_int,
-    _progress,
-    _say,
-)
+from imusynth.cli.common import _command, _out_dir, _out_option, _positive_int, _progress, _say
 
 
 def _cmd_experiment(args: argparse.Namespace) -> int:
@@ -54,10 +48,11 @@ def _headline(markdown: str) -> str:
 
 
 def _add_experiment(sub) -> None:
-    p = sub.add_parser(
+    p = _command(
+        sub,
         "experiment",
-        parents=[_common()],
-        help="run an augmentation or rebalancing grid",
+        _cmd_experiment,
+        summary="run an augmentation or rebalancing grid",
         description="Run a grid of arms x training sizes x added samples x folds x seeds with "
         "subject-wise CV (GANs and augmenters fit in-fold only), write results.csv, "
         "summary.md and figures. An interrupted experiment resumes from the rows it has.",
@@ -65,7 +60,7 @@ def _add_experiment(sub) -> None:
     p.add_argument(
         "config", type=Path, help="experiment config, e.g. experiments/watch_augmentation.toml"
     )
-    p.add_argument("--out", type=_out_dir, required=True, help="results folder")
+    _out_option(p, _out_dir, "results folder")
     p.add_argument("--jobs", type=_positive_int, default=1, help="parallel units (joblib)")
     p.add_argument(
         "--backend",
@@ -77,4 +72,3 @@ def _add_experiment(sub) -> None:
         "threads)",
     )
     p.add_argument("--quick", action="store_true", help="the config's small [quick] grid")
-    p.set_defaults(func=_cmd_experiment)

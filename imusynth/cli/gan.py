@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from imusynth.cli.common import (
-    _common,
+    _command,
     _out_dir,
-    _out_path,
+    _out_option,
     _positive_int,
     _progress,
     _repo_file,
@@ -232,50 +232,53 @@ def _cmd_balance(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_gan(sub) -> None:
-    p = sub.add_parser(
-        "train",
-        parents=[_common("random seed; sets train.seed (default: the config's train.seed)")],
-        help="train a conditional GAN",
-        description="Train a conditional GAN on a spec's windows (or a windows file given "
-        "with --data) and write a run folder: checkpoint, resolved config, metrics CSV and "
-        "real-vs-synthetic figures. --resume continues a killed run.",
-    )
+_RUN_HELP = "run folder written by imusynth train"
+
+
+def _config_option(p: argparse.ArgumentParser) -> None:
+    """``--config``: the GAN config, by default the one imusynth ships."""
     p.add_argument(
         "--config",
         type=Path,
         default=_repo_file("experiments", "watch_cgan.toml"),
         help="GAN config (TOML; default: experiments/watch_cgan.toml of imusynth)",
     )
-    p.add_argument("--out", type=_out_dir, required=True, help="run folder")
-    p.add_argument(
-        "--set",
-        action="append",
-        metavar="KEY=VALUE",
-        help="override a config value, e.g. model.generator=kinematic (repeatable)",
+
+
+def _set_option(p: argparse.ArgumentParser, what: str) -> None:
+    """``--set KEY=VALUE`` (repeatable): overrides of the GAN config (see :func:`_gan_config`)."""
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help=what)
+
+
+def _add_gan(sub) -> None:
+    p = _command(
+        sub,
+        "train",
+        _cmd_train,
+        summary="train a conditional GAN",
+        description="Train a conditional GAN on a spec's windows (or a windows file given "
+        "with --data) and write a run folder: checkpoint, resolved config, metrics CSV and "
+        "real-vs-synthetic figures. --resume continues a killed run.",
+        seed_help="random seed; sets train.seed (default: the config's train.seed)",
+        seed=None,
     )
+    _config_option(p)
+    _out_option(p, _out_dir, "run folder")
+    _set_option(p, "override a config value, e.g. model.generator=kinematic (repeatable)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument("--data", type=Path, help="train on this HDF5 windows file instead")
-    p.set_defaults(func=_cmd_train, seed=None)
 
-    p = sub.add_parser(
+    p = _command(
+        sub,
         "sample",
-        parents=[_common()],
-        help="write synthetic windows from a trained run",
+        _cmd_sample,
+        summary="write synthetic windows from a trained run",
         description="Generate windows in physical units from a run folder and write them "
         "(is_synthetic true) in imusynth's HDF5 format. The run is named with --run RUN, as "
         "in balance (a bare RUN is accepted too).",
     )
-    p.add_argument(
-        "run", type=Path, nargs="?", help="run folder written by imusynth train (or --run)"
-    )
-    p.add_argument(
-        "--run",
-        dest="run_opt",
-        type=Path,
-        metavar="RUN",
-        help="run folder written by imusynth train",
-    )
+    p.add_argument("run", type=Path, nargs="?", help=f"{_RUN_HELP} (or --run)")
+    p.add_argument("--run", dest="run_opt", type=Path, metavar="RUN", help=_RUN_HELP)
     p.add_argument(
         "--per-class",
         type=_per_class,
@@ -283,23 +286,16 @@ def _add_gan(sub) -> None:
         help=f"windows per class (at most {MAX_PER_CLASS})",
     )
     p.add_argument("--classes", help="comma-separated class names (default: all classes)")
-    p.add_argument("--out", type=_out_path, required=True, help="output HDF5 file")
-    p.set_defaults(func=_cmd_sample)
+    _out_option(p)
 
-    p = sub.add_parser(
+    p = _command(
+        sub,
         "balance",
-        parents=[_common()],
-        help="top every class up with synthetic windows",
+        _cmd_balance,
+        summary="top every class up with synthetic windows",
         description="Top every class of a windows file up to the largest class's count with "
         "synthetic windows from a run; real rows are kept unchanged.",
     )
     p.add_argument("windows", type=Path, help="HDF5 windows file")
-    p.add_argument(
-        "--run",
-        type=Path,
-        required=True,
-        metavar="RUN",
-        help="run folder written by imusynth train",
-    )
-    p.add_argument("--out", type=_out_path, required=True, help="output HDF5 file")
-    p.set_defaults(func=_cmd_balance)
+    p.add_argument("--run", type=Path, required=True, metavar="RUN", help=_RUN_HELP)
+    _out_option(p)

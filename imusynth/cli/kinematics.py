@@ -7,13 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from imusynth.cli.common import (
-    _common,
-    _out_path,
-    _positive_int,
-    _progress,
-    _say,
-)
+from imusynth.cli.common import _command, _out_option, _positive_int, _progress, _say
 from imusynth.errors import ConfigError
 
 
@@ -86,10 +80,11 @@ def _cmd_ik(args: argparse.Namespace) -> int:
 
 
 def _add_kinematics(sub) -> None:
-    p = sub.add_parser(
+    p = _command(
+        sub,
         "simulate",
-        parents=[_common()],
-        help="simulate exercise windows with the arm model",
+        _cmd_simulate,
+        summary="simulate exercise windows with the arm model",
         description="Simulate watch windows of shoulder exercises through the kinematic arm "
         "model, with per-subject variability; writes a windows file with the true joint angles.",
     )
@@ -109,19 +104,18 @@ def _add_kinematics(sub) -> None:
         default="both",
         help="arm the watch is worn on",
     )
-    p.add_argument("--out", type=_out_path, required=True, help="output HDF5 file")
-    p.set_defaults(func=_cmd_simulate)
+    _out_option(p)
 
-    p = sub.add_parser(
+    p = _command(
+        sub,
         "ik",
-        parents=[_common()],
-        help="fit joint angles to recorded windows",
+        _cmd_ik,
+        summary="fit joint angles to recorded windows",
         description="Inverse kinematics: fit joint-angle trajectories and the watch mounting "
         "to each window by gradient descent through the arm model; report R² per channel.",
     )
     p.add_argument("windows", type=Path, help="HDF5 windows file (ax..wz in g and rad/s)")
-    p.add_argument("--out", type=_out_path, required=True, help="output HDF5 file")
+    _out_option(p)
     p.add_argument(
         "--steps", type=_positive_int, default=150, help="L-BFGS iterations per window batch"
     )
-    p.set_defaults(func=_cmd_ik)

@@ -5,13 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from imusynth.cli.common import (
-    _common,
-    _out_dir,
-    _Parser,
-    _positive_int,
-    _say,
-)
+from imusynth.cli.common import _command, _command_group, _out_dir, _out_option, _positive_int, _say
 
 
 def _cmd_turing_make(args: argparse.Namespace) -> int:
@@ -35,12 +29,12 @@ def _cmd_turing_score(args: argparse.Namespace) -> int:
 
 
 def _add_turing(sub) -> None:
-    p = sub.add_parser("turing", help="visual Turing test of real vs synthetic samples")
-    tsub = p.add_subparsers(dest="turing_command", required=True, parser_class=_Parser)
-    make = tsub.add_parser(
+    tsub = _command_group(sub, "turing", "visual Turing test of real vs synthetic samples")
+    make = _command(
+        tsub,
         "make",
-        parents=[_common()],
-        help="write a blinded sheet and its answer key",
+        _cmd_turing_make,
+        summary="write a blinded sheet and its answer key",
         description="Write SHEET_DIR/sheet.html, a self-contained page showing N shuffled "
         "items (half real, half synthetic; images, or IMU windows as plots) with answer "
         "fields real/synthetic and class and a button that exports the answers as CSV, and "
@@ -49,15 +43,14 @@ def _add_turing(sub) -> None:
     make.add_argument("--real", type=Path, required=True, help="real samples (HDF5)")
     make.add_argument("--synthetic", type=Path, required=True, help="synthetic samples (HDF5)")
     make.add_argument("--n", type=_positive_int, default=60, help="items on the sheet")
-    make.add_argument("--out", type=_out_dir, required=True, help="sheet folder")
-    make.set_defaults(func=_cmd_turing_make)
-    score = tsub.add_parser(
+    _out_option(make, _out_dir, "sheet folder")
+    score = _command(
+        tsub,
         "score",
-        parents=[_common()],
-        help="score exported answers against the key",
+        _cmd_turing_score,
+        summary="score exported answers against the key",
         description="Real-vs-synthetic accuracy and class accuracy on real and on synthetic "
         "items, one row per answers file (the layout of Frid-Adar et al. 2018, Table III).",
     )
     score.add_argument("sheet", type=Path, help="sheet folder written by turing make")
     score.add_argument("answers", type=Path, nargs="+", help="answers CSV exported by the page")
-    score.set_defaults(func=_cmd_turing_score)

@@ -9,9 +9,6 @@ the subject-held-out score of :mod:`imusynth.metrics.judges`; report both.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-
 import numpy as np
 import torch
 from torch import nn
@@ -19,7 +16,7 @@ from torch import nn
 from imusynth.errors import ConfigError, DataError
 from imusynth.metrics.fidelity import _equal_sizes
 from imusynth.metrics.judges import JudgeScore, _check_repeats, _pair
-from imusynth.runtime import resolve_device
+from imusynth.runtime import resolve_device, seeded
 
 __all__ = ["timegan_discriminative_score", "timegan_predictive_score"]
 
@@ -87,7 +84,9 @@ def timegan_discriminative_score(
     for r in range(n_repeats):
         n_tr = int(n * 0.8)
         ir, jf = rng.permutation(n), rng.permutation(n)
-        with _seeded(seed + r, dev):
+        # Weight initialisation draws from torch's global RNG: seeded() forks it, so a
+        # seeded score is reproducible without changing the caller's RNG state.
+        with seeded(int(seed + r), dev):
             net = _PostHocGRU(dim, _hidden(dim), per_step=False).to(dev)
             opt = torch.optim.Adam(net.parameters(), lr=1e-3)
             xr, xf = r_seq[ir[:n_tr]].to(dev), f_seq[jf[:n_tr]].to(dev)
@@ -160,7 +159,7 @@ def timegan_predictive_score(
     xf, yf = f_seq[:, :-1, :-1].to(dev), f_seq[:, 1:, -1:].to(dev)
     values = []
     for r in range(n_repeats):
-        with _seeded(seed + r, dev):
+        with seeded(int(seed + r), dev):
             net = _PostHocGRU(dim - 1, _hidden(dim), per_step=True).to(dev)
             opt = torch.optim.Adam(net.parameters(), lr=1e-3)
             for _ in range(iterations):
@@ -215,16 +214,6 @@ def _timegan_scale(real: np.ndarray, fake: np.ndarray) -> tuple[torch.Tensor, to
     f = (fake - lo) / (span + 1e-7)
     to_seq = lambda a: torch.from_numpy(a.transpose(0, 2, 1).astype(np.float32))  # noqa: E731
     return to_seq(r), to_seq(f)  # (N, T, C)
-
-
-@contextlib.contextmanager
-def _seeded(seed: int, dev: torch.device) -> Iterator[None]:
-    # Weight initialisation draws from torch's global RNG: fork it, so a seeded score is
-    # reproducible without changing the caller's RNG state.
-    devices = [dev.index or 0] if dev.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(int(seed))
-        yield
 
 
 def _check_training(iterations: int, batch_size: int) -> None:

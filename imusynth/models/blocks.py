@@ -14,6 +14,7 @@ __all__ = [
     "DownBlock1d",
     "GeneratorTrunk1d",
     "MinibatchStd",
+    "TrunkGenerator1d",
     "UpBlock1d",
     "maybe_spectral_norm",
     "seeded",
@@ -118,14 +119,17 @@ class GeneratorTrunk1d(nn.Module):
     ``latent_dim`` are the global latent, the rest are reshaped to ``noise_channels`` noise
     maps for the last block. Keeping the noise maps in ``z`` keeps the generator a pure
     function of its input, so seeded sampling and exact resume need nothing more.
+
+    Its keyword options (and their defaults) are those of both 1D generators, which pass
+    them through (see :class:`TrunkGenerator1d`).
     """
 
     def __init__(
         self,
-        latent_dim: int,
         num_classes: int,
         length: int,
         *,
+        latent_dim: int = 64,
         embed_dim: int = 32,
         width: int = 128,
         n_blocks: int = 3,
@@ -134,7 +138,7 @@ class GeneratorTrunk1d(nn.Module):
         noise_channels: int = 0,
     ) -> None:
         super().__init__()
-        self.length = length
+        self.length, self.kernel_size = length, kernel_size
         self.latent_dim, self.noise_channels = latent_dim, noise_channels
         self.embed = ConditionEmbedding(num_classes, embed_dim, n_sides)
         cond_dim = self.embed.dim + latent_dim
@@ -170,6 +174,22 @@ class GeneratorTrunk1d(nn.Module):
             h = block(h, cond, noise if last else None)  # (B, W_i, T0 * 2**i)
         h = F.leaky_relu(self.out_norm(h, cond), 0.2)
         return h[..., : self.length]  # (B, F, T)
+
+
+class TrunkGenerator1d(nn.Module):
+    """Base of the 1D generators: a :class:`GeneratorTrunk1d` and what the loop reads of it.
+
+    :meth:`_add_trunk` sets ``n_channels``, ``length``, ``num_classes``, ``n_sides`` and
+    ``latent_dim`` (the size of ``z``: the global latent plus the noise maps).
+    """
+
+    def _add_trunk(self, n_channels: int, length: int, num_classes: int, **trunk: int) -> int:
+        """Build ``self.trunk`` from the trunk options; return its output channels."""
+        self.n_channels, self.length, self.num_classes = n_channels, length, num_classes
+        self.trunk = GeneratorTrunk1d(num_classes, length, **trunk)
+        self.n_sides = self.trunk.embed.n_sides
+        self.latent_dim = self.trunk.z_dim  # global latent + noise maps
+        return self.trunk.out_channels
 
 
 class DownBlock1d(nn.Module):

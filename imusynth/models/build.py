@@ -7,19 +7,8 @@ names are looked up lazily, with a :class:`DeprecationWarning`, so importing
 
 from __future__ import annotations
 
-import importlib
-import warnings
-from typing import Any
+from imusynth._alias import MOVED, lazy_alias
 
 __all__ = ["build_discriminator", "build_generator", "build_image_gan"]  # noqa: F822 (lazy)
 
-
-def __getattr__(name: str) -> Any:
-    if name in __all__:
-        warnings.warn(
-            f"imusynth.models.build.{name} moved to imusynth.train.build.{name}",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return getattr(importlib.import_module("imusynth.train.build"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__ = lazy_alias(__name__, "imusynth.train.build", names=__all__, message=MOVED)

@@ -7,15 +7,13 @@ alias, looked up lazily).
 
 from __future__ import annotations
 
-import importlib
-import warnings
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from imusynth._alias import MOVED, lazy_alias
 from imusynth.errors import ConfigError, DataError
 
 __all__ = ["ARCHS", "FridAdarCNN", "ResNet1D", "build_classifier_net"]
@@ -214,14 +212,7 @@ def build_classifier_net(
     )
 
 
-def __getattr__(name: str) -> Any:
-    # The estimator trains networks, so it lives in the trainer (floor 3), above models.
-    if name == "CNNClassifier":
-        warnings.warn(
-            "imusynth.models.classifiers.CNNClassifier moved to "
-            "imusynth.train.classifiers.CNNClassifier",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return importlib.import_module("imusynth.train.classifiers").CNNClassifier
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# The estimator trains networks, so it lives in the trainer (floor 3), above models.
+__getattr__, _ = lazy_alias(
+    __name__, "imusynth.train.classifiers", names=["CNNClassifier"], message=MOVED
+)

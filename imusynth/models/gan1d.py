@@ -14,15 +14,15 @@ from torch import Tensor, nn
 from imusynth.models.blocks import (
     ConditionEmbedding,
     DownBlock1d,
-    GeneratorTrunk1d,
     MinibatchStd,
+    TrunkGenerator1d,
     maybe_spectral_norm,
 )
 
 __all__ = ["Conv1dGenerator", "ProjectionDiscriminator1d"]
 
 
-class Conv1dGenerator(nn.Module):
+class Conv1dGenerator(TrunkGenerator1d):
     """Noise and exercise class (and arm side) -> a window ``(B, C, T)``, normalised units.
 
     Parameters
@@ -31,11 +31,13 @@ class Conv1dGenerator(nn.Module):
         Output channels ``C`` and samples ``T``.
     num_classes : int
         Number of classes; 0 for an unconditional generator.
-    latent_dim, embed_dim, width, n_blocks, kernel_size : int
-        Noise size, class-embedding size, channels of the first block, number of x2
-        upsampling blocks and convolution width.
-    n_sides : int
-        2 to also condition on the arm side (0 = left, 1 = right), 0 not to.
+    **trunk : int
+        Options of the shared :class:`~imusynth.models.blocks.GeneratorTrunk1d`:
+        ``latent_dim`` (64), ``embed_dim`` (32), ``width`` (128), ``n_blocks`` (3),
+        ``kernel_size`` (5): noise size, class-embedding size, channels of the first
+        block, number of x2 upsampling blocks and convolution width; ``n_sides`` (0): 2 to
+        also condition on the arm side (0 = left, 1 = right), 0 not to;
+        ``noise_channels`` (0): per-sample noise maps fed to the last block.
 
     Examples
     --------
@@ -45,38 +47,11 @@ class Conv1dGenerator(nn.Module):
     torch.Size([4, 6, 250])
     """
 
-    def __init__(
-        self,
-        n_channels: int,
-        length: int,
-        num_classes: int,
-        *,
-        latent_dim: int = 64,
-        embed_dim: int = 32,
-        width: int = 128,
-        n_blocks: int = 3,
-        kernel_size: int = 5,
-        n_sides: int = 0,
-        noise_channels: int = 0,
-    ) -> None:
+    def __init__(self, n_channels: int, length: int, num_classes: int, **trunk: int) -> None:
         super().__init__()
-        self.latent_dim, self.num_classes, self.n_sides = latent_dim, num_classes, n_sides
-        self.n_channels, self.length = n_channels, length
-        self.trunk = GeneratorTrunk1d(
-            latent_dim,
-            num_classes,
-            length,
-            embed_dim=embed_dim,
-            width=width,
-            n_blocks=n_blocks,
-            kernel_size=kernel_size,
-            n_sides=n_sides,
-            noise_channels=noise_channels,
-        )
-        self.latent_dim = self.trunk.z_dim  # global latent + noise maps
-        self.head = nn.Conv1d(
-            self.trunk.out_channels, n_channels, kernel_size, padding=kernel_size // 2
-        )
+        feats = self._add_trunk(n_channels, length, num_classes, **trunk)
+        kernel_size = self.trunk.kernel_size
+        self.head = nn.Conv1d(feats, n_channels, kernel_size, padding=kernel_size // 2)
 
     def forward(self, z: Tensor, y: Tensor | None = None, side: Tensor | None = None) -> Tensor:
         return self.head(self.trunk(z, y, side))  # (B, C, T)

@@ -20,7 +20,7 @@ from torch import Tensor, nn
 
 from imusynth.kinematics.arm import ArmModel, small_vector
 from imusynth.kinematics.rotations import axis_angle_to_matrix
-from imusynth.models.blocks import GeneratorTrunk1d
+from imusynth.models.blocks import TrunkGenerator1d
 
 __all__ = ["KinematicGenerator", "KinematicSample"]
 
@@ -59,7 +59,7 @@ class KinematicSample:
     residual: Tensor
 
 
-class KinematicGenerator(nn.Module):
+class KinematicGenerator(TrunkGenerator1d):
     """Noise and class -> joint angles + watch mount -> ArmModel -> ``(B, 6, T)`` windows.
 
     Parameters
@@ -74,9 +74,11 @@ class KinematicGenerator(nn.Module):
         Sampling rate of the windows (the arm model differentiates in time).
     channel_mean, channel_scale : ndarray (6,), optional
         The training normaliser; defaults (0, 1) are only for tests.
-    latent_dim, embed_dim, width, n_blocks, kernel_size, n_sides : int
-        As for :class:`~imusynth.models.gan1d.Conv1dGenerator`; side code 0 is a left arm,
-        1 a right arm (without side conditioning every sample is a right arm).
+    **trunk : int
+        Options of the shared trunk (``latent_dim``, ``embed_dim``, ``width``, ``n_blocks``,
+        ``kernel_size``, ``n_sides``, ``noise_channels``), as for
+        :class:`~imusynth.models.gan1d.Conv1dGenerator`; side code 0 is a left arm, 1 a
+        right arm (without side conditioning every sample is a right arm).
     joint_stride : int
         Joint angles are proposed at ``sampling_rate_hz / joint_stride`` and interpolated with
         a Hann smoother, so they are smooth: the accelerometer sees their second derivative,
@@ -122,25 +124,18 @@ class KinematicGenerator(nn.Module):
         sampling_rate_hz: float = 50.0,
         channel_mean: np.ndarray | None = None,
         channel_scale: np.ndarray | None = None,
-        latent_dim: int = 64,
-        embed_dim: int = 32,
-        width: int = 128,
-        n_blocks: int = 3,
-        kernel_size: int = 5,
-        n_sides: int = 0,
-        noise_channels: int = 0,
         joint_stride: int = 5,
         mount_max_deg: float = 25.0,
         residual: bool = True,
         sensor_noise_taps: int = 0,
         sensor_noise_std: np.ndarray | None = None,
         sensor_noise_bands: int = 0,
+        **trunk: int,
     ) -> None:
         super().__init__()
         if n_channels != 6:
             raise ValueError(f"the kinematic generator makes 6 channels, not {n_channels}")
-        self.latent_dim, self.num_classes, self.n_sides = latent_dim, num_classes, n_sides
-        self.n_channels, self.length, self.fs = n_channels, length, float(sampling_rate_hz)
+        self.fs = float(sampling_rate_hz)
         self.joint_stride = joint_stride
         self.mount_max = math.radians(mount_max_deg)
         self.arm = ArmModel(side="right")
@@ -160,19 +155,8 @@ class KinematicGenerator(nn.Module):
             "channel_scale", torch.tensor(scale, dtype=torch.float32)[None, :, None]
         )
 
-        self.trunk = GeneratorTrunk1d(
-            latent_dim,
-            num_classes,
-            length,
-            embed_dim=embed_dim,
-            width=width,
-            n_blocks=n_blocks,
-            kernel_size=kernel_size,
-            n_sides=n_sides,
-            noise_channels=noise_channels,
-        )
-        self.latent_dim = self.trunk.z_dim  # global latent + noise maps
-        feats = self.trunk.out_channels
+        feats = self._add_trunk(n_channels, length, num_classes, **trunk)
+        kernel_size = self.trunk.kernel_size
         self.joint_head = nn.Conv1d(
             feats, len(self.joint_names), kernel_size, padding=kernel_size // 2
         )
