@@ -44,15 +44,15 @@ def run_cli(capsys):
     return run
 
 
-@pytest.fixture
-def tiny_windows():
-    """A small WindowSet: 3 subjects x 2 classes x 4 windows, 6 channels x 32 samples."""
+def tiny_window_set(shift: float = 0.0):
+    """A small WindowSet: 3 subjects x 2 classes x 4 windows, 6 channels x 32 samples,
+    both arm sides; ``shift`` is added to every value (a second, different data set)."""
     from imusynth.data import WindowSet
 
     g = np.random.default_rng(1)
     n = 24
     y = np.tile(np.repeat([0, 1], 4), 3)
-    X = g.normal(size=(n, 6, 32)).astype(np.float32) + y[:, None, None]
+    X = g.normal(size=(n, 6, 32)).astype(np.float32) + y[:, None, None] + np.float32(shift)
     return WindowSet(
         X=X,
         y=y,
@@ -65,3 +65,9 @@ def tiny_windows():
         side=np.repeat(["right", "left"], 12),
         source="test",
     )
+
+
+@pytest.fixture
+def tiny_windows():
+    """A small WindowSet: 3 subjects x 2 classes x 4 windows, 6 channels x 32 samples."""
+    return tiny_window_set()

@@ -22,6 +22,8 @@ from imusynth.train.checkpoint import load_checkpoint
 from imusynth.train.config import TrainConfig
 from imusynth.train.loop import CHECKPOINT_NAME, epoch_loader, fit_gan
 
+from .conftest import tiny_window_set
+
 WORLD = 2
 BATCH = 8  # global: 4 windows per process
 # What differs between the cases: the losses and penalties, the noise, the kind of loader.
@@ -84,23 +86,9 @@ TINY_CLI = [
 
 def _windows_file(path: Path) -> Path:
     """Tiny watch-like windows (24 of 6 x 32, 2 classes, both sides) in an HDF5 file."""
-    import numpy as np
+    from imusynth.data import write_windows
 
-    from imusynth.data import WindowSet, write_windows
-
-    g = np.random.default_rng(1)
-    y = np.tile(np.repeat([0, 1], 4), 3)
-    ws = WindowSet(
-        X=g.normal(size=(24, 6, 32)).astype(np.float32) + y[:, None, None],
-        y=y,
-        groups=np.repeat(["1", "2", "3"], 8),
-        classes=("ABD", "FEL"),
-        channels=("ax", "ay", "az", "wx", "wy", "wz"),
-        units=("g", "g", "g", "rad/s", "rad/s", "rad/s"),
-        sampling_rate_hz=50.0,
-        side=np.repeat(["right", "left"], 12),
-    )
-    return write_windows(path, ws)
+    return write_windows(path, tiny_window_set())
 
 
 def _worker(rank: int, tmp: str, store: str) -> None:

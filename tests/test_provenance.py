@@ -5,10 +5,11 @@ from __future__ import annotations
 import hashlib
 import tomllib
 
-import numpy as np
 import pytest
 
 from imusynth.data import WindowSet, write_windows
+
+from .conftest import tiny_window_set
 
 TINY_GAN = [
     "--set", "train.steps=2", "--set", "train.batch_size=8", "--set", "train.checkpoint_every=0",
@@ -17,17 +18,7 @@ TINY_GAN = [
 
 
 def _windows(shift: float = 0.0) -> WindowSet:
-    g = np.random.default_rng(1)
-    y = np.tile(np.repeat([0, 1], 4), 3)
-    return WindowSet(
-        X=g.normal(size=(24, 6, 32)).astype(np.float32) + y[:, None, None] + shift,
-        y=y,
-        groups=np.repeat(["1", "2", "3"], 8),
-        classes=("ABD", "FEL"),
-        channels=("ax", "ay", "az", "wx", "wy", "wz"),
-        units=("g", "g", "g", "rad/s", "rad/s", "rad/s"),
-        sampling_rate_hz=50.0,
-    )
+    return tiny_window_set(shift)
 
 
 @pytest.fixture(scope="module")

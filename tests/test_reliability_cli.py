@@ -15,6 +15,8 @@ import pytest
 
 from imusynth.data import WindowSet, read_windows, write_windows
 
+from .conftest import tiny_window_set
+
 ROOT = Path(__file__).resolve().parent.parent
 TINY_GAN = [
     "--set",
@@ -33,19 +35,7 @@ TINY_GAN = [
 
 
 def _windows() -> WindowSet:
-    g = np.random.default_rng(1)
-    y = np.tile(np.repeat([0, 1], 4), 3)
-    return WindowSet(
-        X=g.normal(size=(24, 6, 32)).astype(np.float32) + y[:, None, None],
-        y=y,
-        groups=np.repeat(["1", "2", "3"], 8),
-        classes=("ABD", "FEL"),
-        channels=("ax", "ay", "az", "wx", "wy", "wz"),
-        units=("g", "g", "g", "rad/s", "rad/s", "rad/s"),
-        sampling_rate_hz=50.0,
-        side=np.repeat(["right", "left"], 12),
-        source="test",
-    )
+    return tiny_window_set()
 
 
 def _cli(*args) -> tuple[int, str, str]:

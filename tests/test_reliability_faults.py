@@ -30,7 +30,7 @@ from imusynth.locks import LOCK_NAME, folder_lock, read_lock
 from imusynth.train.checkpoint import load_checkpoint
 from imusynth.train.loop import CHECKPOINT_NAME, METRICS_NAME
 
-from .conftest import ROOT
+from .conftest import ROOT, tiny_window_set
 from .test_runner import _config, _rows, _windows
 
 TRAIN = [
@@ -98,21 +98,7 @@ def _one_line(err: str) -> str:
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     """conftest's ``tiny_windows`` (3 subjects x 2 classes x 4 windows) as a file."""
-    from imusynth.data import WindowSet
-
-    g = np.random.default_rng(1)
-    y = np.tile(np.repeat([0, 1], 4), 3)
-    ws = WindowSet(
-        X=g.normal(size=(24, 6, 32)).astype(np.float32) + y[:, None, None],
-        y=y,
-        groups=np.repeat(["1", "2", "3"], 8),
-        classes=("ABD", "FEL"),
-        channels=("ax", "ay", "az", "wx", "wy", "wz"),
-        units=("g", "g", "g", "rad/s", "rad/s", "rad/s"),
-        sampling_rate_hz=50.0,
-        side=np.repeat(["right", "left"], 12),
-        source="test",
-    )
+    ws = tiny_window_set()
     return write_windows(tmp_path_factory.mktemp("data") / "w.h5", ws)
 
 
