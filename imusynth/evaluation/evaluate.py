@@ -33,17 +33,13 @@ from imusynth.evaluation.report import (
     write_report,
 )
 from imusynth.metrics.classification import tstr_trts
-from imusynth.metrics.embedding import (
-    WindowEmbedding,
-    embedded_coverage,
-    embedded_frechet,
-    embedded_mmd,
-)
+from imusynth.metrics.embedding import WindowEmbedding, coverage_metrics, feature_mmd
 from imusynth.metrics.fidelity import (
     autocorrelation_distance,
     classifier_frechet_distance,
     discriminative_score,
     diversity_ratio,
+    frechet_distance,
     mmd_rbf,
     per_class,
     psd_distance,
@@ -368,11 +364,14 @@ def _embedded(
     # Coverage on the first principal axes: in all ~200 feature dimensions every subject
     # sits in a region of its own, and held-out real subjects cover only a few per cent.
     axes = WindowEmbedding(n_components=COVERAGE_AXES).fit(train.X)
+    # The real training windows are embedded once and compared with both other sets.
+    real, real_axes = embedding.transform(train.X), axes.transform(train.X)
     out: dict[str, float] = {}
     for suffix, other in (("", synthetic), ("_reference", test)):
-        out["embedded_frechet_distance" + suffix] = embedded_frechet(train.X, other.X, embedding)
-        out["embedded_mmd" + suffix] = embedded_mmd(train.X, other.X, embedding, seed=seed)
-        cover = embedded_coverage(train.X, other.X, axes, seed=seed)
+        fake = embedding.transform(other.X)
+        out["embedded_frechet_distance" + suffix] = frechet_distance(real, fake)
+        out["embedded_mmd" + suffix] = feature_mmd(real, fake, seed=seed)
+        cover = coverage_metrics(real_axes, axes.transform(other.X), seed=seed)
         for key, value in cover.items():
             out[key + suffix] = value
     return out

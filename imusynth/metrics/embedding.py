@@ -37,6 +37,7 @@ __all__ = [
     "embedded_mmd",
     "embedding_feature_names",
     "embedding_features",
+    "feature_mmd",
 ]
 
 _EPS = 1e-12
@@ -292,9 +293,27 @@ def embedded_mmd(
     >>> bool(far > 10 * abs(near))
     True
     """
+    return feature_mmd(
+        embedding.transform(real), embedding.transform(fake), max_samples=max_samples, seed=seed
+    )
+
+
+def feature_mmd(
+    real_feats: np.ndarray, fake_feats: np.ndarray, *, max_samples: int = 1000, seed: int = 0
+) -> float:
+    """:func:`embedded_mmd` of features already embedded, ``(N, D)`` and ``(M, D)``.
+
+    For callers that embed the same real windows once and compare several sets with them.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> real = rng.normal(size=(60, 4))
+    >>> bool(feature_mmd(real, real + 3.0) > 10 * abs(feature_mmd(real[:30], real[30:])))
+    True
+    """
     rng = np.random.default_rng(seed)
-    zr = embedding.transform(real)
-    zf = embedding.transform(fake)
+    zr, zf = real_feats, fake_feats
     sub = zr if len(zr) <= max_samples else zr[rng.choice(len(zr), max_samples, replace=False)]
     if len(sub) < 2:
         raise DataError("MMD needs at least 2 real windows", field="real")
