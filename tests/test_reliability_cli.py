@@ -15,9 +15,8 @@ import pytest
 
 from imusynth.data import WindowSet, read_windows, write_windows
 
-from .conftest import tiny_window_set
+from .conftest import ROOT, tiny_window_set
 
-ROOT = Path(__file__).resolve().parent.parent
 TINY_GAN = [
     "--set",
     "train.steps=2",
