@@ -29,8 +29,9 @@ from torch import nn
 
 from imusynth.data import WindowSet, load_windows, read_windows
 from imusynth.data.normalize import ChannelNormalizer
-from imusynth.errors import CheckpointError, ConfigError, DataError
+from imusynth.errors import CheckpointError, DataError
 from imusynth.gan import runs as _runs
+from imusynth.gan.checks import check_generator_data
 from imusynth.gan.modality import Generated, Modality, TrainingJob
 from imusynth.runtime import resolve_device
 from imusynth.train.build import build_discriminator, build_generator
@@ -242,8 +243,7 @@ def _prepare(
         totals = counts.sum(1, keepdims=True)
         side_freq = np.where(totals > 0, counts / np.maximum(totals, 1), 1.0 / n_sides)
     n_channels, length = X.shape[1], X.shape[2]
-    if config.model.generator == "kinematic":
-        _check_kinematic_channels(ws.channels, ws.units)
+    check_generator_data(config, ws)
     generator = build_generator(
         config.model,
         n_channels,
@@ -347,16 +347,6 @@ def _side_codes(side: np.ndarray | None) -> np.ndarray | None:
     if not np.isin(side, SIDES).all():
         return None
     return np.searchsorted(np.array(SIDES), side).astype(np.int64)
-
-
-def _check_kinematic_channels(channels: Sequence[str], units: Sequence[str]) -> None:
-    expected = ("g", "g", "g", "rad/s", "rad/s", "rad/s")
-    if tuple(units) != expected:
-        raise ConfigError(
-            f"the kinematic generator makes 3 accelerometer channels in g then 3 gyroscope "
-            f"channels in rad/s; the data has {list(channels)} in {list(units)}",
-            field="model.generator",
-        )
 
 
 # ----------------------------------------------------------------------------- sampling
