@@ -106,10 +106,17 @@ def _cmd_train(args: argparse.Namespace) -> int:
             (run_dir / "config.toml").write_text(config_to_toml(config))
             if data_hash is not None:
                 (run_dir / DATA_HASH_NAME).write_text(f"{data_hash}  {config.data.windows}\n")
+            chosen = getattr(run, "validation_subjects", ())
+            done = (
+                f"after {config.train.steps} steps; it samples step {run.step}, chosen on "
+                f"validation subjects {', '.join(chosen)} (selection.csv, best.pt)"
+                if chosen
+                else f"after {run.step} steps"
+            )
             _say(
                 args,
                 f"wrote run folder {run_dir} (checkpoint, config.toml, metrics.csv, figures) "
-                f"after {run.step} steps",
+                + done,
             )
     finally:
         shutdown_distributed()

@@ -29,10 +29,12 @@ from torch import nn
 
 from imusynth.data import WindowSet, load_windows, read_windows
 from imusynth.data.normalize import ChannelNormalizer
+from imusynth.data.splits import split_by_subject
 from imusynth.errors import CheckpointError, DataError
 from imusynth.gan import runs as _runs
 from imusynth.gan.checks import check_generator_data
 from imusynth.gan.modality import Generated, Modality, TrainingJob
+from imusynth.gan.selection import BEST_NAME, ValidationSelector
 from imusynth.runtime import resolve_device
 from imusynth.train.build import build_discriminator, build_generator
 from imusynth.train.checkpoint import load_checkpoint, load_state, save_checkpoint
@@ -80,8 +82,11 @@ class GANRun:
     side_freq : ndarray (K, len(sides))
         Fraction of each class's training windows from each side (sampling draws from it).
     step : int
-        Training steps done.
+        Training steps done (of a run with checkpoint selection: the chosen step).
     run_dir : Path or None
+    validation_subjects : tuple of str
+        Training subjects held out of the GAN's training data to choose its checkpoint
+        (``train.select_every > 0``; see :mod:`imusynth.gan.selection`), else ``()``.
     checkpoints : list of callable
         The checkpoint dict, on demand (what :meth:`ConditionalGAN.save` writes).
     modality : WindowModality
@@ -101,6 +106,7 @@ class GANRun:
     step: int = 0
     run_dir: Path | None = None
     checkpoints: list[Callable[[], dict[str, Any]]] = field(default_factory=list, repr=False)
+    validation_subjects: tuple[str, ...] = ()
 
     @property
     def modality(self) -> WindowModality:
@@ -126,7 +132,11 @@ class GANRun:
             "length": int(self.length),
             "sides": list(self.sides),
             "side_freq": None if self.side_freq is None else self.side_freq.tolist(),
-        }
+        } | (
+            {"validation_subjects": list(self.validation_subjects)}
+            if self.validation_subjects
+            else {}
+        )
 
 
 # ----------------------------------------------------------------------------- the modality
@@ -147,10 +157,28 @@ class WindowModality(Modality):
     def prepare(
         self, config: GANConfig, data: WindowSet, device: str | torch.device
     ) -> TrainingJob:
+        data, val = validation_split(config, data)
         run, (Z, y, side) = _prepare(config, data, device)
+        if val is not None:
+            run.validation_subjects = tuple(sorted({str(g) for g in val.groups}))
 
         def fit(out_dir, resume, progress, callbacks, plots) -> list[dict[str, Any]]:
             extra: list[Callback] = list(callbacks)
+            selector = None
+            if val is not None:
+                selector = ValidationSelector(
+                    val,
+                    lambda G, codes, seed: _generate(
+                        dataclasses.replace(run, generator=G), codes, seed
+                    )[0],
+                    every=config.train.select_every,
+                    total_steps=config.train.steps,
+                    metric=config.train.select_metric,
+                    out_dir=out_dir,
+                    seed=config.train.seed,
+                    resume=resume,
+                )
+                extra.append(selector)
             if out_dir is not None and plots:
                 from imusynth.plots.gan import plot_real_vs_synthetic
                 from imusynth.train.callbacks import SamplePlotCallback
@@ -170,14 +198,21 @@ class WindowModality(Modality):
                         seed=config.train.seed,
                     )
                 )
-            return _fit(config, run, Z, y, side, extra, out_dir, resume, progress).history
+            history = _fit(config, run, Z, y, side, extra, out_dir, resume, progress).history
+            if selector is not None:
+                _keep_best(run, selector, out_dir, draw=plots)
+            return history
 
         return TrainingJob(run=run, device=run.device, check_data=lambda: None, fit=fit)
 
     def load(
         self, run_dir: Path, meta: dict[str, Any] | None, device: str | torch.device
     ) -> GANRun:
-        path = run_dir / CHECKPOINT_NAME
+        # A run with checkpoint selection samples from the snapshot chosen on its
+        # validation subjects; checkpoint.pt (the last step) is for resuming.
+        path = run_dir / BEST_NAME
+        if not path.exists():
+            path = run_dir / CHECKPOINT_NAME
         dev = resolve_device(device)
         ckpt = load_checkpoint(path, map_location=dev)
         run = _run_from_checkpoint(ckpt, path, dev)
@@ -221,6 +256,52 @@ def load_training_windows(config: GANConfig, data: str | Path | None = None) -> 
     if path:
         return read_windows(path)
     return load_windows(config.data.spec, length=config.data.length, stride=config.data.stride)
+
+
+def validation_split(config: GANConfig, ws: WindowSet) -> tuple[WindowSet, WindowSet | None]:
+    """``(training windows, validation windows or None)``: with ``train.select_every > 0``,
+    ``train.val_subjects`` subjects drawn with ``train.seed`` (every class on both sides)
+    are held out of the GAN's training data to choose its checkpoint."""
+    t = config.train
+    if not t.select_every:
+        return ws, None
+    n_subjects = len(np.unique(np.asarray(ws.groups).astype(str)))
+    if n_subjects <= t.val_subjects:
+        raise DataError(
+            f"checkpoint selection holds {t.val_subjects} subject(s) out of the training data, "
+            f"which has {n_subjects}; lower it or set train.select_every = 0",
+            field="train.val_subjects",
+        )
+    try:
+        return split_by_subject(ws, n_test=t.val_subjects, seed=t.seed)
+    except DataError as exc:  # name the setting the user can change
+        raise DataError(exc.message, field="train.val_subjects") from None
+
+
+def _keep_best(
+    run: GANRun, selector: ValidationSelector, out_dir: Path | None, *, draw: bool
+) -> None:
+    """Make the snapshot chosen on the validation subjects the run's generator (and draw
+    ``selection.png`` into ``out_dir`` when ``draw``)."""
+    if selector.best_step is None:
+        return
+    best = selector.best_checkpoint
+    if best is None:  # chosen before a resume: read back from best.pt
+        best = load_checkpoint(Path(out_dir) / BEST_NAME, map_location=run.device)
+    load_state(run.generator, best["ema"], name="ema", path=None)
+    run.step = int(best["step"])
+    run.checkpoints = [lambda: best]
+    log.info("checkpoint chosen on the validation subjects: step %d", run.step)
+    if draw and out_dir is not None and selector.rows:
+        from imusynth.plots.selection import plot_selection
+
+        plot_selection(
+            selector.rows,
+            run.step,
+            subjects=run.validation_subjects,
+            metric=selector.metric,
+            path=Path(out_dir) / "selection.png",
+        )
 
 
 def _prepare(

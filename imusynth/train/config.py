@@ -42,6 +42,7 @@ IMAGE_GENERATORS = ("dcgan", "acgan")  # 64x64 ROIs (imusynth.gan.images)
 GENERATORS = ("conv1d", "kinematic", *IMAGE_GENERATORS)
 LOSSES = ("bce", "hinge", "wgan-gp")
 PRECISIONS = ("fp32", "bf16", "fp16")
+SELECT_METRICS = ("tstr-disc", "tstr", "disc")
 
 
 @dataclass
@@ -110,6 +111,14 @@ class TrainConfig:
     # kinematic layer, penalties, losses, optimiser and EMA stay float32 (see train/precision.py)
     precision: str = "fp32"
     compile: bool = False  # torch.compile the generator and discriminator (needs a C++ compiler)
+    # Checkpoint selection (windows only): every select_every steps the EMA generator is scored
+    # on val_subjects training subjects held out of the GAN's training data (never the test
+    # subjects), and the best snapshot is what the run samples from (best.pt); 0 = off, the
+    # last step is kept. select_metric: tstr-disc (forest TSTR macro-F1 on the validation
+    # subjects minus the subject-held-out discriminative score) | tstr | disc
+    select_every: int = 0
+    val_subjects: int = 2
+    select_metric: str = "tstr-disc"
 
 
 @dataclass
@@ -232,6 +241,17 @@ def apply_overrides(cfg: GANConfig, overrides: Iterable[str]) -> GANConfig:
     return _apply_overrides(cfg, overrides)
 
 
+def _validate_selection(t: TrainConfig) -> None:
+    check_choice(t.select_metric, SELECT_METRICS, "train.select_metric")
+    least = 1 if t.select_metric == "tstr" else 2  # the judge holds one validation subject out
+    if t.select_every and t.val_subjects < least:
+        raise ConfigError(
+            f"must be at least {least} with select_metric = {t.select_metric!r}, "
+            f"got {t.val_subjects}",
+            field="train.val_subjects",
+        )
+
+
 def validate_config(cfg: GANConfig) -> None:
     """Check values are in range; raises :class:`ConfigError` naming the key."""
     m, t = cfg.model, cfg.train
@@ -301,9 +321,10 @@ def validate_config(cfg: GANConfig) -> None:
         raise ConfigError(
             f"must lie in [0, 0.5], got {t.augment_shift}", field="train.augment_shift"
         )
-    for key in ("checkpoint_every", "sample_every"):
+    for key in ("checkpoint_every", "sample_every", "select_every"):
         if getattr(t, key) < 0:
             raise ConfigError("must be >= 0", field=f"train.{key}")
+    _validate_selection(t)
     for key in ("length", "stride"):
         value = getattr(cfg.data, key)
         if value is not None and value < 1:

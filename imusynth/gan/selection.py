@@ -1,0 +1,187 @@
+"""Checkpoint selection on validation subjects held out of a window GAN's training data.
+
+A GAN's losses do not say when its samples are best, and the test subjects must not say it
+either (a study that picks the step on them reports a number it tuned). With
+``train.select_every > 0`` the window modality holds ``train.val_subjects`` of the training
+subjects out of the GAN's training data (drawn with :func:`~imusynth.data.splits.
+split_by_subject`, every class on both sides), and :class:`ValidationSelector` scores the
+EMA generator on them every ``select_every`` steps and at the last step:
+
+* ``tstr``: macro-F1 on the validation subjects' real windows of a random forest on window
+  features trained on synthetic windows only (train on synthetic, test on real);
+* ``disc``: the subject-held-out discriminative score
+  (:func:`~imusynth.metrics.judges.heldout_discriminative_score`) of real validation windows
+  against synthetic ones, 0 = indistinguishable, 0.5 = always told apart.
+
+``train.select_metric`` picks the snapshot: ``tstr-disc`` (default: ``tstr - disc``, useful
+and realistic), ``tstr`` or ``disc``. The run then samples from the best snapshot: its EMA
+weights are the run's generator, ``best.pt`` holds its checkpoint and ``selection.csv`` every
+score (``checkpoint.pt`` stays the last step, for resuming).
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import f1_score
+from torch import nn
+
+from imusynth.data import WindowSet
+from imusynth.metrics.judges import heldout_discriminative_score
+from imusynth.models.features import FeatureRandomForest
+from imusynth.train.callbacks import Callback
+from imusynth.train.checkpoint import save_checkpoint
+from imusynth.train.state import GANTrainingState
+
+__all__ = ["BEST_NAME", "SELECTION_NAME", "ValidationSelector", "selection_score"]
+
+log = logging.getLogger(__name__)
+
+BEST_NAME = "best.pt"
+SELECTION_NAME = "selection.csv"
+_FIELDS = ("step", "tstr_f1", "disc", "score")
+_TREES = 100  # the forests of one scoring; scored a few times a run, so kept small
+
+
+def selection_score(metric: str, tstr_f1: float, disc: float) -> float:
+    """The number a snapshot is chosen by: higher is better.
+
+    >>> selection_score("tstr-disc", 0.7, 0.3), selection_score("disc", 0.7, 0.3)
+    (0.39999999999999997, -0.3)
+    """
+    if metric == "tstr":
+        return tstr_f1
+    if metric == "disc":
+        return -disc
+    return tstr_f1 - disc
+
+
+class ValidationSelector(Callback):
+    """Score the EMA generator on validation subjects and keep the best snapshot.
+
+    Parameters
+    ----------
+    val : WindowSet
+        Real windows of the validation subjects (physical units, at least two subjects
+        unless ``metric="tstr"``).
+    sample : callable
+        ``sample(generator, codes, seed) -> X`` synthetic windows in physical units for
+        class codes ``codes`` from the given (EMA) generator.
+    every : int
+        Steps between scores; the last step is always scored.
+    total_steps : int
+    metric : {"tstr-disc", "tstr", "disc"}
+    out_dir : Path, optional
+        Where ``selection.csv`` and ``best.pt`` go; ``None`` keeps the best in memory only.
+    seed : int
+        Latent points and judges (the same at every scoring, so snapshots are comparable).
+    resume : bool
+        The run resumes in ``out_dir``: the scores written up to the resumed step are read
+        back at the first step.
+    """
+
+    def __init__(
+        self,
+        val: WindowSet,
+        sample: Callable[[nn.Module, np.ndarray, int], np.ndarray],
+        *,
+        every: int,
+        total_steps: int,
+        metric: str = "tstr-disc",
+        out_dir: Path | None = None,
+        seed: int = 0,
+        resume: bool = False,
+    ) -> None:
+        self.val = val
+        self.sample = sample
+        self.every = every
+        self.total_steps = total_steps
+        self.metric = metric
+        self.out_dir = out_dir
+        self.seed = seed
+        self.resume = resume
+        self.rows: list[dict[str, float]] = []
+        self.best_step: int | None = None
+        self.best_score = -np.inf
+        self.best_ema: dict[str, Any] | None = None
+        self.best_checkpoint: dict[str, Any] | None = None
+
+    # -- resuming ------------------------------------------------------------------------
+    def resume_from(self, step: int) -> None:
+        """Read the scores of a run resumed at ``step`` (rows after it are dropped)."""
+        path = self._csv()
+        if path is None or not path.exists():
+            return
+        with path.open(newline="", encoding="utf-8") as fh:
+            rows = [{k: float(v) for k, v in r.items()} for r in csv.DictReader(fh)]
+        self.rows = [r for r in rows if r["step"] <= step]
+        self._write_rows()
+        best_pt = self.out_dir / BEST_NAME if self.out_dir is not None else None
+        if self.rows and best_pt is not None and best_pt.exists():
+            best = max(self.rows, key=lambda r: r["score"])
+            self.best_step, self.best_score = int(best["step"]), best["score"]
+
+    # -- the hook ------------------------------------------------------------------------
+    def on_step(self, state: GANTrainingState) -> None:
+        if self.resume:  # the first step after a resume: state.step - 1 was restored
+            self.resume = False
+            self.resume_from(state.step - 1)
+        if state.step % self.every and state.step != self.total_steps:
+            return
+        if self.rows and self.rows[-1]["step"] >= state.step:
+            return
+        tstr, disc = self.score(state.ema)
+        score = selection_score(self.metric, tstr, disc)
+        row = {"step": float(state.step), "tstr_f1": tstr, "disc": disc, "score": score}
+        self.rows.append(row)
+        best = score > self.best_score
+        log.info(
+            "validation subjects, step %d: TSTR macro-F1 %.3f, held-out judge %.3f%s",
+            state.step,
+            tstr,
+            disc,
+            " (best so far)" if best else "",
+        )
+        if best:
+            self.best_step, self.best_score = state.step, score
+            self.best_ema = copy.deepcopy(state.ema.state_dict())
+            self.best_checkpoint = copy.deepcopy(state.checkpoint())
+            if self.out_dir is not None:
+                save_checkpoint(self.out_dir / BEST_NAME, self.best_checkpoint)
+        self._write_rows()
+
+    def score(self, generator: nn.Module) -> tuple[float, float]:
+        """``(tstr_f1, disc)`` of ``generator`` on the validation subjects."""
+        val = self.val
+        X = self.sample(generator, val.y, self.seed)  # one synthetic window per real one
+        labels = np.arange(val.n_classes)
+        forest = FeatureRandomForest(_TREES, random_state=self.seed).fit(X, val.y)
+        tstr = float(f1_score(val.y, forest.predict(val.X), labels=labels, average="macro"))
+        if self.metric == "tstr":
+            return tstr, float("nan")
+        judge = heldout_discriminative_score(
+            val.X, val.groups, X, y_real=val.y, y_fake=val.y, n_repeats=2, seed=self.seed
+        )
+        return tstr, judge.mean
+
+    # -- files ---------------------------------------------------------------------------
+    def _csv(self) -> Path | None:
+        return None if self.out_dir is None else self.out_dir / SELECTION_NAME
+
+    def _write_rows(self) -> None:
+        path = self._csv()
+        if path is None:
+            return
+        tmp = path.with_name(f".{path.name}.tmp")
+        with tmp.open("w", newline="", encoding="utf-8") as fh:
+            w = csv.DictWriter(fh, fieldnames=_FIELDS)
+            w.writeheader()
+            for r in self.rows:
+                w.writerow({**r, "step": int(r["step"])})
+        tmp.replace(path)

@@ -1,0 +1,126 @@
+"""Checkpoint selection on validation subjects held out of the GAN's training data."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from imusynth.data.normalize import ChannelNormalizer
+from imusynth.errors import ConfigError, DataError
+from imusynth.gan import load_run, sample, train_run
+from imusynth.gan.selection import BEST_NAME, SELECTION_NAME, ValidationSelector
+from imusynth.train.checkpoint import load_checkpoint
+from imusynth.train.config import load_config
+from imusynth.train.loop import CHECKPOINT_NAME
+
+TINY = [
+    "model.g_width=32",
+    "model.g_blocks=2",
+    "model.d_width=8",
+    "model.d_blocks=2",
+    "model.latent_dim=8",
+    "model.embed_dim=8",
+    "train.steps=4",
+    "train.batch_size=8",
+    "train.log_every=1",
+    "train.checkpoint_every=2",
+    "train.select_every=2",
+    "train.val_subjects=2",
+]
+
+
+def _rows(run_dir):
+    with (run_dir / SELECTION_NAME).open(newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_selection_holds_subjects_out_and_samples_the_best_snapshot(tmp_path, tiny_windows):
+    out = tmp_path / "run"
+    run = train_run(load_config(None, TINY), tiny_windows, out, device="cpu", plots=False)
+    val = set(run.validation_subjects)
+    assert len(val) == 2 and val < set(tiny_windows.groups)
+    train_part = tiny_windows.subset(~np.isin(tiny_windows.groups, list(val)))
+    # The normaliser, like the GAN, saw the training subjects only.
+    expected = ChannelNormalizer().fit(train_part.X)
+    assert np.allclose(run.normalizer.mean_, expected.mean_, atol=1e-5)
+    meta = json.loads((out / "run.json").read_text())
+    assert sorted(meta["validation_subjects"]) == sorted(val)
+
+    rows = _rows(out)
+    assert [int(r["step"]) for r in rows] == [2, 4]
+    for r in rows:
+        assert 0.0 <= float(r["tstr_f1"]) <= 1.0 and 0.0 <= float(r["disc"]) <= 0.5
+        assert float(r["score"]) == pytest.approx(float(r["tstr_f1"]) - float(r["disc"]))
+    best = max(rows, key=lambda r: float(r["score"]))  # the first of equal scores
+    assert run.step == int(best["step"])
+    assert load_checkpoint(out / BEST_NAME)["step"] == run.step
+    assert load_checkpoint(out / CHECKPOINT_NAME)["step"] == 4  # resuming continues from here
+
+    # The loaded run samples the chosen snapshot, as the trained one does.
+    loaded = load_run(out)
+    assert loaded.step == run.step
+    a = sample(run, {"ABD": 3, "FEL": 3}, seed=5).X
+    b = sample(loaded, {"ABD": 3, "FEL": 3}, seed=5).X
+    np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_a_resumed_run_keeps_the_scores_it_had(tmp_path, tiny_windows):
+    out = tmp_path / "run"
+    train_run(load_config(None, TINY), tiny_windows, out, device="cpu", plots=False)
+    assert not (out / "selection.png").exists()
+    cfg = load_config(None, [*TINY, "train.steps=6"])
+    run = train_run(cfg, tiny_windows, out, resume=True, device="cpu", plots=True)
+    assert (out / "selection.png").stat().st_size > 0
+    rows = _rows(out)
+    assert [int(r["step"]) for r in rows] == [2, 4, 6]
+    assert run.step == int(max(rows, key=lambda r: float(r["score"]))["step"])
+
+
+def test_selector_drops_scores_after_the_resumed_step(tmp_path, tiny_windows):
+    sel = ValidationSelector(
+        tiny_windows, lambda G, codes, seed: None, every=2, total_steps=6, out_dir=tmp_path
+    )
+    sel.rows = [
+        {"step": 2.0, "tstr_f1": 0.5, "disc": 0.1, "score": 0.4},
+        {"step": 4.0, "tstr_f1": 0.9, "disc": 0.1, "score": 0.8},
+    ]
+    sel._write_rows()
+    torch.save({"step": 2}, tmp_path / BEST_NAME)
+    again = ValidationSelector(
+        tiny_windows, lambda G, codes, seed: None, every=2, total_steps=6, out_dir=tmp_path
+    )
+    again.resume_from(3)  # the run was killed after step 4's score, before its checkpoint
+    assert [r["step"] for r in again.rows] == [2.0]
+    assert again.best_step == 2 and again.best_score == pytest.approx(0.4)
+    assert [int(r["step"]) for r in _rows(tmp_path)] == [2]
+
+
+def test_too_few_subjects_for_validation_is_named_before_any_write(tmp_path, tiny_windows):
+    cfg = load_config(None, [*TINY, "train.val_subjects=3"])
+    with pytest.raises(DataError) as info:
+        train_run(cfg, tiny_windows, tmp_path / "run", device="cpu", plots=False)
+    assert info.value.field == "train.val_subjects"
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        (["train.select_metric=best"], "train.select_metric"),
+        (["train.val_subjects=1"], "train.val_subjects"),  # the judge needs two
+        (["train.select_every=-1"], "train.select_every"),
+    ],
+)
+def test_bad_selection_settings_are_config_errors(overrides, field):
+    with pytest.raises(ConfigError) as info:
+        load_config(None, [*TINY, *overrides])
+    assert info.value.field == field
+
+
+def test_one_validation_subject_is_enough_for_tstr_alone():
+    cfg = load_config(None, [*TINY, "train.val_subjects=1", "train.select_metric=tstr"])
+    assert cfg.train.val_subjects == 1
