@@ -103,6 +103,7 @@ class TrainConfig:
     augment_shift: float = 0.0  # DiffAugment: random circular shift of D inputs, share of T
     ac_weight: float = 1.0  # weight of the auxiliary-classifier loss (ac_head only)
     residual_weight: float = 1.0  # penalty on the kinematic generator's residual branch
+    mode_seeking: float = 0.0  # weight of MSGAN's mode-seeking term (Mao et al. 2019); 0 = off
     seed: int = 0
     log_every: int = 50  # steps between loss syncs, CSV rows and NaN checks
     checkpoint_every: int = 500  # steps between checkpoints (0: only at the end)
@@ -313,6 +314,7 @@ def validate_config(cfg: GANConfig) -> None:
         "instance_noise",
         "ac_weight",
         "residual_weight",
+        "mode_seeking",
     ):
         value = getattr(t, key)
         if not (math.isfinite(value) and value >= 0):

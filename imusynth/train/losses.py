@@ -92,6 +92,30 @@ ADVERSARIAL_LOSSES = {
 }
 
 
+def mode_seeking_loss(fake: Tensor, z: Tensor, same: Tensor, eps: float = 1e-5) -> Tensor:
+    """Mode-seeking term of MSGAN (Mao et al. 2019), over pairs within a batch.
+
+    For every pair of samples that share their condition (``same``, ``(B, B)`` bool), the
+    ratio of the mean absolute difference of the outputs to that of their latents; the loss
+    is the inverse of the mean ratio, so minimising it spreads the outputs of one class over
+    its latents (against mode collapse). Zero when no two samples share a condition.
+
+    >>> z = torch.randn(4, 8)
+    >>> same = torch.ones(4, 4, dtype=torch.bool)
+    >>> float(mode_seeking_loss(2 * z, z, same)) < float(mode_seeking_loss(0.5 * z, z, same))
+    True
+    """
+    f = fake.flatten(1).float()  # (B, C*T)
+    z = z.flatten(1).float()  # (B, D)
+    pairs = same & ~torch.eye(len(f), dtype=torch.bool, device=f.device)  # (B, B)
+    d_out = torch.cdist(f, f, p=1) / f.shape[1]  # (B, B) mean |G(z_i) - G(z_j)|
+    d_lat = torch.cdist(z, z, p=1) / z.shape[1]  # (B, B) mean |z_i - z_j|
+    ratio = (d_out / (d_lat + eps))[pairs]
+    if ratio.numel() == 0:
+        return fake.sum() * 0.0
+    return 1.0 / (ratio.mean() + eps)
+
+
 def classifier_loss(class_logits: Tensor, y: Tensor) -> Tensor:
     """Cross-entropy of an auxiliary classifier head (AC-GAN, Odena et al. 2017)."""
     return F.cross_entropy(class_logits, y)

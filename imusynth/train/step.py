@@ -21,6 +21,7 @@ from imusynth.train.losses import (
     ADVERSARIAL_LOSSES,
     classifier_loss,
     gradient_penalty,
+    mode_seeking_loss,
     r1_penalty,
 )
 from imusynth.train.parallel import Nets, Shard
@@ -149,6 +150,8 @@ def update_g(state: GANTrainingState, setup: StepSetup, d: DStep, sigma: float) 
     ac_g = classifier_loss(cls_g, cond[0]) if cls_g is not None else loss_g.detach() * 0
     penalty_fn = setup.penalty_fn
     g_penalty = full(penalty_fn()) if penalty_fn is not None else loss_g.detach() * 0
+    if cfg.mode_seeking > 0:
+        loss_g = loss_g + cfg.mode_seeking * _mode_seeking(fake, z, cond, G)
     state.opt_g.zero_grad(set_to_none=True)
     amp.backward_step(
         loss_g + cfg.ac_weight * ac_g + cfg.residual_weight * g_penalty,
@@ -161,6 +164,17 @@ def update_g(state: GANTrainingState, setup: StepSetup, d: DStep, sigma: float) 
 
 
 _ONE_PROCESS = Shard()  # the whole batch
+
+
+def _mode_seeking(fake: Tensor, z: Tensor, cond: tuple[Tensor | None, ...], G: nn.Module) -> Tensor:
+    """:func:`mode_seeking_loss` over pairs with the same class (and side); only the latent
+    dimensions that drive the generator's structure count (``trunk_z_dim`` where a generator
+    also takes per-sample noise, whose distance would say nothing about modes)."""
+    same = torch.ones(len(z), len(z), dtype=torch.bool, device=z.device)
+    for c in cond:  # class labels, then sides (None: unconditional)
+        if c is not None:
+            same &= c[:, None] == c[None, :]
+    return mode_seeking_loss(fake, z[:, : getattr(G, "trunk_z_dim", z.shape[1])], same)
 
 
 def _randn(shape: tuple[int, ...], rng: torch.Generator, dev, shard: Shard) -> Tensor:
