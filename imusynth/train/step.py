@@ -167,14 +167,15 @@ _ONE_PROCESS = Shard()  # the whole batch
 
 
 def _mode_seeking(fake: Tensor, z: Tensor, cond: tuple[Tensor | None, ...], G: nn.Module) -> Tensor:
-    """:func:`mode_seeking_loss` over pairs with the same class (and side); only the latent
-    dimensions that drive the generator's structure count (``trunk_z_dim`` where a generator
-    also takes per-sample noise, whose distance would say nothing about modes)."""
+    """:func:`mode_seeking_loss` over pairs with the same class (and side); only the global
+    latent counts (the first ``trunk.latent_dim`` entries of a 1D generator's ``z``; the
+    per-sample noise maps and sensor noise after them say nothing about modes)."""
     same = torch.ones(len(z), len(z), dtype=torch.bool, device=z.device)
     for c in cond:  # class labels, then sides (None: unconditional)
         if c is not None:
             same &= c[:, None] == c[None, :]
-    return mode_seeking_loss(fake, z[:, : getattr(G, "trunk_z_dim", z.shape[1])], same)
+    k = getattr(getattr(G, "trunk", None), "latent_dim", z.shape[1])
+    return mode_seeking_loss(fake, z[:, :k], same)
 
 
 def _randn(shape: tuple[int, ...], rng: torch.Generator, dev, shard: Shard) -> Tensor:
