@@ -165,9 +165,13 @@ def main() -> None:
             args.config, generator, args.set, args.runs, train, args.reuse, args.device
         )
         took = "reused" if seconds is None else f"{seconds / 60:.1f} min"
-        notes.append(
-            f"- `{generator}`: {run.step} steps ({took}), run folder `{args.runs / generator}`"
-        )
+        steps = f"{run.config.train.steps} steps"
+        if run.validation_subjects:  # checkpoint selection: the sampled step was chosen
+            steps += (
+                f", step {run.step} chosen on validation subjects "
+                f"{', '.join(run.validation_subjects)} (held out of the GAN's training data)"
+            )
+        notes.append(f"- `{generator}`: {steps} ({took}), run folder `{args.runs / generator}`")
         synth = sample_windows(run, counts, seed=args.seed)
         scores = {
             name: heldout_discriminative_score(

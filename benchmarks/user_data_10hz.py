@@ -37,7 +37,7 @@ G = 9.80665
 RATE = 10.0
 SPEC = """\
 name = "watch-10hz-linear"
-description = "Watch exercises at 10 Hz, linear acceleration (gravity removed) in m/s^2, gyroscope in deg/s"
+description = "Watch exercises at 10 Hz: linear acceleration in m/s^2, gyroscope in deg/s"
 
 [source]
 kind = "csv"
@@ -70,7 +70,7 @@ def make_dataset(folder: Path) -> Path:
     """Write ``recordings.csv`` and ``spec.toml`` into ``folder``; return the spec path."""
     recs = load_recordings(REPO / "data_specs" / "watch.toml")
     fs = recs.sampling_rate_hz
-    up, down = 1, int(round(fs / RATE))
+    up, down = 1, round(fs / RATE)
     b, a = signal.butter(4, 0.3, fs=fs)  # gravity: what moves slower than 0.3 Hz
     frames = []
     for sig, y, subject, side, rid in zip(
