@@ -71,11 +71,11 @@ def cell_key(row: dict[str, Any]) -> tuple:
 
 def unit_cells(cfg: ExperimentConfig, unit: Unit) -> list[tuple[int, str]]:
     if cfg.kind == "rebalancing":
-        return [(0, arm) for arm in cfg.arms]
+        return [(0, arm) for arm in cfg.grid.arms]
     cells = []
-    for n in cfg.n_added:
-        for arm in cfg.arms:
-            if arm == "real" and n != min(cfg.n_added):
+    for n in cfg.grid.n_added:
+        for arm in cfg.grid.arms:
+            if arm == "real" and n != min(cfg.grid.n_added):
                 continue  # the real-only arm does not depend on n_added
             if arm != "real" and n == 0:
                 continue
@@ -104,18 +104,18 @@ def check_generators(cfg: ExperimentConfig, ws: WindowSet) -> None:
 def make_folds(cfg: ExperimentConfig, ws: WindowSet) -> list[tuple[np.ndarray, np.ndarray]]:
     """Subject-wise folds; with ``cv.stratify`` also balanced by class (Frid-Adar et al.'s
     lesions cluster by class within patients, so plain patient folds can miss a class)."""
-    if not cfg.stratify:
-        return subject_kfold(ws.groups, cfg.n_splits, seed=0)
+    if not cfg.cv.stratify:
+        return subject_kfold(ws.groups, cfg.cv.n_splits, seed=0)
     from sklearn.model_selection import StratifiedGroupKFold
 
     n_groups = len(np.unique(ws.groups))
-    if not 2 <= cfg.n_splits <= n_groups:
+    if not 2 <= cfg.cv.n_splits <= n_groups:
         raise ConfigError(
             f"need 2 <= n_splits <= number of {Wording.of(modality(ws)).groups} "
-            f"({n_groups}), got {cfg.n_splits}",
+            f"({n_groups}), got {cfg.cv.n_splits}",
             field="cv.n_splits",
         )
-    splitter = StratifiedGroupKFold(cfg.n_splits, shuffle=True, random_state=0)
+    splitter = StratifiedGroupKFold(cfg.cv.n_splits, shuffle=True, random_state=0)
     return [
         (np.asarray(tr), np.asarray(te))
         for tr, te in splitter.split(np.zeros(len(ws.y)), ws.y, ws.groups)
@@ -232,11 +232,11 @@ def cut_minority(cfg: ExperimentConfig, train: WindowSet, unit: Unit) -> WindowS
     overlapping windows between what is kept and what is not is possible: all are training)."""
     rng = np.random.default_rng(cell_seed("cut", unit.fold, unit.seed))
     keep = np.ones(len(train), dtype=bool)
-    for name in cfg.rebalance_classes:
+    for name in cfg.rebalance.classes:
         if name not in train.classes:
             raise ConfigError(f"unknown class {name!r}", field="rebalance.classes")
         idx = np.flatnonzero(train.y == train.classes.index(name))
-        n_keep = max(2, round(cfg.rebalance_fraction * len(idx)))
+        n_keep = max(2, round(cfg.rebalance.fraction * len(idx)))
         drop = rng.permutation(idx)[n_keep:]
         keep[drop] = False
     return train.subset(keep)
