@@ -92,8 +92,10 @@ def run_experiment(
 
     Everything is checked before the results folder is created or a file written: the
     backend, the data, the folds and training sizes, the classes to cut, the classifier's
-    and the GANs' settings (with the device's precision). While it runs, the folder is
-    locked (:mod:`imusynth.locks`): a second experiment into the same folder is refused.
+    and the GANs' settings (with the device's precision) and every GAN arm's generator
+    against the data (:func:`~imusynth.gan.checks.check_generator_data`). While it runs,
+    the folder is locked (:mod:`imusynth.locks`): a second experiment into the same folder
+    is refused.
     On a resume, a partial last row of ``results.csv`` (a kill while it was written) is
     dropped and its cell run again, and a cell found twice counts once (with a warning).
 
@@ -152,6 +154,7 @@ def _check_before_writing(
         ) from None
     augmenter_for(cfg.augment, ws.X.ndim)
     if cfg.generators():
+        from imusynth.gan.checks import check_generator_data
         from imusynth.train.config import load_config
         from imusynth.train.loop import check_train_setup
 
@@ -163,7 +166,16 @@ def _check_before_writing(
                 *cfg.gan.generator_set.get(gen, ()),
                 f"model.generator={gen}",
             ]
-            check_train_setup(load_config(source, overrides).train, device)
+            gan_config = load_config(source, overrides)
+            check_train_setup(gan_config.train, device)
+            try:
+                check_generator_data(gan_config, ws)
+            except ConfigError as exc:
+                raise ConfigError(
+                    f"generator {gen!r} does not fit the data: {exc.message}",
+                    path=where,
+                    field="grid.arms",
+                ) from None
     return folds
 
 
