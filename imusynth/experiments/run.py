@@ -47,6 +47,7 @@ from imusynth.experiments.grid import (
     cell_key,
     cell_seed,
     check_generators,
+    check_subject_draws,
     cut_minority,
     load_data,
     make_folds,
@@ -91,11 +92,12 @@ def run_experiment(
     on a file system they share.
 
     Everything is checked before the results folder is created or a file written: the
-    backend, the data, the folds and training sizes, the classes to cut, the classifier's
-    and the GANs' settings (with the device's precision) and every GAN arm's generator
-    against the data (:func:`~imusynth.gan.checks.check_generator_data`). While it runs,
-    the folder is locked (:mod:`imusynth.locks`): a second experiment into the same folder
-    is refused.
+    backend, the data, the folds and training sizes (a draw of fewer training subjects
+    must keep every class of its fold: :func:`~imusynth.experiments.grid.draw_subjects`),
+    the classes to cut, the classifier's and the GANs' settings (with the device's
+    precision) and every GAN arm's generator against the data
+    (:func:`~imusynth.gan.checks.check_generator_data`). While it runs, the folder is
+    locked (:mod:`imusynth.locks`): a second experiment into the same folder is refused.
     On a resume, a partial last row of ``results.csv`` (a kill while it was written) is
     dropped and its cell run again, and a cell found twice counts once (with a warning).
 
@@ -137,6 +139,7 @@ def _check_before_writing(
             path=where,
             field="grid.train_subjects",
         )
+    check_subject_draws(cfg, ws, folds)
     unknown = [c for c in cfg.rebalance.classes if c not in ws.classes]
     if unknown:
         raise ConfigError(f"unknown class {unknown[0]!r}", path=where, field="rebalance.classes")
