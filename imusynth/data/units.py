@@ -58,6 +58,7 @@ __all__ = [
     "placement_name",
     "to_internal",
     "unit_factor",
+    "unit_spelling",
 ]
 
 STANDARD_GRAVITY = Fraction("9.80665")  # m/s^2 in one g (CGPM 1901)
@@ -121,7 +122,14 @@ def canonical_unit(unit: str) -> str:
     return text
 
 
-def _canonical_or_self(unit: str) -> str:
+def unit_spelling(unit: str) -> str:
+    """The canonical spelling of a known unit, else ``unit`` as it is (no error).
+
+    Examples
+    --------
+    >>> unit_spelling("dps"), unit_spelling("V")
+    ('deg/s', 'V')
+    """
     try:
         return canonical_unit(unit)
     except ValueError:
@@ -141,7 +149,7 @@ def internal_unit(unit: str) -> str:
     >>> internal_unit("mg"), internal_unit("deg s^-1"), internal_unit("µT"), internal_unit("V")
     ('g', 'rad/s', 'uT', 'V')
     """
-    text = _canonical_or_self(unit)
+    text = unit_spelling(unit)
     if text in _ACCELERATION:
         return "g"
     if text in _RATE:
@@ -151,7 +159,7 @@ def internal_unit(unit: str) -> str:
 
 def is_acceleration(unit: str) -> bool:
     """True for a unit of acceleration (an accelerometer channel)."""
-    return _canonical_or_self(unit) in _ACCELERATION
+    return unit_spelling(unit) in _ACCELERATION
 
 
 def unit_factor(from_unit: str, to_unit: str) -> float:
@@ -171,7 +179,7 @@ def unit_factor(from_unit: str, to_unit: str) -> float:
     ...
     ValueError: cannot convert 'deg/s' to 'g' (different quantities)
     """
-    a, b = _canonical_or_self(from_unit), _canonical_or_self(to_unit)
+    a, b = unit_spelling(from_unit), unit_spelling(to_unit)
     if a == b:
         return 1.0
     for table in (_ACCELERATION, _RATE):
