@@ -150,8 +150,8 @@ def field_rules(
     Parameters
     ----------
     toml : str or None, optional
-        Where the field lives in the TOML table, when not under its own name:
-        ``"labels.classes"`` reads key ``classes`` of a table ``[labels]`` that has no
+        Where the field lives in the TOML table, when not under its own name: another key,
+        or ``"labels.classes"`` for key ``classes`` of a table ``[labels]`` that has no
         dataclass of its own; ``None``: not read from TOML at all (set by code, e.g. the
         path of the file the config came from). Plain fields only.
     choices : iterable, optional
@@ -185,6 +185,8 @@ def field_rules(
     rules: dict[str, Any] = {}
     if toml is not ...:
         rules["toml"] = None if toml is None else tuple(toml.split("."))
+        if toml is not None and len(rules["toml"]) > 2:
+            raise TypeError(f"toml={toml!r}: a key or table.key, not deeper")
     if choices is not None:
         rules["choices"] = tuple(choices)
     if used_with is not None:
@@ -451,7 +453,7 @@ def _emit(cfg: Any, prefix: str, lines: list[str]) -> None:
     if prefix:
         lines.append(f"[{prefix}]")
     if prefix or plain:
-        _emit_keys(cfg, [(name, name) for name in plain], lines)
+        _emit_keys(cfg, [(paths[name][0], name) for name in plain], lines)
         lines.append("")
     for table, keys in _tables(type(cfg)).items():
         lines.append(f"[{_join(prefix, table)}]")

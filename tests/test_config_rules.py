@@ -38,10 +38,12 @@ class Study:
         default=None, metadata=field_rules(used_with=("source.kind", ("file",)), required=True)
     )
     origin: Path | None = field(default=None, metadata=field_rules(toml=None))
+    note: str = field(default="", metadata=field_rules(toml="comment"))
 
 
 GOOD = {
     "name": "s",
+    "comment": "hello",
     "source": {"kind": "file", "path": "a.csv"},
     "labels": {"classes": ["A", "B"]},
     "window": {"length": 4},
@@ -67,6 +69,7 @@ def _with(**changes) -> dict:
 def test_reads_a_table_kept_apart_and_an_optional_section():
     study = from_dict(Study, GOOD)
     assert study.classes == ("A", "B") and study.window == Window(4) and study.origin is None
+    assert study.note == GOOD["comment"]
     demo = from_dict(Study, _with(source={"kind": "demo", "seed": 3}, window=None))
     assert demo.window is None and demo.source.seed == 3
 
@@ -81,7 +84,8 @@ def test_reads_a_table_kept_apart_and_an_optional_section():
         ({"labels__names": ["x"]}, "labels.names", "unknown key (valid keys: classes)"),
         ({"labels": ["A"]}, "labels", "expected a table"),
         ({"extra": {"a": 1}}, "extra", "unknown section (expected one of source, window, labels)"),
-        ({"colour": 1}, "colour", "unknown key (valid keys: name)"),
+        ({"colour": 1}, "colour", "unknown key (valid keys: name, comment)"),
+        ({"note": "x"}, "note", "unknown key"),
         ({"origin": "x"}, "origin", "unknown key"),
         ({"source__kind": "ftp"}, "source.kind", "expected one of file, demo, got 'ftp'"),
         ({"source__path": None}, "source.path", "missing key (required for kind 'file')"),
@@ -103,6 +107,7 @@ def test_to_toml_reads_back_and_leaves_out_what_is_not_used():
     study = from_dict(Study, GOOD)
     text = to_toml(study)
     assert "[labels]" in text and "seed" not in text and "origin" not in text
+    assert "comment = " in text and "note" not in text
     assert from_dict(Study, tomllib.loads(text)) == study
     demo = from_dict(Study, _with(source={"kind": "demo", "seed": 3}, window=None))
     assert "[window]" not in to_toml(demo) and "path" not in to_toml(demo)
@@ -120,6 +125,8 @@ def test_overrides_reach_kept_apart_tables_and_optional_sections():
         apply_overrides(study, ["origin=x"])
 
 
-def test_required_needs_a_condition():
+def test_rules_that_cannot_be_read_are_refused_where_they_are_written():
     with pytest.raises(TypeError, match="used_with"):
         field_rules(required=True)
+    with pytest.raises(TypeError, match="not deeper"):
+        field_rules(toml="a.b.c")
