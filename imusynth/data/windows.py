@@ -150,6 +150,12 @@ class WindowSet:
     joint_angles: np.ndarray | None = None
     joint_names: tuple[str, ...] | None = None
     source: str = ""
+    # The user's units of each channel when X was converted from them (None: ``units``).
+    source_units: tuple[str, ...] | None = None
+    # The accelerometer channels include gravity (specific force); False: linear acceleration.
+    gravity: bool = True
+    # Where the sensor is worn ("wrist", "upper-arm-left", "hip", ...); "" = not stated.
+    placement: str = ""
 
     def __post_init__(self) -> None:
         X = np.asarray(self.X)
