@@ -83,7 +83,7 @@ def to_internal(X: np.ndarray, units: Sequence[str]) -> tuple[np.ndarray, tuple[
     Examples
     --------
     >>> X, units = to_internal(np.full((1, 2, 3), 9.80665), ("m/s^2", "deg/s"))
-    >>> X[0, :, 0].round(4).tolist(), units
+    >>> [round(float(v), 4) for v in X[0, :, 0]], units
     ([1.0, 0.1712], ('g', 'rad/s'))
     """
     internal = tuple(internal_unit(u) for u in units)
