@@ -14,7 +14,7 @@ import torch
 
 from imusynth.data import WindowSet
 from imusynth.data.units import to_internal
-from imusynth.errors import ConfigError
+from imusynth.errors import CheckpointError, ConfigError
 from imusynth.gan import load_run, sample, train_run
 from imusynth.gan.checks import check_generator_data, gravity_reading
 from imusynth.train.checkpoint import load_checkpoint, save_checkpoint
@@ -158,3 +158,22 @@ def test_a_gravity_flag_the_data_contradict_is_logged(caplog):
     assert gravity_reading(with_g.X) == pytest.approx(1.0, abs=0.1)
     check_generator_data(cfg, dataclasses.replace(with_g, gravity=False))
     assert len(caplog.records) == 2
+
+
+def test_a_run_written_before_the_rate_keys_resumes_as_it_was(tmp_path, tiny_windows):
+    run_dir = tmp_path / "run"
+    old = ["model.generator=kinematic", *TINY, "train.checkpoint_every=1"]
+    with pytest.warns(DeprecationWarning, match="joint_stride"):
+        cfg = load_config(None, [*old, "model.joint_stride=5"])
+    train_run(cfg, tiny_windows, run_dir, device="cpu", plots=False)
+    path = run_dir / CHECKPOINT_NAME
+    ckpt = load_checkpoint(path)
+    for key in ("joint_rate_hz", "sensor_noise_seconds"):  # what an older version stored
+        del ckpt["config"]["model"][key]
+    save_checkpoint(path, ckpt)
+    more = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, steps=5))
+    run = train_run(more, tiny_windows, run_dir, resume=True, device="cpu", plots=False)
+    assert run.step == 5 and run.generator.joint_stride == 5
+    changed = dataclasses.replace(more, model=dataclasses.replace(more.model, joint_rate_hz=5.0))
+    with pytest.raises(CheckpointError, match="joint_rate_hz"):
+        train_run(changed, tiny_windows, run_dir, resume=True, device="cpu", plots=False)
