@@ -357,6 +357,8 @@ def _fitted_gan(
             channels=train.channels,
             units=train.units,
             sampling_rate_hz=train.sampling_rate_hz,
+            gravity=train.gravity,
+            placement=train.placement,
         )
     gan.save(run_dir)
     (run_dir / "DONE").write_text("ok\n")

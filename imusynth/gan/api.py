@@ -315,8 +315,8 @@ def balance(data, run, *args, **kwargs):
     synthetic rows are appended with ``is_synthetic`` set and group ``"synthetic"``.
 
     ``balance(X, y, gan, seed=0)`` (arrays and a fitted estimator, as before): returns
-    ``(X_balanced, y_balanced, is_synthetic)``, the real rows first; ``y`` holds codes into
-    ``gan.classes_``.
+    ``(X_balanced, y_balanced, is_synthetic)``, the real rows first (the synthetic ones in
+    the units ``gan`` was fitted in); ``y`` holds codes into ``gan.classes_``.
 
     Raises
     ------
@@ -329,7 +329,8 @@ def balance(data, run, *args, **kwargs):
     >>> from imusynth.gan import ConditionalGAN
     >>> rng = np.random.default_rng(0)
     >>> X = rng.normal(size=(48, 6, 32)).astype(np.float32); y = np.array([0] * 40 + [1] * 8)
-    >>> gan = ConditionalGAN(steps=2, batch_size=16, device="cpu").fit(X, y)
+    >>> gan = ConditionalGAN(steps=2, batch_size=16, device="cpu").fit(
+    ...     X, y, sampling_rate_hz=50.0, units=("g",) * 3 + ("rad/s",) * 3)
     >>> Xb, yb, synth = balance(X, y, gan)
     >>> np.bincount(yb).tolist(), int(synth.sum())
     ([40, 40], 32)
@@ -354,7 +355,7 @@ def _balance_arrays(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     gan._check_fitted()
     X, y = gan.run_.modality.check_arrays(X, y, len(gan.classes_))
-    Xs, ys, _ = sample_run(gan.run_, _runs.shortfall(y, gan.run_.classes), None, seed)
+    Xs, ys = gan.sample(_runs.shortfall(y, gan.run_.classes), seed)[:2]
     flags = np.r_[np.zeros(len(X), bool), np.ones(len(Xs), bool)]
     return np.concatenate([X, Xs]), np.concatenate([y, ys]), flags
 
