@@ -40,11 +40,13 @@ def basic_checks() -> None:
     X = rng.normal(size=(512, 6, 250)).astype(np.float32)
     X[:, 0] -= 1.0
     y = np.arange(512) % 7
+    watch = dict(sampling_rate_hz=50.0, units=("g",) * 3 + ("rad/s",) * 3, gravity=True)
     from imusynth.gan import ConditionalGAN
 
     for gen in GENERATORS:
         t = time.perf_counter()
-        gan = ConditionalGAN(generator=gen, steps=40, batch_size=64, device="cuda").fit(X, y)
+        gan = ConditionalGAN(generator=gen, steps=40, batch_size=64, device="cuda")
+        gan.fit(X, y, **watch)
         torch.cuda.synchronize()
         dt = time.perf_counter() - t
         Xs, _ = gan.sample(n_per_class=10, seed=0)
@@ -53,7 +55,7 @@ def basic_checks() -> None:
             f"finite={np.isfinite(Xs).all()}"
         )
         t = time.perf_counter()
-        ConditionalGAN(generator=gen, steps=200, batch_size=64, device="cuda").fit(X, y)
+        ConditionalGAN(generator=gen, steps=200, batch_size=64, device="cuda").fit(X, y, **watch)
         torch.cuda.synchronize()
         print(f"gan {gen}: {200 / (time.perf_counter() - t):.1f} steps/s (batch 64)")
     from imusynth.train.classifiers import CNNClassifier

@@ -2,8 +2,13 @@
 
 A config is a dataclass whose fields are plain values (``int``, ``float``, ``bool``,
 ``str``, ``X | None``, ``list[X]``, ``tuple[X, ...]``, ``dict[str, X]``) or nested config
-dataclasses (TOML tables, "sections"). Four operations serve GAN configs
-(:mod:`imusynth.train.config`), experiment configs and dataset specs:
+dataclasses (TOML tables, "sections"; ``Section | None = None`` for an optional one). A
+field without a default is required. :func:`field_rules` in a field's metadata adds what
+type hints cannot say: the values it may take, a key used only with some values of another
+key (a file path only for file sources), a key kept in a table of its own
+(``[labels] classes``), or a field not read from TOML at all. Four operations serve GAN
+configs (:mod:`imusynth.train.config`), experiment configs and dataset specs
+(:mod:`imusynth.data.spec`):
 
 - :func:`read_toml` reads a file into nested dicts;
 - :func:`from_dict` builds a config from nested dicts, checking every key and type by the
@@ -13,7 +18,9 @@ dataclasses (TOML tables, "sections"). Four operations serve GAN configs
 - :func:`to_toml` writes a config as TOML that :func:`from_dict` reads back to an equal one
   (:func:`to_dict` gives the nested plain dicts).
 
-Every error is a :class:`~imusynth.errors.ConfigError` naming the dotted key.
+Every error is a :class:`~imusynth.errors.ConfigError` naming the dotted key in ``field``
+(a caller that reads another kind of file re-raises it as its own error, as dataset specs
+do with :class:`~imusynth.errors.SpecError`).
 
 Examples
 --------
@@ -50,6 +57,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
+from imusynth.config_values import _base_types, _join, check_choice, check_type, coerce
 from imusynth.errors import ConfigError
 
 __all__ = [
@@ -57,6 +65,7 @@ __all__ = [
     "check_choice",
     "check_type",
     "coerce",
+    "field_rules",
     "from_dict",
     "read_toml",
     "to_dict",
@@ -64,11 +73,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-
-_TYPE_WORDS = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
-_PLURAL_WORDS = {int: "integers", float: "numbers", bool: "booleans", str: "strings"}
-_TRUE = {"true", "1", "yes", "on"}
-_FALSE = {"false", "0", "no", "off"}
 
 
 def read_toml(path: str | Path, *, what: str = "config file") -> dict[str, Any]:
@@ -111,13 +115,18 @@ def _hints(cls: type) -> dict[str, Any]:
     return {f.name: resolved[f.name] for f in dataclasses.fields(cls) if f.init}
 
 
-def _is_config(hint: Any) -> bool:
-    return isinstance(hint, type) and dataclasses.is_dataclass(hint)
+def _section_class(hint: Any) -> type | None:
+    """The config dataclass a hint names (``Sec`` or ``Sec | None``), else None."""
+    kinds, _ = _base_types(hint)
+    if len(kinds) == 1 and isinstance(kinds[0], type) and dataclasses.is_dataclass(kinds[0]):
+        return kinds[0]
+    return None
 
 
 def _sections(cls: type) -> dict[str, type]:
     """The fields of ``cls`` that are themselves config dataclasses (TOML tables)."""
-    return {name: hint for name, hint in _hints(cls).items() if _is_config(hint)}
+    found = {name: _section_class(hint) for name, hint in _hints(cls).items()}
+    return {name: sub for name, sub in found.items() if sub is not None}
 
 
 def _only_sections(cls: type) -> bool:
@@ -125,20 +134,112 @@ def _only_sections(cls: type) -> bool:
     return bool(hints) and len(_sections(cls)) == len(hints)
 
 
-def _join(prefix: str, key: str) -> str:
-    return f"{prefix}.{key}" if prefix else key
+_RULES = "imusynth.config"  # the key of a field's metadata that holds its rules
+
+
+def field_rules(
+    *,
+    toml: str | types.EllipsisType | None = ...,
+    choices: Iterable[Any] | None = None,
+    used_with: tuple[str, Iterable[Any]] | None = None,
+    required: bool = False,
+) -> dict[str, Any]:
+    """Metadata for a config field, read by :func:`from_dict`, :func:`apply_overrides` and
+    :func:`to_toml`: ``field(default=..., metadata=field_rules(...))``.
+
+    Parameters
+    ----------
+    toml : str or None, optional
+        Where the field lives in the TOML table, when not under its own name: another key,
+        or ``"labels.classes"`` for key ``classes`` of a table ``[labels]`` that has no
+        dataclass of its own; ``None``: not read from TOML at all (set by code, e.g. the
+        path of the file the config came from). Plain fields only.
+    choices : iterable, optional
+        The values the field may take.
+    used_with : (str, iterable), optional
+        ``("kind", ("csv", "parquet"))``: the key is only meaningful when the key ``kind`` of
+        the same table (a dotted path reaches into a section: ``"source.kind"``) has one of
+        these values; given with another value it is an error.
+    required : bool
+        With ``used_with``: the key must be given when that condition holds.
+
+    Examples
+    --------
+    >>> from dataclasses import dataclass, field
+    >>> @dataclass
+    ... class Source:
+    ...     kind: str = field(default="file", metadata=field_rules(choices=("file", "demo")))
+    ...     path: str | None = field(
+    ...         default=None, metadata=field_rules(used_with=("kind", ("file",)), required=True))
+    >>> from_dict(Source, {"kind": "file", "path": "a.csv"}).path
+    'a.csv'
+    >>> from_dict(Source, {"kind": "demo", "path": "a.csv"})
+    Traceback (most recent call last):
+    ...
+    imusynth.errors.ConfigError: path: not used with kind 'demo'
+    >>> from_dict(Source, {})
+    Traceback (most recent call last):
+    ...
+    imusynth.errors.ConfigError: path: missing key (required for kind 'file')
+    """
+    rules: dict[str, Any] = {}
+    if toml is not ...:
+        rules["toml"] = None if toml is None else tuple(toml.split("."))
+        if toml is not None and len(rules["toml"]) > 2:
+            raise TypeError(f"toml={toml!r}: a key or table.key, not deeper")
+    if choices is not None:
+        rules["choices"] = tuple(choices)
+    if used_with is not None:
+        rules["used_with"] = (used_with[0], tuple(used_with[1]), required)
+    elif required:
+        raise TypeError("required=True needs used_with (a field without a default is required)")
+    return {_RULES: rules}
+
+
+def _rules(f: dataclasses.Field) -> dict[str, Any]:
+    return f.metadata.get(_RULES, {})
+
+
+def _toml_paths(cls: type) -> dict[str, tuple[str, ...]]:
+    """Field name -> its key path in the TOML table (fields not read from TOML left out)."""
+    paths = {}
+    for f in dataclasses.fields(cls):
+        if f.init:
+            path = _rules(f).get("toml", (f.name,))
+            if path is not None:
+                paths[f.name] = path
+    return paths
+
+
+def _tables(cls: type) -> dict[str, dict[str, str]]:
+    """TOML tables that hold plain fields of ``cls``: table -> {key: field name}."""
+    tables: dict[str, dict[str, str]] = {}
+    for name, path in _toml_paths(cls).items():
+        if len(path) == 2:
+            tables.setdefault(path[0], {})[path[1]] = name
+    return tables
+
+
+def _has_default(f: dataclasses.Field) -> bool:
+    return f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
 
 
 def from_dict(cls: type[T], data: Mapping[str, Any], *, prefix: str = "") -> T:
     """Build a ``cls`` config from nested dicts, checking every key and type.
 
-    Missing keys take the dataclass's defaults; nested config dataclasses are read from
-    sub-tables. ``prefix`` is prepended to the dotted key in error messages.
+    Missing keys take the dataclass's defaults; a field without a default is required
+    (``missing key``, or ``missing section`` for a table). Nested config dataclasses are read
+    from sub-tables (``Section | None = None``: an optional table, ``None`` when absent).
+    :func:`field_rules` adds choices, keys used only with some values of another key, and
+    keys kept in a table of their own. ``prefix`` is prepended to the dotted key in error
+    messages.
 
     Raises
     ------
     ConfigError
-        Not a table, unknown section or key, or a value of the wrong type.
+        Not a table, unknown section or key, a missing required key or section, a value of
+        the wrong type or not among the field's choices, or a key that is not used with the
+        value of the key it depends on. ``field`` is the dotted key.
 
     Examples
     --------
@@ -160,32 +261,104 @@ def from_dict(cls: type[T], data: Mapping[str, Any], *, prefix: str = "") -> T:
         if only_sections and not prefix:
             raise ConfigError("expected a table of sections")
         raise ConfigError("expected a table", field=prefix or None)
-    if only_sections:
-        unknown = sorted(set(data) - set(hints))
-        if unknown:
-            raise ConfigError(
-                f"unknown section (expected one of {', '.join(hints)})",
-                field=_join(prefix, unknown[0]),
-            )
-        kwargs = {}
-        for name, sub in sections.items():
-            values = data.get(name, {})
-            if not isinstance(values, Mapping):
-                raise ConfigError("expected a table", field=_join(prefix, name))
-            kwargs[name] = from_dict(sub, values, prefix=_join(prefix, name))
-        return cls(**kwargs)
-    kwargs = {}
+    paths = _toml_paths(cls)
+    keys = {path[0]: name for name, path in paths.items() if len(path) == 1}
+    tables = _tables(cls)
+    kwargs: dict[str, Any] = {}
     for key, value in data.items():
         dotted = _join(prefix, key)
-        if key not in hints:
-            raise ConfigError(f"unknown key (valid keys: {', '.join(hints)})", field=dotted)
-        if key in sections:
+        if key in tables:
             if not isinstance(value, Mapping):
                 raise ConfigError("expected a table", field=dotted)
-            kwargs[key] = from_dict(sections[key], value, prefix=dotted)
+            for sub, item in value.items():
+                if sub not in tables[key]:
+                    valid = ", ".join(tables[key])
+                    raise ConfigError(
+                        f"unknown key (valid keys: {valid})", field=_join(dotted, sub)
+                    )
+                name = tables[key][sub]
+                kwargs[name] = _value(cls, name, item, hints[name], _join(dotted, sub))
+            continue
+        if key not in keys:
+            raise _unknown(cls, key, value, dotted, keys, tables)
+        name = keys[key]
+        if name in sections:
+            if not isinstance(value, Mapping):
+                raise ConfigError("expected a table", field=dotted)
+            kwargs[name] = from_dict(sections[name], value, prefix=dotted)
         else:
-            kwargs[key] = check_type(value, hints[key], dotted)
+            kwargs[name] = _value(cls, name, value, hints[name], dotted)
+    _check_presence(cls, data, kwargs, prefix, sections)
     return cls(**kwargs)
+
+
+def _unknown(cls, key, value, dotted, keys, tables) -> ConfigError:
+    section_names = [k for k, name in keys.items() if name in _sections(cls)] + list(tables)
+    if _only_sections(cls) or (isinstance(value, Mapping) and section_names):
+        return ConfigError(
+            f"unknown section (expected one of {', '.join(section_names)})", field=dotted
+        )
+    plain = [k for k, name in keys.items() if name not in _sections(cls)]
+    return ConfigError(f"unknown key (valid keys: {', '.join(plain)})", field=dotted)
+
+
+def _value(cls: type, name: str, value: Any, hint: Any, dotted: str) -> Any:
+    value = check_type(value, hint, dotted)
+    choices = _rules(_field(cls, name)).get("choices")
+    if choices is not None and value is not None:
+        check_choice(value, choices, dotted)
+    return value
+
+
+def _field(cls: type, name: str) -> dataclasses.Field:
+    return next(f for f in dataclasses.fields(cls) if f.name == name)
+
+
+def _check_presence(
+    cls: type,
+    data: Mapping[str, Any],
+    kwargs: dict[str, Any],
+    prefix: str,
+    sections: dict[str, type],
+) -> None:
+    """Required fields given, and fields that depend on another key only where it allows."""
+    paths = _toml_paths(cls)
+    for f in dataclasses.fields(cls):
+        if f.name not in paths:
+            continue
+        what = "section" if f.name in sections else "key"
+        dotted = _join(prefix, ".".join(paths[f.name]))
+        if len(paths[f.name]) == 2 and paths[f.name][0] not in data:
+            dotted, what = _join(prefix, paths[f.name][0]), "section"
+        if "used_with" in _rules(f):
+            other, allowed, required = _rules(f)["used_with"]
+            value = _lookup(cls, kwargs, other)
+            where = f"{other.rsplit('.', 1)[-1]} {value!r}"
+            if f.name in kwargs and value not in allowed:
+                raise ConfigError(f"not used with {where}", field=dotted)
+            if required and f.name not in kwargs and value in allowed:
+                raise ConfigError(f"missing {what} (required for {where})", field=dotted)
+        elif f.name not in kwargs and not _has_default(f):
+            raise ConfigError(f"missing {what}", field=dotted)
+
+
+def _lookup(cls: type, kwargs: dict[str, Any], dotted: str) -> Any:
+    """The value of another key of the table being read (``"source.kind"`` reaches into a
+    section already read), or its default."""
+    first, *rest = dotted.split(".")
+    if first in kwargs:
+        value = kwargs[first]
+    else:
+        f = _field(cls, first)
+        if f.default is not dataclasses.MISSING:
+            value = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            value = f.default_factory()
+        else:
+            return None
+    for part in rest:
+        value = getattr(value, part, None)
+    return value
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:
@@ -223,32 +396,49 @@ def apply_overrides(cfg: T, overrides: Iterable[str]) -> T:
 
 
 def _copy(cfg: T) -> T:
-    changes = {name: _copy(getattr(cfg, name)) for name in _sections(type(cfg))}
+    changes = {
+        name: _copy(getattr(cfg, name))
+        for name in _sections(type(cfg))
+        if getattr(cfg, name) is not None
+    }
     return dataclasses.replace(cfg, **changes)
 
 
 def _set(obj: T, parts: list[str], text: str, key: str) -> T:
     cls = type(obj)
     hints, sections = _hints(cls), _sections(cls)
+    paths = _toml_paths(cls)
+    by_path = {path: name for name, path in paths.items()}
     name, rest = parts[0], parts[1:]
-    if rest and name in sections:
-        return dataclasses.replace(obj, **{name: _set(getattr(obj, name), rest, text, key)})
-    if not rest and name in hints and name not in sections:
-        return dataclasses.replace(obj, **{name: coerce(text, hints[name], key)})
+    if rest and name in sections and name in paths:
+        current = getattr(obj, name)
+        if current is None:  # an optional section not given: start from its defaults
+            current = from_dict(sections[name], {}, prefix=name)
+        return dataclasses.replace(obj, **{name: _set(current, rest, text, key)})
+    target = by_path.get(tuple(parts))
+    if target is not None and target not in sections:
+        value = coerce(text, hints[target], key)
+        choices = _rules(_field(cls, target)).get("choices")
+        if choices is not None and value is not None:
+            check_choice(value, choices, key)
+        return dataclasses.replace(obj, **{target: value})
     if _only_sections(cls):
         raise ConfigError(
             f"unknown key (write section.key with section one of {', '.join(sections)})",
             field=key,
         )
-    raise ConfigError(f"unknown key (valid keys: {', '.join(hints)})", field=key)
+    valid = [".".join(path) for path in paths.values()]
+    raise ConfigError(f"unknown key (valid keys: {', '.join(valid)})", field=key)
 
 
 def to_toml(cfg: Any) -> str:
     """Write ``cfg`` as TOML that :func:`from_dict` reads back to an equal config.
 
-    Plain keys come first, then one ``[section]`` table per nested config. TOML has no
-    null: a ``None`` value is written as a comment (an absent key reads back as the
-    default, which must then be ``None``).
+    Plain keys come first, then the tables of keys kept apart (:func:`field_rules`), then
+    one ``[section]`` table per nested config (an optional section that is ``None``, and a
+    key not used with the value of the key it depends on, are left out). TOML has no null:
+    a ``None`` value is written as a comment (an absent key reads back as the default, which
+    must then be ``None``). Fields not read from TOML are not written.
     """
     lines: list[str] = []
     _emit(cfg, "", lines)
@@ -257,19 +447,41 @@ def to_toml(cfg: Any) -> str:
 
 def _emit(cfg: Any, prefix: str, lines: list[str]) -> None:
     sections = _sections(type(cfg))
-    plain = [f.name for f in dataclasses.fields(cfg) if f.name not in sections]
+    paths = _toml_paths(type(cfg))
+    paths = {name: path for name, path in paths.items() if _used(cfg, name)}
+    plain = [name for name, path in paths.items() if len(path) == 1 and name not in sections]
     if prefix:
         lines.append(f"[{prefix}]")
     if prefix or plain:
-        for key in plain:
-            value = getattr(cfg, key)
-            if value is None:
-                lines.append(f"# {key} = (not set)")
-            else:
-                lines.append(f"{key} = {_toml_value(value)}")
+        _emit_keys(cfg, [(paths[name][0], name) for name in plain], lines)
+        lines.append("")
+    for table, keys in _tables(type(cfg)).items():
+        lines.append(f"[{_join(prefix, table)}]")
+        _emit_keys(cfg, [(key, name) for key, name in keys.items()], lines)
         lines.append("")
     for name in sections:
-        _emit(getattr(cfg, name), _join(prefix, name), lines)
+        if name in paths and getattr(cfg, name) is not None:
+            _emit(getattr(cfg, name), _join(prefix, name), lines)
+
+
+def _used(cfg: Any, name: str) -> bool:
+    """False for a field whose ``used_with`` condition does not hold (it is not written)."""
+    rule = _rules(_field(type(cfg), name)).get("used_with")
+    if rule is None:
+        return True
+    value = cfg
+    for part in rule[0].split("."):
+        value = getattr(value, part, None)
+    return value in rule[1]
+
+
+def _emit_keys(cfg: Any, keys: list[tuple[str, str]], lines: list[str]) -> None:
+    for key, name in keys:
+        value = getattr(cfg, name)
+        if value is None:
+            lines.append(f"# {key} = (not set)")
+        else:
+            lines.append(f"{key} = {_toml_value(value)}")
 
 
 def _toml_value(value: Any) -> str:
@@ -295,124 +507,3 @@ def _toml_key(key: Any) -> str:
     if text and all(c.isalnum() or c in "-_" for c in text):
         return text
     return _toml_value(text)
-
-
-def _base_types(hint: Any) -> tuple[tuple[Any, ...], bool]:
-    """``int | None`` -> ((int,), True)."""
-    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
-        args = typing.get_args(hint)
-        return tuple(a for a in args if a is not type(None)), type(None) in args
-    return (hint,), False
-
-
-def _word(kind: Any) -> str:
-    if isinstance(kind, type):
-        return _TYPE_WORDS.get(kind, kind.__name__)
-    return str(kind)
-
-
-def check_type(value: Any, hint: Any, key: str) -> Any:
-    """Check a TOML value against a type hint; ints are taken for floats, never bools for ints.
-
-    Lists are accepted for ``list[X]`` and ``tuple[X, ...]`` hints (returned as a tuple for
-    the latter) and tables for ``dict[str, X]``; their items are checked the same way.
-
-    Examples
-    --------
-    >>> check_type(3, float, "lr")
-    3.0
-    >>> check_type(True, int, "steps")
-    Traceback (most recent call last):
-    ...
-    imusynth.errors.ConfigError: steps: expected an integer, got True
-    """
-    kinds, optional = _base_types(hint)
-    if value is None and optional:
-        return None
-    kind = kinds[0]
-    origin = typing.get_origin(kind)
-    if origin in (list, tuple):
-        item = typing.get_args(kind)[0] if typing.get_args(kind) else Any
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"expected a list of {_plural(item)}, got {value!r}", field=key)
-        items = [check_type(v, item, key) if item is not Any else v for v in value]
-        return tuple(items) if origin is tuple else items
-    if origin is dict:
-        args = typing.get_args(kind)
-        item = args[1] if len(args) == 2 else Any
-        if not isinstance(value, Mapping):
-            raise ConfigError(f"expected a table, got {value!r}", field=key)
-        return {
-            k: check_type(v, item, _join(key, str(k))) if item is not Any else v
-            for k, v in value.items()
-        }
-    if kind is Any:
-        return value
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if kind is int and isinstance(value, bool):
-        raise ConfigError(f"expected an integer, got {value!r}", field=key)
-    if kind is Path and isinstance(value, str):
-        return Path(value)
-    if not isinstance(value, kind):
-        raise ConfigError(f"expected {_word(kind)}, got {value!r}", field=key)
-    return value
-
-
-def _plural(kind: Any) -> str:
-    return _PLURAL_WORDS.get(kind, getattr(kind, "__name__", str(kind)))
-
-
-def coerce(text: str, hint: Any, key: str) -> Any:
-    """Turn command-line text into a value of the field's type.
-
-    ``none``/``null``/empty is ``None`` for optional fields; booleans take
-    ``true/false/1/0/yes/no/on/off``; lists and tables are written as TOML values
-    (``[1, 2]``).
-
-    Examples
-    --------
-    >>> coerce("off", bool, "model.spectral_norm")
-    False
-    >>> coerce("none", int | None, "data.length") is None
-    True
-    """
-    kinds, optional = _base_types(hint)
-    if optional and text.lower() in ("none", "null", ""):
-        return None
-    kind = kinds[0]
-    if typing.get_origin(kind) in (list, tuple, dict):
-        try:
-            value = tomllib.loads(f"v = {text}")["v"]
-        except tomllib.TOMLDecodeError:
-            raise ConfigError(f"expected a TOML list or table, got {text!r}", field=key) from None
-        return check_type(value, kind, key)
-    if kind is bool:
-        if text.lower() in _TRUE:
-            return True
-        if text.lower() in _FALSE:
-            return False
-        raise ConfigError(f"expected true or false, got {text!r}", field=key)
-    if kind is str:
-        return text.strip('"')
-    if kind is Path:
-        return Path(text.strip('"'))
-    try:
-        if kind is int:
-            return int(text)
-        if kind is float:
-            return float(text)
-    except ValueError:
-        raise ConfigError(f"expected {_TYPE_WORDS[kind]}, got {text!r}", field=key) from None
-    raise ConfigError(f"cannot set a value of type {kind!r} from the command line", field=key)
-
-
-def check_choice(value: str, choices: tuple[str, ...], key: str) -> None:
-    """Raise :class:`ConfigError` unless ``value`` is one of ``choices``.
-
-    Examples
-    --------
-    >>> check_choice("bce", ("bce", "hinge"), "train.loss")
-    """
-    if value not in choices:
-        raise ConfigError(f"expected one of {', '.join(choices)}, got {value!r}", field=key)

@@ -30,8 +30,19 @@ TINY = {
 }
 
 
+IMU = {"units": ("g",) * 3 + ("rad/s",) * 3, "gravity": True}  # watch-like windows
+
+
 def tiny(**params) -> CGANOverSampler:
-    params = {"steps": 2, "batch_size": 8, "overrides": TINY, "random_state": 0, **params}
+    params = {
+        "steps": 2,
+        "batch_size": 8,
+        "overrides": TINY,
+        "random_state": 0,
+        "sampling_rate_hz": 50.0,
+        "units": "a.u.",
+        **params,
+    }
     return CGANOverSampler(**params)
 
 
@@ -84,19 +95,19 @@ def test_window_shape_is_inferred_when_not_given():
     X3, y = windows(shape=(6, 10))
     X = X3.reshape(len(X3), -1)  # (N, 60)
     assert tiny().fit(X, y).window_shape_ == (1, 60)  # conv1d: one channel
-    assert tiny(generator="kinematic").fit(X, y).window_shape_ == (6, 10)
-    assert tiny(generator="kinematic").fit(X3, y).window_shape_ == (6, 10)
+    assert tiny(generator="kinematic", **IMU).fit(X, y).window_shape_ == (6, 10)
+    assert tiny(generator="kinematic", **IMU).fit(X3, y).window_shape_ == (6, 10)
 
 
 def test_kinematic_generator_oversamples_watch_windows():
     X3, y = windows(counts=(16, 6), shape=(6, 20))
     X3[:, 2] += 1.0  # gravity on z, in g
-    sampler = tiny(generator="kinematic", sampling_rate_hz=50.0)
+    sampler = tiny(generator="kinematic", **IMU)
     X_res, y_res = sampler.fit_resample(X3.reshape(len(X3), -1), y)
     assert np.bincount(y_res).tolist() == [16, 16]
     assert np.array_equal(X_res[: len(X3)], X3.reshape(len(X3), -1))
     assert sampler.gan_.run_.joint_names  # the arm model made these windows
-    again = tiny(generator="kinematic", sampling_rate_hz=50.0).fit_resample(X3, y)[0]
+    again = tiny(generator="kinematic", **IMU).fit_resample(X3, y)[0]
     assert np.array_equal(again.reshape(len(again), -1), X_res)
 
 

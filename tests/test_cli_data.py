@@ -65,6 +65,10 @@ def test_data_windows_writes_file(run_cli, tmp_path):
     assert ws.X.shape[1:] == (6, 40)
     # r1 120 -> 5, r2 100 -> 4, r3 110 -> 4, r4 30 dropped
     assert len(ws) == 13 and "dropped 1 recording" in stdout
+    n_subjects = len(set(ws.groups))
+    assert stdout.splitlines()[-1] == (
+        f"wrote 13 windows of 6 x 40 ({n_subjects} subjects, {ws.n_classes} classes) to {out}"
+    )
     assert ws.source.startswith("spec:")
 
 

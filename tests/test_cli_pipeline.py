@@ -3,6 +3,7 @@ evaluate, experiment --help, demo; and their user errors (exit 2, one line, no o
 
 from __future__ import annotations
 
+import h5py
 import numpy as np
 import pytest
 
@@ -45,10 +46,11 @@ def test_train_sample_balance(run_cli, tmp_path, windows_file, tiny_windows):
     assert code == 2 and "--resume" in _one_line(err)
 
     out_file = tmp_path / "s.h5"
-    code, _, err = run_cli(
+    code, out, err = run_cli(
         "sample", run, "--per-class", "5", "--classes", "FEL", "--out", out_file, "--seed", "3"
     )
     assert code == 0, err
+    assert out.splitlines() == [f"wrote 5 synthetic windows (5 per class: FEL) to {out_file}"]
     synth = read_windows(out_file)
     assert synth.class_counts() == {"ABD": 0, "FEL": 5} and synth.is_synthetic.all()
     assert synth.X.shape[1:] == tiny_windows.X.shape[1:]
@@ -60,8 +62,12 @@ def test_train_sample_balance(run_cli, tmp_path, windows_file, tiny_windows):
     unbalanced = tiny_windows.subset(np.r_[np.flatnonzero(tiny_windows.y == 0), [4, 5]])
     src = write_windows(tmp_path / "unbalanced.h5", unbalanced)
     bal = tmp_path / "b.h5"
-    code, _out, err = run_cli("balance", src, "--run", run, "--out", bal)
+    code, out, err = run_cli("balance", src, "--run", run, "--out", bal)
     assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0] == f"wrote 24 windows (10 synthetic) to {bal}"
+    per_class = [line.split() for line in lines[1:]]
+    assert per_class == [["ABD", "12", "->", "12"], ["FEL", "2", "->", "12"]]
     b = read_windows(bal)
     assert b.class_counts() == {"ABD": 12, "FEL": 12}
     np.testing.assert_array_equal(b.X[: len(unbalanced)], unbalanced.X)  # real rows unchanged
@@ -103,8 +109,13 @@ def test_simulate_and_ik(run_cli, tmp_path):
         sim,
     )
     assert code == 0, err
+    assert out.strip() == (
+        f"wrote 3 simulated windows (3 per exercise: ABD; 2 subjects) with joint angles to {sim}"
+    )
     ws = read_windows(sim)
     assert ws.X.shape == (3, 6, 100) and ws.joint_angles is not None
+    with h5py.File(sim, "r") as f:  # the watch mounting of every window, beside the windows
+        assert f["mount"].shape == (3, 3) and f["mount"].dtype == np.float32
     assert ws.classes == ("ABD",) and ws.units == ("g",) * 3 + ("rad/s",) * 3
     code, _, err = run_cli("simulate", "--exercise", "SWIM", "--out", tmp_path / "x.h5")
     assert code == 2 and "--exercise" in _one_line(err)

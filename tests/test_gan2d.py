@@ -152,6 +152,23 @@ def test_run_folder_through_gan_api_dispatch(tmp_path):
         load_run(tmp_path / "nowhere")
 
 
+def test_train_image_run_passes_its_options_on(tmp_path):
+    from imusynth.gan import train_image_run
+
+    ims = _images()
+    cfg = load_config(CT_CONFIG, CT_SET)
+    run = train_image_run(cfg, ims, tmp_path / "run", device="cpu", plots=False)
+    assert run.step == 2 and not (tmp_path / "run" / "samples.png").exists()
+    longer = load_config(CT_CONFIG, [*CT_SET, "train.steps=3"])
+    resumed = train_image_run(longer, ims, tmp_path / "run", resume=True, device="cpu", plots=False)
+    assert resumed.step == 3
+    with pytest.raises(TypeError, match="resmue"):
+        train_image_run(cfg, ims, None, resmue=True)
+    with pytest.raises(ConfigError) as info:  # images only, whatever the config says
+        train_image_run(load_config(None, ["model.generator=conv1d"]), ims, None)
+    assert info.value.field == "model.generator"
+
+
 def test_cli_train_and_sample_images(run_cli, tmp_path):
     real = write_windows(tmp_path / "real.h5", _images())
     sets = [a for s in CT_SET for a in ("--set", s)]

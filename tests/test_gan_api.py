@@ -37,6 +37,8 @@ TINY = [
     "train.checkpoint_every=2",
 ]
 TINY_PARAMS = dict(steps=2, batch_size=8, latent_dim=8, device="cpu")
+# What bare arrays must say about themselves (watch-like windows in g and rad/s).
+WATCH = dict(sampling_rate_hz=50.0, units=("g",) * 3 + ("rad/s",) * 3)
 
 
 @pytest.fixture
@@ -133,7 +135,7 @@ def test_estimator_fit_sample_save_load(tmp_path, rng):
     X = rng.normal(size=(40, 6, 32)).astype(np.float32)
     y = np.repeat([0, 1], 20)
     X[y == 1, 0] += 3.0
-    gan = ConditionalGAN(**TINY_PARAMS).fit(X, y, groups=np.repeat(["a", "b"], 20))
+    gan = ConditionalGAN(**TINY_PARAMS).fit(X, y, groups=np.repeat(["a", "b"], 20), **WATCH)
     assert gan.get_params()["steps"] == 2 and gan.resolved_config().train.steps == 2
     Xs, ys = gan.sample(n_per_class=4, seed=0)
     assert Xs.shape == (8, 6, 32) and np.bincount(ys).tolist() == [4, 4]
@@ -146,7 +148,9 @@ def test_estimator_with_the_kinematic_generator_returns_joint_angles(rng):
     X = rng.normal(size=(16, 6, 32)).astype(np.float32)
     y = np.repeat([0, 1], 8)
     side = np.tile(["left", "right"], 8)
-    gan = ConditionalGAN(generator="kinematic", **TINY_PARAMS).fit(X, y, side=side)
+    gan = ConditionalGAN(generator="kinematic", **TINY_PARAMS).fit(
+        X, y, side=side, gravity=True, **WATCH
+    )
     Xs, _, q = gan.sample(n_per_class=2, seed=0, return_joints=True)
     assert Xs.shape == (4, 6, 32) and q.shape == (4, 7, 32)
     lim = gan.run_.generator.joint_limits.numpy()
@@ -156,7 +160,7 @@ def test_estimator_with_the_kinematic_generator_returns_joint_angles(rng):
 def test_balance_helper_on_arrays(rng):
     X = rng.normal(size=(24, 6, 32)).astype(np.float32)
     y = np.array([0] * 18 + [1] * 6)
-    gan = ConditionalGAN(**TINY_PARAMS).fit(X, y)
+    gan = ConditionalGAN(**TINY_PARAMS).fit(X, y, **WATCH)
     Xb, yb, synthetic = balance(X, y, gan, seed=0)
     assert np.bincount(yb).tolist() == [18, 18]
     assert np.array_equal(Xb[:24], X) and synthetic.sum() == 12 and not synthetic[:24].any()
@@ -165,10 +169,12 @@ def test_balance_helper_on_arrays(rng):
 def test_fit_rejects_bad_input():
     with pytest.raises(DataError, match="NaN"):
         ConditionalGAN(**TINY_PARAMS).fit(
-            np.full((16, 6, 32), np.nan, np.float32), np.zeros(16, int)
+            np.full((16, 6, 32), np.nan, np.float32), np.zeros(16, int), **WATCH
         )
     with pytest.raises(DataError, match="batch"):
-        ConditionalGAN(**TINY_PARAMS).fit(np.zeros((4, 6, 32), np.float32), np.zeros(4, int))
+        ConditionalGAN(**TINY_PARAMS).fit(
+            np.zeros((4, 6, 32), np.float32), np.zeros(4, int), **WATCH
+        )
 
 
 def test_the_run_carries_its_modality_and_one_api_serves_it(run_dir, tiny_windows):

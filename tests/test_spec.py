@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import tomllib
 from pathlib import Path
 
@@ -94,3 +95,44 @@ def test_unreadable_and_malformed_files(tmp_path: Path):
     bad.write_text("name = \n")
     with pytest.raises(SpecError, match="not valid TOML"):
         load_spec(bad)
+
+
+def test_units_are_checked_and_spelled_one_way():
+    raw = _mutate(lambda r: r["signal"].__setitem__("units", ["m/s2"] * 3 + ["dps"] * 3))
+    spec = parse_spec(raw)
+    assert spec.signal.units == ("m/s^2",) * 3 + ("deg/s",) * 3
+    units = ["g", "g", "m/s", "rad/s", "rad/s", "rad/s"]
+    bad = _mutate(lambda r: r["signal"].__setitem__("units", units))
+    with pytest.raises(SpecError) as info:
+        parse_spec(bad, path="bad.toml")
+    assert info.value.field == "signal.units"
+    assert "'m/s'" in info.value.message
+    assert "g, m/s^2, mg, rad/s, deg/s" in info.value.message  # the accepted units
+
+
+def test_gravity_and_placement():
+    spec = load_spec(WATCH)
+    assert spec.signal.gravity is True  # the default: a raw accelerometer's specific force
+    raw = _mutate(lambda r: r["signal"].update(gravity=False, placement="Left Upper_Arm"))
+    spec = parse_spec(raw)
+    assert spec.signal.gravity is False and spec.signal.placement == "upper-arm-left"
+    raw = _mutate(lambda r: r["signal"].pop("placement"))
+    assert parse_spec(raw).signal.placement == ""
+    assert parse_spec(_mutate(lambda r: r["signal"].update(placement="hip"))).signal.placement == (
+        "hip"
+    )
+    for key, value in (("gravity", "no"), ("gravity", 0), ("placement", "wrist?")):
+        with pytest.raises(SpecError) as info:
+            parse_spec(_mutate(lambda r, k=key, v=value: r["signal"].__setitem__(k, v)))
+        assert info.value.field == f"signal.{key}"
+
+
+def test_a_spec_written_back_as_toml_reads_the_same(tmp_path: Path):
+    from imusynth.config import to_toml
+
+    for name in ("watch", "example_csv", "liver_phantoms", "example_rois"):
+        spec = load_spec((ROOT / "data_specs" / f"{name}.toml").resolve())
+        copy_path = tmp_path / f"{name}.toml"
+        copy_path.write_text(to_toml(spec))
+        again = load_spec(copy_path)
+        assert again == dataclasses.replace(spec, path=copy_path), name

@@ -171,6 +171,22 @@ def _out_option(
     p.add_argument("--out", type=check, required=True, help=what)
 
 
+def _write_out(
+    args: argparse.Namespace,
+    data: Any,
+    what: str,
+    *,
+    source: str,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """Write ``data`` (windows or images) to the command's ``--out`` in imusynth's HDF5
+    format, then say ``wrote WHAT to OUT``."""
+    from imusynth.data import write_windows
+
+    write_windows(args.out, data, source=source, extra=extra)
+    _say(args, f"wrote {what} to {args.out}")
+
+
 def _repo_file(*parts: str) -> Path:
     return Path(__file__).resolve().parents[2].joinpath(*parts)
 

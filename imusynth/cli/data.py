@@ -15,6 +15,7 @@ from imusynth.cli.common import (
     _out_path,
     _positive_int,
     _say,
+    _write_out,
 )
 from imusynth.errors import ConfigError, DataError
 
@@ -93,17 +94,13 @@ def _cmd_data_windows(args: argparse.Namespace) -> int:
         load_spec,
         load_windows,
         window_recordings,
-        write_windows,
     )
 
     spec = load_spec(args.spec)
     if spec.is_image:  # ROIs are written as they are: (N, 1, H, W), nothing to cut
         ims = load_windows(spec)
-        write_windows(args.out, ims, source=f"spec:{args.spec}")
-        _say(
-            args,
-            f"wrote {len(ims)} images {ims.X.shape[1:]} ({ims.n_classes} classes) to {args.out}",
-        )
+        what = f"{len(ims)} images {ims.X.shape[1:]} ({ims.n_classes} classes)"
+        _write_out(args, ims, what, source=f"spec:{args.spec}")
         return 0
     length = args.length or spec.windows.length
     stride = args.stride or spec.windows.stride
@@ -115,12 +112,11 @@ def _cmd_data_windows(args: argparse.Namespace) -> int:
         dropped = count_short(recs, length) if spec.windows.short == "drop" else 0
         if dropped:
             _say(args, f"dropped {dropped} recording(s) shorter than one window ({length} samples)")
-    write_windows(args.out, ws, source=f"spec:{args.spec}")
-    _say(
-        args,
-        f"wrote {len(ws)} windows of {ws.X.shape[1]} x {ws.X.shape[2]} "
-        f"({len(np.unique(ws.groups))} subjects, {ws.n_classes} classes) to {args.out}",
+    what = (
+        f"{len(ws)} windows of {ws.X.shape[1]} x {ws.X.shape[2]} "
+        f"({len(np.unique(ws.groups))} subjects, {ws.n_classes} classes)"
     )
+    _write_out(args, ws, what, source=f"spec:{args.spec}")
     return 0
 
 

@@ -18,6 +18,7 @@ from imusynth.cli.common import (
     _progress,
     _repo_file,
     _say,
+    _write_out,
 )
 from imusynth.errors import ConfigError
 
@@ -163,7 +164,6 @@ def _check_same_data(run_dir: Path, data_hash: str, field: str) -> None:
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:
-    from imusynth.data import write_windows
     from imusynth.gan import load_run, sample_windows
 
     run_dir = _run_argument(args)
@@ -175,12 +175,9 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     run = load_run(run_dir, device=args.device)
     _check_sample_size(run, args.per_class, len(classes or run.classes), run_dir)
     ws = sample_windows(run, args.per_class, classes, seed=args.seed)
-    write_windows(args.out, ws, source=f"run:{run_dir}")
-    _say(
-        args,
-        f"wrote {len(ws)} synthetic windows ({args.per_class} per class: "
-        f"{', '.join(c for c, n in ws.class_counts().items() if n)}) to {args.out}",
-    )
+    made = ", ".join(c for c, n in ws.class_counts().items() if n)
+    what = f"{len(ws)} synthetic windows ({args.per_class} per class: {made})"
+    _write_out(args, ws, what, source=f"run:{run_dir}")
     return 0
 
 
@@ -221,19 +218,15 @@ def _per_class(value: str) -> int:
 
 
 def _cmd_balance(args: argparse.Namespace) -> int:
-    from imusynth.data import read_windows, write_windows
+    from imusynth.data import read_windows
     from imusynth.gan import balance_windows, load_run
 
     ws = read_windows(args.windows)
     run = load_run(args.run, device=args.device)
     balanced = balance_windows(ws, run, seed=args.seed)
-    write_windows(args.out, balanced, source=f"balance:{args.windows}+run:{args.run}")
+    what = f"{len(balanced)} windows ({int(balanced.is_synthetic.sum())} synthetic)"
+    _write_out(args, balanced, what, source=f"balance:{args.windows}+run:{args.run}")
     before, after = ws.class_counts(), balanced.class_counts()
-    _say(
-        args,
-        f"wrote {len(balanced)} windows ({int(balanced.is_synthetic.sum())} synthetic) "
-        f"to {args.out}",
-    )
     for name in before:
         _say(args, f"  {name:<8} {before[name]:>5} -> {after[name]}")
     return 0

@@ -7,12 +7,19 @@ from pathlib import Path
 
 import numpy as np
 
-from imusynth.cli.common import _command, _out_option, _positive_int, _progress, _say
+from imusynth.cli.common import (
+    _command,
+    _out_option,
+    _positive_int,
+    _progress,
+    _say,
+    _write_out,
+)
 from imusynth.errors import ConfigError
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
-    from imusynth.data import WindowSet, write_windows
+    from imusynth.data import WindowSet
     from imusynth.kinematics import EXERCISES, simulate_dataset
 
     names = [e.strip().upper() for part in args.exercise for e in part.split(",") if e.strip()]
@@ -32,17 +39,12 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         seed=args.seed,
     )
     ws = WindowSet.from_mapping(ds, source="simulate")
-    write_windows(
-        args.out,
-        ws,
-        source=f"simulate:seed={args.seed}",
-        extra={"mount": ds["mount"].astype(np.float32)},
+    what = (
+        f"{len(ws)} simulated windows ({args.n} per exercise: "
+        f"{', '.join(exercises)}; {args.subjects} subjects) with joint angles"
     )
-    _say(
-        args,
-        f"wrote {len(ws)} simulated windows ({args.n} per exercise: "
-        f"{', '.join(exercises)}; {args.subjects} subjects) with joint angles to {args.out}",
-    )
+    mount = ds["mount"].astype(np.float32)
+    _write_out(args, ws, what, source=f"simulate:seed={args.seed}", extra={"mount": mount})
     return 0
 
 

@@ -11,6 +11,7 @@ import pandas as pd
 
 from imusynth.data.spec import DatasetSpec, load_spec
 from imusynth.data.store import read_windows
+from imusynth.data.units import unit_spelling
 from imusynth.data.windows import (
     ImageSet,
     Recordings,
@@ -54,7 +55,8 @@ def watch_dataset_path() -> Path:
 
 
 def load_recordings(spec: DatasetSpec | str | Path) -> Recordings:
-    """Load the recordings a spec describes (every source kind except ``hdf5``).
+    """Load the recordings a spec describes (every source kind except ``hdf5``), in the
+    spec's units (:func:`window_recordings` converts the windows to g and rad/s).
 
     Long-format files (CSV, Parquet) are checked row by row: an empty or NaN recording id,
     subject, label or timestamp, a timestamp that is not a number (or a date), and a
@@ -96,8 +98,10 @@ def load_windows(
 ) -> WindowSet:
     """Load a spec's data as windows, using the spec's windowing unless overridden.
 
-    ``length`` and ``stride`` are in samples at the spec's (resampled) rate. An image spec
-    gives an :class:`ImageSet` (see :func:`load_images`); it takes neither.
+    ``length`` and ``stride`` are in samples at the spec's (resampled) rate. IMU windows
+    come out in g and rad/s (``source_units``: the spec's units, when they differ), with
+    the spec's ``gravity`` and ``placement``. An image spec gives an :class:`ImageSet` (see
+    :func:`load_images`); it takes neither.
     """
     if not isinstance(spec, DatasetSpec):
         spec = load_spec(spec)
@@ -186,21 +190,28 @@ def load_images(spec: DatasetSpec | str | Path) -> ImageSet:
         units=spec.signal.units,
         sampling_rate_hz=0.0,
         source=f"spec:{spec.name}",
+        placement=spec.signal.placement,
     )
 
 
 def window_recordings(
     recs: Recordings, spec: DatasetSpec, length: int | None = None, stride: int | None = None
 ) -> WindowSet:
-    """:func:`make_windows` with the spec's defaults; errors name the spec file."""
+    """:func:`make_windows` with the spec's defaults; errors name the spec file.
+
+    The windows are converted to g and rad/s (:meth:`WindowSet.to_internal`) and carry the
+    spec's ``gravity`` and ``placement``.
+    """
     try:
-        return make_windows(
+        ws = make_windows(
             recs, length or spec.windows.length, stride or spec.windows.stride, spec.windows.short
         )
     except DataError as exc:
         if exc.path is None:
             raise DataError(exc.message, path=spec.path, field=exc.field) from None
         raise
+    ws.gravity, ws.placement = spec.signal.gravity, spec.signal.placement
+    return ws.to_internal()
 
 
 def _check_channels(spec: DatasetSpec, n: int, where: Path | str) -> None:
@@ -411,8 +422,35 @@ def _load_hdf5_windows(spec: DatasetSpec, length: int | None) -> WindowSet:
             path=path,
             field="windows.length",
         )
+    _check_convention(spec, ws, path)
     # Re-code labels into the spec's class order.
     remap = np.array([spec.classes.index(c) for c in ws.classes], dtype=np.int64)
     ws.y = remap[ws.y]
     ws.classes = spec.classes
+    ws.placement = spec.signal.placement or ws.placement
     return ws
+
+
+def _check_convention(spec: DatasetSpec, ws: WindowSet, path: Path) -> None:
+    """The file's units (as written), gravity and placement agree with the spec's."""
+    stored = tuple(unit_spelling(u) for u in ws.source_units or ws.units)
+    if stored != spec.signal.units:
+        raise DataError(
+            f"the file's units {list(stored)} differ from the spec's {list(spec.signal.units)}",
+            path=path,
+            field="signal.units",
+        )
+    if ws.gravity != spec.signal.gravity:
+        raise DataError(
+            f"the file says gravity = {str(ws.gravity).lower()}, the spec "
+            f"{str(spec.signal.gravity).lower()}",
+            path=path,
+            field="signal.gravity",
+        )
+    if spec.signal.placement and ws.placement and ws.placement != spec.signal.placement:
+        raise DataError(
+            f"the file's placement {ws.placement!r} differs from the spec's "
+            f"{spec.signal.placement!r}",
+            path=path,
+            field="signal.placement",
+        )

@@ -1,7 +1,10 @@
-"""Dataset specs: TOML files read with :mod:`tomllib` into frozen, validated dataclasses.
+"""Dataset specs: TOML files read into frozen, validated dataclasses.
 
-A spec describes where recordings come from and how to read them; it holds no data. Every
-key is checked: an unknown key, a missing required key, or a value of the wrong type raises
+A spec describes where recordings come from and how to read them; it holds no data. Its
+sections are dataclasses whose fields (type hints and defaults) are the schema, read by the
+project's one config mechanism (:func:`imusynth.config.from_dict`), then checked as a whole
+(channel counts, units, windowing, image options). Every key is checked: an unknown key, a
+missing required key, or a value of the wrong type raises
 :class:`~imusynth.errors.SpecError` naming the file and the dotted key.
 
 Layout (``data_specs/watch.toml`` is a complete example)::
@@ -16,8 +19,13 @@ Layout (``data_specs/watch.toml`` is a complete example)::
     [signal]
     sampling_rate_hz = 50.0
     channels = ["ax", "ay", "az", "wx", "wy", "wz"]
-    units = ["g", "g", "g", "rad/s", "rad/s", "rad/s"]
-    placement = "wrist"
+    units = ["g", "g", "g", "rad/s", "rad/s", "rad/s"]   # or "m/s^2", "mg", "deg/s", ...:
+                                # see imusynth.data.units; windows are converted to g and
+                                # rad/s on load (the original units are kept beside them)
+    gravity = true              # default; false: the accelerometer channels hold linear
+                                # acceleration, gravity removed
+    placement = "wrist"         # or wrist-left/-right, upper-arm(-left/-right), or another
+                                # word (hip, chest) that the arm model cannot explain
 
     [labels]
     classes = ["PEN", "ABD", ...]
@@ -65,14 +73,17 @@ from __future__ import annotations
 import math
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from imusynth.errors import SpecError
+from imusynth.config import field_rules, from_dict
+from imusynth.data.units import KINEMATIC_PLACEMENTS, KNOWN_UNITS, canonical_unit, placement_name
+from imusynth.errors import ConfigError, SpecError
 
 __all__ = [
     "IMAGE_KINDS",
+    "KINEMATIC_PLACEMENTS",
     "ColumnSpec",
     "DatasetSpec",
     "ImageSpec",
@@ -86,32 +97,53 @@ __all__ = [
 SIGNAL_KINDS = ("seglearn-watch", "csv", "parquet", "hdf5")
 IMAGE_KINDS = ("phantoms", "image-folder", "image-manifest")
 SOURCE_KINDS = SIGNAL_KINDS + IMAGE_KINDS
+PATH_KINDS = tuple(k for k in SOURCE_KINDS if k not in ("seglearn-watch", "phantoms"))
 SHORT_RULES = ("error", "drop", "pad")
-SIDES = ("left", "right", "")
+
+
+def _for_kinds(*kinds: str, required: bool = False, key: str = "kind") -> dict[str, Any]:
+    return field_rules(used_with=(key, kinds), required=required)
 
 
 @dataclass(frozen=True)
 class SourceSpec:
-    """Where the data come from; the image-only keys are ``None`` for signal sources."""
+    """Where the data come from (``[source]``); the image-only keys keep their defaults for
+    signal sources."""
 
-    kind: str
-    path: Path | None = None
-    seed: int = 0  # phantoms: seeds the phantom generator
-    counts: tuple[int, ...] | None = None  # phantoms: lesions per class (None: the paper's)
-    patients: int | None = None  # phantoms: number of patients (None: the generator's)
-    patient_pattern: str | None = None  # image-folder: regex for the patient id in file names
+    kind: str = field(metadata=field_rules(choices=SOURCE_KINDS))
+    # Relative to the spec file in TOML; resolved against it when the spec is read.
+    path: Path | None = field(default=None, metadata=_for_kinds(*PATH_KINDS, required=True))
+    seed: int = field(default=0, metadata=_for_kinds("phantoms"))  # seeds the phantoms
+    # Lesions per class (None: the paper's) and number of patients (None: the generator's).
+    counts: tuple[int, ...] | None = field(default=None, metadata=_for_kinds("phantoms"))
+    patients: int | None = field(default=None, metadata=_for_kinds("phantoms"))
+    # Regex for the patient id in file names.
+    patient_pattern: str | None = field(default=None, metadata=_for_kinds("image-folder"))
 
 
 @dataclass(frozen=True)
 class SignalSpec:
-    sampling_rate_hz: float
+    """What the channels hold (``[signal]``).
+
+    ``units`` are canonically spelled (:func:`imusynth.data.units.canonical_unit`): the
+    units the data files are in; windows are converted from them to g and rad/s on load.
+    ``sampling_rate_hz`` is required for signal sources and 0 for images. ``gravity``: the
+    accelerometer channels include gravity (specific force, what a raw accelerometer
+    measures); false for linear acceleration with gravity removed. ``placement``: where the
+    sensor is worn, normalised (:func:`imusynth.data.units.placement_name`); "" = not stated.
+    """
+
     channels: tuple[str, ...]
     units: tuple[str, ...]
+    sampling_rate_hz: float | None = None
     placement: str = ""
+    gravity: bool = True
 
 
 @dataclass(frozen=True)
 class ColumnSpec:
+    """Which columns of a long-format file hold what (``[columns]``)."""
+
     recording: str = "recording"
     subject: str = "subject"
     label: str = "label"
@@ -121,25 +153,36 @@ class ColumnSpec:
 
 @dataclass(frozen=True)
 class WindowSpec:
-    """Default windowing; lengths are resolved to samples at the (resampled) rate."""
+    """Default windowing (``[windows]``).
 
-    length: int
-    stride: int
-    short: str = "error"
+    A file gives ``length`` or ``length_s`` (and ``stride`` or ``stride_s``); once read,
+    ``length`` and ``stride`` are in samples at the (resampled) rate, and ``length_s`` and
+    ``stride_s`` are None.
+    """
+
+    length: int | None = None
+    stride: int | None = None
+    short: str = field(default="error", metadata=field_rules(choices=SHORT_RULES))
     resample_hz: float | None = None
+    length_s: float | None = None
+    stride_s: float | None = None
 
 
 @dataclass(frozen=True)
 class ImageSpec:
-    """How ROIs become ``(1, size, size)`` images in [-1, 1] (image sources only)."""
+    """How ROIs become ``(1, size, size)`` images in [-1, 1] (``[image]``, image sources)."""
 
     size: int = 64
-    window: tuple[float, float] | None = None
+    window: tuple[float, ...] | None = None  # [low, high], files only
+
+
+_SIGNAL_ONLY = _for_kinds(*SIGNAL_KINDS, key="source.kind")
 
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """A validated dataset description.
+    """A validated dataset description: the spec file's sections, read by their type hints
+    (:func:`imusynth.config.from_dict`), then checked as a whole.
 
     Examples
     --------
@@ -151,12 +194,16 @@ class DatasetSpec:
     name: str
     source: SourceSpec
     signal: SignalSpec
-    classes: tuple[str, ...]
-    windows: WindowSpec | None  # None for image sources
-    columns: ColumnSpec = field(default_factory=ColumnSpec)
+    classes: tuple[str, ...] = field(metadata=field_rules(toml="labels.classes"))
+    windows: WindowSpec | None = field(  # None for image sources
+        default=None, metadata=_for_kinds(*SIGNAL_KINDS, key="source.kind", required=True)
+    )
+    columns: ColumnSpec = field(default_factory=ColumnSpec, metadata=_SIGNAL_ONLY)
     description: str = ""
-    path: Path | None = None
-    image: ImageSpec | None = None  # image sources only
+    path: Path | None = field(default=None, metadata=field_rules(toml=None))  # the spec file
+    image: ImageSpec | None = field(  # image sources only
+        default=None, metadata=_for_kinds(*IMAGE_KINDS, key="source.kind")
+    )
 
     @property
     def is_image(self) -> bool:
@@ -169,52 +216,6 @@ class DatasetSpec:
         if self.windows is None:
             return self.signal.sampling_rate_hz
         return self.windows.resample_hz or self.signal.sampling_rate_hz
-
-
-# Schema: key -> (type or tuple of types, required). "str_list" means a list of strings.
-_SCHEMA: dict[str, dict[str, tuple[Any, bool]]] = {
-    "": {"name": (str, True), "description": (str, False)},
-    "source": {
-        "kind": (str, True),
-        "path": (str, False),
-        "seed": (int, False),
-        "counts": ("int_list", False),
-        "patients": (int, False),
-        "patient_pattern": (str, False),
-    },
-    "signal": {
-        "sampling_rate_hz": ((int, float), False),  # required for signal sources
-        "channels": ("str_list", True),
-        "units": ("str_list", True),
-        "placement": (str, False),
-    },
-    "labels": {"classes": ("str_list", True)},
-    "columns": {
-        "recording": (str, False),
-        "subject": (str, False),
-        "label": (str, False),
-        "time": (str, False),
-        "side": (str, False),
-    },
-    "windows": {
-        "length": (int, False),
-        "length_s": ((int, float), False),
-        "stride": (int, False),
-        "stride_s": ((int, float), False),
-        "short": (str, False),
-        "resample_hz": ((int, float), False),
-    },
-    "image": {"size": (int, False), "window": ("number_list", False)},
-}
-_REQUIRED_SECTIONS = ("source", "signal", "labels")
-# Which source kinds each optional source key is for (path: every kind but these two).
-_SOURCE_KEY_KINDS = {
-    "path": tuple(k for k in SOURCE_KINDS if k not in ("seglearn-watch", "phantoms")),
-    "seed": ("phantoms",),
-    "counts": ("phantoms",),
-    "patients": ("phantoms",),
-    "patient_pattern": ("image-folder",),
-}
 
 
 def load_spec(path: str | Path) -> DatasetSpec:
@@ -283,127 +284,85 @@ def parse_spec(raw: dict[str, Any], *, path: str | Path | None = None) -> Datase
     def err(msg: str, key: str | None = None) -> SpecError:
         return SpecError(msg, path=where, field=key)
 
-    for key, value in raw.items():
-        if isinstance(value, dict):
-            if key not in _SCHEMA or key == "":
-                raise err("unknown section", key)
-        elif key not in _SCHEMA[""]:
-            raise err("unknown key", key)
-    for section in _REQUIRED_SECTIONS:
-        if section not in raw:
-            raise err("missing section", section)
+    try:
+        spec = from_dict(DatasetSpec, raw)
+    except ConfigError as exc:
+        raise err(exc.message, exc.field) from None
+    src, sig = spec.source, spec.signal
+    if src.path is not None and not src.path.is_absolute() and where is not None:
+        src = replace(src, path=where.parent / src.path)
 
-    def section(name: str) -> dict[str, Any]:
-        table = raw if name == "" else raw.get(name, {})
-        out: dict[str, Any] = {}
-        for key, value in table.items():
-            if name == "" and isinstance(value, dict):
-                continue
-            dotted = f"{name}.{key}" if name else key
-            if key not in _SCHEMA[name]:
-                raise err("unknown key", dotted)
-            out[key] = _check_type(value, _SCHEMA[name][key][0], dotted, err)
-        for key, (_, required) in _SCHEMA[name].items():
-            if required and key not in out:
-                raise err("missing key", f"{name}.{key}" if name else key)
-        return out
-
-    top, src, sig, lab, col, win, img = (
-        section(s) for s in ("", "source", "signal", "labels", "columns", "windows", "image")
-    )
-
-    kind = src["kind"]
-    if kind not in SOURCE_KINDS:
-        raise err(f"must be one of {', '.join(SOURCE_KINDS)}; got {kind!r}", "source.kind")
-    for key, kinds in _SOURCE_KEY_KINDS.items():
-        if key in src and kind not in kinds:
-            raise err(f"not used with kind {kind!r}", f"source.{key}")
-    src_path = None
-    if kind in _SOURCE_KEY_KINDS["path"]:
-        if "path" not in src:
-            raise err(f"missing key (required for kind {kind!r})", "source.path")
-        src_path = Path(src["path"])
-        if not src_path.is_absolute() and where is not None:
-            src_path = where.parent / src_path
-
-    image = kind in IMAGE_KINDS
-    channels, units = tuple(sig["channels"]), tuple(sig["units"])
-    if not channels:
+    if not sig.channels:
         raise err("must list at least one channel", "signal.channels")
-    if len(set(channels)) != len(channels):
+    if len(set(sig.channels)) != len(sig.channels):
         raise err("channel names must be unique", "signal.channels")
-    if len(units) != len(channels):
-        raise err(f"has {len(units)} entries for {len(channels)} channels", "signal.units")
-
-    classes = tuple(lab["classes"])
-    if len(classes) < 1 or len(set(classes)) != len(classes):
+    if len(sig.units) != len(sig.channels):
+        raise err(f"has {len(sig.units)} entries for {len(sig.channels)} channels", "signal.units")
+    if len(spec.classes) < 1 or len(set(spec.classes)) != len(spec.classes):
         raise err("must list unique class names", "labels.classes")
 
-    if image:
-        rate = float(sig.get("sampling_rate_hz", 0.0))
-        if rate != 0:
+    if spec.is_image:
+        if sig.sampling_rate_hz not in (None, 0):
             raise err("must be 0 (or left out) for an image source", "signal.sampling_rate_hz")
-        _check_image_layout(raw, channels, err)
-        return DatasetSpec(
-            name=top["name"],
-            description=top.get("description", ""),
-            source=_image_source(kind, src, src_path, classes, err),
-            signal=SignalSpec(rate, channels, units, sig.get("placement", "")),
-            classes=classes,
-            windows=None,
+        if len(sig.channels) != 1:
+            got = len(sig.channels)
+            raise err(f"an image source has one channel, got {got}", "signal.channels")
+        return replace(
+            spec,
+            source=_image_source(src, spec.classes, err),
+            signal=_signal(sig, 0.0, err),
             path=where,
-            image=_image_section(kind, img, err),
+            image=_image_section(src.kind, spec.image or ImageSpec(), err),
         )
-    if "image" in raw:
-        raise err(f"not used with kind {kind!r}", "image")
-    if "windows" not in raw:
-        raise err("missing section", "windows")
-    if "sampling_rate_hz" not in sig:
+    if sig.sampling_rate_hz is None:
         raise err("missing key", "signal.sampling_rate_hz")
-    rate = float(sig["sampling_rate_hz"])
+    rate = sig.sampling_rate_hz
     if not (math.isfinite(rate) and rate > 0):
         raise err("must be a positive number", "signal.sampling_rate_hz")
-
-    resample = win.get("resample_hz")
-    if resample is not None and not (math.isfinite(resample) and resample > 0):
-        raise err("must be a positive number", "windows.resample_hz")
-    win_rate = float(resample) if resample is not None else rate
-    length = _samples(win, "length", win_rate, err)
-    stride = _samples(win, "stride", win_rate, err)
-    short = win.get("short", "error")
-    if short not in SHORT_RULES:
-        raise err(f"must be one of {', '.join(SHORT_RULES)}; got {short!r}", "windows.short")
-
-    return DatasetSpec(
-        name=top["name"],
-        description=top.get("description", ""),
-        source=SourceSpec(kind=kind, path=src_path),
-        signal=SignalSpec(rate, channels, units, sig.get("placement", "")),
-        classes=classes,
-        columns=ColumnSpec(**col),
-        windows=WindowSpec(length, stride, short, None if resample is None else float(resample)),
+    return replace(
+        spec,
+        source=src,
+        signal=_signal(sig, rate, err),
+        windows=_windows(spec.windows, rate, err),
         path=where,
     )
 
 
-def _check_image_layout(raw: dict[str, Any], channels: tuple[str, ...], err) -> None:
-    for name in ("windows", "columns"):
-        if name in raw:
-            raise err("not used with an image source", name)
-    if len(channels) != 1:
-        raise err(f"an image source has one channel, got {len(channels)}", "signal.channels")
-
-
-def _image_source(kind: str, src: dict[str, Any], path: Path | None, classes, err) -> SourceSpec:
-    counts = src.get("counts")
-    if counts is not None:
-        if len(counts) != len(classes) or min(counts) < 0 or sum(counts) == 0:
+def _signal(sig: SignalSpec, rate: float, err) -> SignalSpec:
+    """Units and placement in their one spelling; the rate as resolved."""
+    units = []
+    for unit in sig.units:
+        try:
+            units.append(canonical_unit(unit))
+        except ValueError:
             raise err(
-                f"need {len(classes)} non-negative counts (one per class), not all zero",
-                "source.counts",
-            )
-        counts = tuple(counts)
-    if kind == "phantoms":
+                f"unknown unit {unit!r} (accepted: {', '.join(KNOWN_UNITS)})", "signal.units"
+            ) from None
+    try:
+        placement = placement_name(sig.placement)
+    except ValueError as exc:
+        raise err(str(exc), "signal.placement") from None
+    return replace(sig, units=tuple(units), sampling_rate_hz=rate, placement=placement)
+
+
+def _windows(win: WindowSpec, rate: float, err) -> WindowSpec:
+    resample = win.resample_hz
+    if resample is not None and not (math.isfinite(resample) and resample > 0):
+        raise err("must be a positive number", "windows.resample_hz")
+    win_rate = resample if resample is not None else rate
+    length = _samples(win.length, win.length_s, "length", win_rate, err)
+    stride = _samples(win.stride, win.stride_s, "stride", win_rate, err)
+    return replace(win, length=length, stride=stride, length_s=None, stride_s=None)
+
+
+def _image_source(src: SourceSpec, classes: tuple[str, ...], err) -> SourceSpec:
+    counts = src.counts
+    if counts is not None and (len(counts) != len(classes) or min(counts) < 0 or sum(counts) == 0):
+        raise err(
+            f"need {len(classes)} non-negative counts (one per class), not all zero",
+            "source.counts",
+        )
+    if src.kind == "phantoms":
         from imusynth.data.phantoms import PHANTOM_CLASSES
 
         if classes != PHANTOM_CLASSES:
@@ -411,13 +370,12 @@ def _image_source(kind: str, src: dict[str, Any], path: Path | None, classes, er
                 f"the phantoms have classes {list(PHANTOM_CLASSES)}, in this order",
                 "labels.classes",
             )
-    patients = src.get("patients")
+    patients = src.patients
     if patients is not None and not 1 <= patients <= sum(counts or (patients,)):
         raise err("must be at least 1 and at most the number of lesions", "source.patients")
-    seed = src.get("seed", 0)
-    if seed < 0:
+    if src.seed < 0:
         raise err("must be >= 0", "source.seed")
-    pattern = src.get("patient_pattern")
+    pattern = src.patient_pattern
     if pattern is not None:
         try:
             groups = re.compile(pattern).groups
@@ -425,46 +383,22 @@ def _image_source(kind: str, src: dict[str, Any], path: Path | None, classes, er
             raise err(f"not a valid regular expression ({exc})", "source.patient_pattern") from None
         if groups < 1:
             raise err("needs a group for the patient id", "source.patient_pattern")
-    return SourceSpec(kind, path, seed, counts, patients, pattern)
+    return src
 
 
-def _image_section(kind: str, img: dict[str, Any], err) -> ImageSpec:
-    size = img.get("size", ImageSpec.size)
-    if size < 16:
-        raise err(f"must be at least 16 pixels, got {size}", "image.size")
-    window = img.get("window")
+def _image_section(kind: str, img: ImageSpec, err) -> ImageSpec:
+    if img.size < 16:
+        raise err(f"must be at least 16 pixels, got {img.size}", "image.size")
+    window = img.window
     if window is not None:
         if kind == "phantoms":
             raise err("not used with kind 'phantoms' (already windowed)", "image.window")
         if len(window) != 2 or not all(math.isfinite(v) for v in window) or window[0] >= window[1]:
             raise err("expected [low, high] with low < high", "image.window")
-        window = (float(window[0]), float(window[1]))
-    return ImageSpec(size=size, window=window)
+    return img
 
 
-def _check_type(value: Any, kind: Any, dotted: str, err) -> Any:
-    if kind == "str_list":
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise err("expected a list of strings", dotted)
-        return value
-    if kind in ("int_list", "number_list"):
-        allowed = int if kind == "int_list" else (int, float)
-        if not isinstance(value, list) or not all(
-            isinstance(v, allowed) and not isinstance(v, bool) for v in value
-        ):
-            raise err(
-                f"expected a list of {'integers' if kind == 'int_list' else 'numbers'}", dotted
-            )
-        return value
-    # bool is an int in Python; a spec that says `length = true` is still wrong.
-    if isinstance(value, bool) or not isinstance(value, kind):
-        names = " or ".join(t.__name__ for t in (kind if isinstance(kind, tuple) else (kind,)))
-        raise err(f"expected {names}, got {type(value).__name__}", dotted)
-    return value
-
-
-def _samples(win: dict[str, Any], key: str, rate: float, err) -> int:
-    in_samples, in_seconds = win.get(key), win.get(f"{key}_s")
+def _samples(in_samples: int | None, in_seconds: float | None, key: str, rate: float, err) -> int:
     if (in_samples is None) == (in_seconds is None):
         raise err(f"give exactly one of {key} (samples) or {key}_s (seconds)", f"windows.{key}")
     n = in_samples if in_samples is not None else round(in_seconds * rate)

@@ -3,8 +3,12 @@
 Datasets: ``X`` float32 (N, C, T) or (N, 1, H, W), ``y`` int64, ``groups`` (subject or
 patient id, UTF-8 strings), ``is_synthetic`` bool; optionally ``recording`` int64, ``side``
 strings and ``joint_angles`` float32 (N, J, T). Attributes: ``classes``, ``channels``,
-``units``, ``sampling_rate_hz``, ``source``, ``imusynth_version`` (and ``joint_names``).
-Writes are atomic: a temporary file in the target folder, then a rename. Reads take
+``units``, ``sampling_rate_hz``, ``source``, ``imusynth_version`` (and ``joint_names``), and
+``gravity`` (bool), ``placement`` and, when the windows were converted from other units,
+``source_units`` (files without them read as gravity included, placement not stated).
+Writes are atomic: a temporary file in the target folder, then a rename. Writing keeps the
+units the set is in; reading converts known units to g and rad/s (``source_units`` then
+records the units of the file), so every stage works in one convention. Reads take
 ``groups`` stored as integers as their decimal text, and refuse a file whose data live outside
 it (external links, external storage, virtual datasets): such a file could copy the bytes of
 any local file into what a command writes.
@@ -27,6 +31,7 @@ import h5py
 import numpy as np
 
 from imusynth import __version__
+from imusynth.data.units import internal_unit, unit_spelling
 from imusynth.data.windows import ImageSet, WindowSet, as_codes, as_ids
 from imusynth.errors import DataError, StoreError
 
@@ -37,6 +42,7 @@ COMPRESSIONS = ("gzip", "lzf", None)  # lossless filters every h5py build has
 _STR = h5py.string_dtype("utf-8")
 _REQUIRED = ("X", "y", "groups", "is_synthetic")
 _ATTRS = ("classes", "channels", "units", "sampling_rate_hz")
+_OPTIONAL_ATTRS = ("joint_names", "source", "source_units", "gravity", "placement")
 
 
 @contextlib.contextmanager
@@ -125,6 +131,10 @@ def write_windows(
         f.attrs["channels"] = list(ws.channels)
         f.attrs["units"] = list(ws.units)
         f.attrs["sampling_rate_hz"] = float(ws.sampling_rate_hz)
+        f.attrs["gravity"] = bool(ws.gravity)
+        f.attrs["placement"] = ws.placement
+        if ws.source_units is not None:
+            f.attrs["source_units"] = list(ws.source_units)
         f.attrs["source"] = source if source is not None else ws.source
         f.attrs["imusynth_version"] = __version__
     return path
@@ -229,7 +239,10 @@ def read_windows(path: str | Path) -> WindowSet:
     """Read a window (or image) file written by :func:`write_windows`.
 
     ``groups`` stored as integers are read as their decimal text (``7`` -> ``"7"``), as the
-    loaders read integer subject columns.
+    loaders read integer subject columns. Windows stored in known units other than g and
+    rad/s (say a run's samples written in the user's m/s^2) come back converted to g and
+    rad/s, with the file's units as ``source_units``
+    (:meth:`~imusynth.data.WindowSet.to_internal`); other units are left as they are.
 
     Raises
     ------
@@ -260,7 +273,7 @@ def read_windows(path: str | Path) -> WindowSet:
                 data[name] = _text(f, name, path) if name in f else None
             field = "attrs"
             attrs = {}
-            for name in (*_ATTRS, "joint_names", "source"):
+            for name in (*_ATTRS, *_OPTIONAL_ATTRS):
                 field = name
                 if name in f.attrs:
                     attrs[name] = f.attrs[name]
@@ -292,14 +305,38 @@ def read_windows(path: str | Path) -> WindowSet:
             units=tuple(_strs(attrs["units"])),
             sampling_rate_hz=_rate(attrs["sampling_rate_hz"], np.ndim(X)),
             source=str(attrs.get("source", "")),
+            **_convention(attrs),
         )
         cls = ImageSet if np.ndim(X) == 4 else WindowSet
-        return cls(X=X, **kwargs)
+        ws = cls(X=X, **kwargs)
+        if needs_conversion(ws.units):
+            ws = ws.to_internal()
+        return ws
     except StoreError:
         raise
     except ValueError as exc:  # DataError from validation: name this file
         field = getattr(exc, "field", None)
         raise StoreError(getattr(exc, "message", str(exc)), path=path, field=field) from None
+
+
+def needs_conversion(units) -> bool:
+    """True when a channel is in a known unit other than the internal one (m/s^2, deg/s)."""
+    return any(internal_unit(u) != unit_spelling(u) for u in units)
+
+
+def _convention(attrs) -> dict:
+    """``source_units``, ``gravity`` and ``placement`` from a file's attributes."""
+    out: dict = {}
+    if "source_units" in attrs:
+        out["source_units"] = tuple(_strs(attrs["source_units"]))
+    if "gravity" in attrs:
+        value = np.asarray(attrs["gravity"])
+        if value.size != 1 or value.dtype.kind not in "biu" or value.item() not in (0, 1):
+            raise DataError(f"expected true or false, got {attrs['gravity']!r}", field="gravity")
+        out["gravity"] = bool(value.item())
+    if "placement" in attrs:
+        out["placement"] = str(_strs(attrs["placement"])[0])
+    return out
 
 
 def _rate(value, ndim: int) -> float:

@@ -26,13 +26,22 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from imusynth.data.normalize import ChannelNormalizer
-from imusynth.data.store import _dataset, _rate, _text, check_self_contained
+from imusynth.data.store import (
+    _convention,
+    _dataset,
+    _rate,
+    _text,
+    check_self_contained,
+    needs_conversion,
+)
+from imusynth.data.units import from_internal, internal_unit
 from imusynth.data.windows import as_codes
 from imusynth.errors import DataError, StoreError
 
 __all__ = ["WindowStream", "fit_normalizer"]
 
 _ATTRS = ("classes", "channels", "units", "sampling_rate_hz")
+_CONVENTION = ("source_units", "gravity", "placement")
 _CACHE_BYTES = 16 << 20  # per-handle chunk cache: a few decompressed chunks of windows
 
 
@@ -42,7 +51,9 @@ class WindowStream(Dataset):
     ``ds[i]`` is ``(x (C, T) float32, y int64[, side int64])`` as tensors; ``ds[indices]``
     (a list, array or tensor of indices) the whole batch ``(x (B, C, T), y (B,)[, side
     (B,)])`` in one read, which is what :func:`imusynth.train.loop.dataset_loader` asks for.
-    The values equal those of ``normalizer.transform(read_windows(path).X)`` exactly.
+    The values equal those of ``normalizer.transform(read_windows(path).X)`` exactly: a file
+    in known units other than g and rad/s is converted to them as it is read, as
+    :func:`~imusynth.data.store.read_windows` does.
 
     Parameters
     ----------
@@ -64,7 +75,12 @@ class WindowStream(Dataset):
     rows : ndarray (N,) int64
         Their rows in the file.
     classes, channels, units : tuple of str
+        ``units`` as served (g and rad/s for IMU channels).
+    source_units : tuple of str or None
+        The file's units, when they were converted.
     sampling_rate_hz : float
+    gravity : bool
+    placement : str
     shape : tuple of int
         ``(C, T)`` of one window.
 
@@ -107,6 +123,8 @@ class WindowStream(Dataset):
             self.side = np.array([codes[v] for v in side[self.rows]], dtype=np.int64)
         self.classes, self.channels = meta["classes"], meta["channels"]
         self.units, self.sampling_rate_hz = meta["units"], meta["sampling_rate_hz"]
+        self.source_units, self._file_units = meta["source_units"], meta["file_units"]
+        self.gravity, self.placement = meta["gravity"], meta["placement"]
         self.shape: tuple[int, ...] = meta["shape"]
         if normalizer is not None:
             if len(normalizer.mean_) != self.shape[0]:
@@ -144,6 +162,8 @@ class WindowStream(Dataset):
             raise IndexError(f"window index out of range for {len(self)} windows")
         idx = idx % max(len(self), 1)
         X = self._read(self.rows[idx])  # (B, C, T) float32, physical units
+        if self._file_units != self.units:
+            X = from_internal(X, self._file_units, self.units)  # what read_windows does
         if self.normalizer is not None:
             # The arithmetic of ChannelNormalizer.transform, so the values are the same.
             X = ((X - self._mean) / self._scale).astype(np.float32)
@@ -223,14 +243,15 @@ def fit_normalizer(
     per_window = int(np.prod(meta["shape"][1:]))
     count = rows.size * per_window
     total = np.zeros(meta["shape"][0])
+    units = (meta["file_units"], meta["units"])
     with h5py.File(path, "r") as f:
         X = f["X"]
-        for block in _blocks(X, rows, chunk_rows):
+        for block in _blocks(X, rows, chunk_rows, units):
             total += block.sum(axis=axes, dtype=np.float64)
         mean = total / count
         view = (1, -1) + (1,) * (len(meta["shape"]) - 1)
         sq = np.zeros_like(total)
-        for block in _blocks(X, rows, chunk_rows):
+        for block in _blocks(X, rows, chunk_rows, units):
             sq += np.square(block - mean.reshape(view)).sum(axis=axes)
     norm = ChannelNormalizer()
     norm.mean_ = mean
@@ -240,11 +261,15 @@ def fit_normalizer(
     return norm
 
 
-def _blocks(dset: h5py.Dataset, rows: np.ndarray, chunk_rows: int):
+def _blocks(dset: h5py.Dataset, rows: np.ndarray, chunk_rows: int, units: tuple):
+    """Blocks of windows in float64, converted from the file's units to the served ones."""
     for start in range(0, rows.size, max(1, chunk_rows)):
         part = rows[start : start + chunk_rows]
         lo, hi = int(part[0]), int(part[-1]) + 1
-        yield dset[lo:hi][part - lo].astype(np.float64)
+        block = dset[lo:hi][part - lo]
+        if units[0] != units[1]:
+            block = from_internal(block, *units)
+        yield block.astype(np.float64)
 
 
 def _read_columns(path: Path) -> dict[str, Any]:
@@ -272,7 +297,7 @@ def _read_columns(path: Path) -> dict[str, Any]:
             for name in _ATTRS:
                 if name not in f.attrs:
                     raise StoreError("missing attribute", path=path, field=name)
-            attrs = {k: f.attrs[k] for k in _ATTRS}
+            attrs = {k: f.attrs[k] for k in (*_ATTRS, *_CONVENTION) if k in f.attrs}
     except StoreError:
         raise
     except (OSError, KeyError, ValueError, TypeError) as exc:
@@ -280,6 +305,8 @@ def _read_columns(path: Path) -> dict[str, Any]:
     try:
         y = as_codes(y, "y")
         rate = _rate(attrs["sampling_rate_hz"], len(shape))
+        convention = {"source_units": None, "gravity": True, "placement": ""}
+        convention.update(_convention(attrs))
     except DataError as exc:
         raise StoreError(exc.message, path=path, field=exc.field) from None
     for name, arr in (("y", y), ("is_synthetic", synthetic), ("side", side)):
@@ -290,6 +317,15 @@ def _read_columns(path: Path) -> dict[str, Any]:
         raise StoreError("class names must be unique", path=path, field="classes")
     if n and (y.min() < 0 or y.max() >= len(classes)):
         raise StoreError(f"label codes must lie in 0..{len(classes) - 1}", path=path, field="y")
+    units = tuple(_strs(attrs["units"]))
+    if len(units) != shape[1]:
+        raise StoreError(f"expected one unit per channel ({shape[1]})", path=path, field="units")
+    served = units
+    if needs_conversion(units):
+        served = tuple(internal_unit(u) for u in units)
+        convention["source_units"] = convention["source_units"] or units
+    if convention["source_units"] == served:
+        convention["source_units"] = None
     return {
         "y": y,
         "is_synthetic": synthetic,
@@ -297,8 +333,10 @@ def _read_columns(path: Path) -> dict[str, Any]:
         "shape": shape[1:],
         "classes": classes,
         "channels": tuple(_strs(attrs["channels"])),
-        "units": tuple(_strs(attrs["units"])),
+        "units": served,
+        "file_units": units,
         "sampling_rate_hz": rate,
+        **convention,
     }
 
 

@@ -11,12 +11,15 @@ from pathlib import Path
 import numpy as np
 from scipy.signal import resample_poly
 
+from imusynth.data.units import from_internal, internal_unit, is_acceleration, unit_spelling
 from imusynth.errors import DataError
 
 # What a watch IMU window holds, in this order: accelerometer [g] then gyroscope [rad/s].
 IMU_CHANNELS = ("ax", "ay", "az", "wx", "wy", "wz")
 IMU_UNITS = ("g", "g", "g", "rad/s", "rad/s", "rad/s")
 _UNIT_NAMES = {IMU_UNITS: "accelerometer in g and gyroscope in rad/s"}
+# What WindowSet.check_compatible compares unless told otherwise.
+CHECKS = ("classes", "channels", "units", "shape", "sampling_rate_hz", "gravity")
 
 __all__ = [
     "IMU_CHANNELS",
@@ -124,6 +127,14 @@ class WindowSet:
     The one container every later stage consumes: training, sampling, evaluation and the
     HDF5 store. Images use the same container (:class:`ImageSet`) with ``X (N, 1, H, W)``.
 
+    The loaders give IMU windows in g and rad/s (:mod:`imusynth.data.units`);
+    ``source_units`` are the units the user's data came in when they differ (``None``: the
+    same as ``units``), so results can be written back in them (:meth:`in_units`).
+    ``gravity``: the accelerometer channels include gravity (specific force, as a raw
+    accelerometer measures it); ``False``: linear acceleration with gravity removed.
+    ``placement``: where the sensor is worn (``"wrist"``, ``"upper-arm-left"``, ``"hip"``...;
+    ``""``: not stated).
+
     Examples
     --------
     >>> ws = WindowSet(
@@ -150,6 +161,9 @@ class WindowSet:
     joint_angles: np.ndarray | None = None
     joint_names: tuple[str, ...] | None = None
     source: str = ""
+    source_units: tuple[str, ...] | None = None
+    gravity: bool = True
+    placement: str = ""
 
     def __post_init__(self) -> None:
         X = np.asarray(self.X)
@@ -161,6 +175,15 @@ class WindowSet:
         self.groups = as_ids(self.groups, "groups")
         self.classes, self.channels = tuple(self.classes), tuple(self.channels)
         self.units = tuple(self.units)
+        if self.source_units is not None:
+            self.source_units = tuple(self.source_units)
+            if self.source_units == self.units:  # nothing was converted
+                self.source_units = None
+        if not isinstance(self.gravity, (bool, np.bool_)):
+            raise DataError(f"must be true or false, got {self.gravity!r}", field="gravity")
+        self.gravity = bool(self.gravity)
+        if not isinstance(self.placement, str):
+            raise DataError(f"must be text, got {self.placement!r}", field="placement")
         if self.is_synthetic is None:
             self.is_synthetic = np.zeros(n, dtype=bool)
         flags = np.asarray(self.is_synthetic)
@@ -195,6 +218,8 @@ class WindowSet:
             )
         if len(self.units) != len(self.channels):
             raise DataError("one unit per channel is required", field="units")
+        if self.source_units is not None and len(self.source_units) != len(self.channels):
+            raise DataError("one source unit per channel is required", field="source_units")
         for name in ("classes", "channels"):
             names = getattr(self, name)
             if len(set(names)) != len(names):
@@ -248,6 +273,50 @@ class WindowSet:
     def class_counts(self) -> dict[str, int]:
         counts = np.bincount(self.y, minlength=self.n_classes)
         return {c: int(k) for c, k in zip(self.classes, counts, strict=True)}
+
+    def in_units(self, units: Sequence[str]) -> WindowSet:
+        """A copy with ``X`` converted to ``units`` (one per channel).
+
+        ``source_units`` keep the units the data first came in (``None`` once converted
+        back to them), so ``ws.in_units(ws.source_units)`` writes results in the user's units.
+
+        Raises
+        ------
+        DataError
+            A unit of another quantity than its channel's, or not one unit per channel.
+
+        Examples
+        --------
+        >>> ws = WindowSet(np.ones((1, 2, 4), np.float32), [0], ["s1"], ("a",),
+        ...                ("ax", "wx"), ("g", "rad/s"), 50.0)
+        >>> user = ws.in_units(["m/s^2", "deg/s"])
+        >>> [round(float(v), 4) for v in user.X[0, :, 0]], user.units, user.source_units
+        ([9.8067, 57.2958], ('m/s^2', 'deg/s'), ('g', 'rad/s'))
+        >>> back = user.to_internal()  # back to the units it first came in
+        >>> back.X[0, :, 0].tolist(), back.units, back.source_units
+        ([1.0, 1.0], ('g', 'rad/s'), None)
+        """
+        units = tuple(unit_spelling(u) for u in units)
+        try:
+            X = from_internal(self.X, self.units, units)
+        except ValueError as exc:
+            raise DataError(str(exc), field="units") from None
+        original = self.source_units or self.units
+        return dataclasses.replace(self, X=X, units=units, source_units=original)
+
+    def to_internal(self) -> WindowSet:
+        """A copy in g and rad/s (:func:`imusynth.data.units.internal_unit` of each channel),
+        with the units it was in recorded as ``source_units``.
+
+        Examples
+        --------
+        >>> ws = WindowSet(np.full((1, 1, 4), 19.6133, np.float32), [0], ["s1"], ("a",),
+        ...                ("ax",), ("m/s2",), 50.0)
+        >>> g = ws.to_internal()
+        >>> g.X[0, 0, :2].tolist(), g.units, g.source_units
+        ([2.0, 2.0], ('g',), ('m/s2',))
+        """
+        return self.in_units([internal_unit(u) for u in self.units])
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, object], **fields: object) -> WindowSet:
@@ -317,7 +386,7 @@ class WindowSet:
         self,
         other: WindowSet,
         *,
-        check: Sequence[str] = ("classes", "channels", "units", "shape", "sampling_rate_hz"),
+        check: Sequence[str] = CHECKS,
         name: str = "other",
         like: str = "this set",
     ) -> None:
@@ -331,7 +400,8 @@ class WindowSet:
         other : WindowSet
         check : sequence of str
             What must agree: ``"classes"``, ``"channels"``, ``"units"``, ``"shape"`` (one
-            window's shape, ``X.shape[1:]``) and ``"sampling_rate_hz"``.
+            window's shape, ``X.shape[1:]``), ``"sampling_rate_hz"`` and ``"gravity"``
+            (whether accelerometer channels include gravity; sets without any agree).
         name, like : str
             How the message names ``other`` and this set ("synthetic", "train").
 
@@ -344,7 +414,7 @@ class WindowSet:
         ...
         imusynth.errors.DataError: classes: test classes ['a', 'c'] differ from this set ['a', 'b']
         """
-        unknown = set(check) - {"classes", "channels", "units", "shape", "sampling_rate_hz"}
+        unknown = set(check) - set(CHECKS)
         if unknown:
             raise ValueError(f"unknown checks: {sorted(unknown)}")
         for attr in ("classes", "channels", "units"):
@@ -367,6 +437,18 @@ class WindowSet:
                 f"{self.sampling_rate_hz} Hz",
                 field="sampling_rate_hz",
             )
+        accelerometer = any(is_acceleration(u) for u in (*self.units, *other.units))
+        if "gravity" in check and accelerometer and other.gravity != self.gravity:
+            raise DataError(
+                f"{name} {_GRAVITY[other.gravity]}, {like} {_GRAVITY[self.gravity]}",
+                field="gravity",
+            )
+
+
+_GRAVITY = {
+    True: "has gravity in its accelerometer channels",
+    False: "has linear acceleration (gravity removed)",
+}
 
 
 class ImageSet(WindowSet):
@@ -374,7 +456,11 @@ class ImageSet(WindowSet):
 
 
 def concatenate(sets: list[WindowSet]) -> WindowSet:
-    """Stack window sets that share classes, channels, units and rate."""
+    """Stack window sets that share classes, channels, units, rate and gravity.
+
+    ``source_units`` and ``placement`` are kept where all sets agree (else ``None`` and
+    ``""``: not one value for all).
+    """
     if not sets:
         raise DataError("nothing to concatenate")
     first = sets[0]
@@ -403,7 +489,13 @@ def concatenate(sets: list[WindowSet]) -> WindowSet:
         is_synthetic=np.concatenate([s.is_synthetic for s in sets]),
         joint_angles=joints,
         joint_names=first.joint_names if joints is not None else None,
+        source_units=_common([s.source_units for s in sets], None),
+        placement=_common([s.placement for s in sets], ""),
     )
+
+
+def _common(values: list, default):
+    return values[0] if all(v == values[0] for v in values) else default
 
 
 def resample(recs: Recordings, rate_hz: float) -> Recordings:

@@ -216,8 +216,11 @@ def evaluate(
         ``per_class`` (class name ->
         sensitivity / specificity of TRTR, TSTR and TRTS and the per-class distances),
         the full reports ``trtr``, ``tstr``, ``trts``, ``kinematic`` and
-        ``kinematic_reference`` (or None), ``config``
-        and ``figures`` (file names written to ``out_dir``).
+        ``kinematic_reference`` (or None); ``residual_share`` (``{"accel", "gyro"}``: the
+        kinematic generator's residual branch's share of the output power at the end of
+        training, read from the ``metrics.csv`` of the run folder the synthetic set names
+        as its ``source``, ``"gan:RUN"``; None for other generators or when the folder is
+        not found); ``config`` and ``figures`` (file names written to ``out_dir``).
 
     Raises
     ------
@@ -332,6 +335,7 @@ def evaluate(
                 seed=seed,
                 device=device,
             )
+    metrics["residual_share"] = _residual_share(synthetic)
     metrics["config"] = {
         "classifier": classifier,
         "classifier_params": dict(classifier_params or {}),
@@ -353,6 +357,17 @@ def evaluate(
             Path(out_dir), metrics, reports, train, synthetic, z_train, z_syn, giveaway
         )
     return metrics
+
+
+def _residual_share(synthetic: WindowSet) -> dict[str, float] | None:
+    """The residual share of the run the synthetic set was sampled from (see
+    :mod:`imusynth.gan.residual`), when its source names a run folder that has one."""
+    from imusynth.gan.residual import residual_share_of_run
+
+    prefix = "gan:"
+    if not synthetic.source.startswith(prefix):
+        return None
+    return residual_share_of_run(synthetic.source[len(prefix) :])
 
 
 def _embedded(

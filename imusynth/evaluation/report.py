@@ -19,6 +19,7 @@ import pandas as pd
 from imusynth.data import WindowSet
 from imusynth.data.store import atomic_path
 from imusynth.metrics.giveaway import log_psd_comparison
+from imusynth.models.kinematic import RESIDUAL_SHARE_BOUND
 
 __all__ = ["COVERAGE_AXES", "GIVEAWAY_FEATURES", "summary_rows", "write_report"]
 
@@ -106,6 +107,16 @@ def summary_rows(metrics: Mapping[str, Any]) -> list[tuple[str, str, str]]:
         if m.get(key) is not None:
             ref = _num(m.get(key + "_reference"))
             rows.append((name, _num(m[key]), f"real test vs real train {ref}"))
+    share = m.get("residual_share")
+    if share:
+        rows.append(
+            (
+                "residual share (kinematic generator)",
+                ", ".join(f"{k} {v:.2f}" for k, v in share.items()),
+                f"bound {RESIDUAL_SHARE_BOUND:.2f}: above it the residual branch, not the arm "
+                "model, makes the windows (the kinematic constraint is bypassed)",
+            )
+        )
     return rows
 
 

@@ -1,6 +1,12 @@
 """Experiment configs: :class:`ExperimentConfig`, read from ``experiments/*.toml``, and
 the copies of it (and of its GAN config) that a results folder keeps.
 
+An experiment config is a dataclass on the project's one config mechanism
+(:mod:`imusynth.config`): its sections are the TOML file's tables, and
+:func:`load_experiment` reads it with :func:`~imusynth.config.from_dict`, which checks every
+key and type; what a type cannot say (an arm the study knows, a value in range) is checked
+after.
+
 ``config.json`` records the experiment's config with its paths relative to the results
 folder (:func:`load_saved_config` reads it back); ``gan_config.toml`` is the one GAN config
 every GAN of a results folder trains from (:func:`freeze_gan_config`).
@@ -8,22 +14,31 @@ every GAN of a results folder trains from (:func:`freeze_gan_config`).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import logging
 import os
-import typing
 from dataclasses import dataclass, field
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
 from imusynth.augment.recipes import AUGMENT_KEYS
-from imusynth.config import read_toml
+from imusynth.config import check_choice, from_dict, read_toml
 from imusynth.errors import ConfigError
 from imusynth.experiments.arms import arms_of, find_arm
 from imusynth.train.config import IMAGE_GENERATORS
 
-__all__ = ["ExperimentConfig", "load_experiment", "load_saved_config"]
+__all__ = [
+    "CVSection",
+    "ExperimentConfig",
+    "GanSection",
+    "GridSection",
+    "RebalanceSection",
+    "load_experiment",
+    "load_saved_config",
+]
 
 log = logging.getLogger(__name__)
 
@@ -34,234 +49,283 @@ WINDOW_GENERATORS = ("conv1d", "kinematic")
 DATA_INFO = "data.json"
 CONFIG_INFO = "config.json"
 GAN_SNAPSHOT = "gan_config.toml"
-# ExperimentConfig fields holding file paths: saved relative to the results folder.
-_PATH_FIELDS = ("data", "gan_config", "path")
+# The GAN configs shipped with imusynth (``experiments/`` of the repository): where a
+# ``gan.config`` that is not beside the experiment file is looked for next.
+BUNDLED_CONFIGS = Path(__file__).resolve().parents[2] / "experiments"
 
 
-def _toml(key: str) -> dict[str, str]:
-    """Field metadata: the field is read from this dotted TOML key (``section.key``)."""
-    return {"toml": key}
+@dataclass(frozen=True)
+class CVSection:
+    """``[cv]``: subject-wise ``n_splits``-fold cross-validation, repeated for each of
+    ``seeds``; ``stratify`` also balances the classes over the folds (scikit-learn's
+    ``StratifiedGroupKFold``)."""
+
+    n_splits: int = 5
+    seeds: tuple[int, ...] = (0,)
+    stratify: bool = False
+
+
+@dataclass(frozen=True)
+class GridSection:
+    """``[grid]``: the ``arms`` (:mod:`imusynth.experiments.arms`), training sizes
+    (``train_subjects``, 0: all training subjects of the fold; a smaller number draws that
+    many, every class kept), windows added per class (``n_added``, augmentation study
+    only) and ``classical_base`` (classic windows under the synthetic ones of
+    ``classical+cgan`` arms)."""
+
+    arms: tuple[str, ...] = ()  # required
+    train_subjects: tuple[int, ...] = (0,)
+    n_added: tuple[int, ...] = (0,)
+    classical_base: int = 0
+
+
+@dataclass(frozen=True)
+class GanSection:
+    """``[gan]``: the GAN ``config`` every generator trains from (relative to the experiment
+    file, else one of imusynth's bundled configs), ``set`` overrides for all generators and
+    ``generator_set`` overrides for one (``{ acgan = ["train.steps=1200"] }``);
+    ``augment_to`` trains the GANs on the fold's windows classically augmented to that many
+    per class (see :mod:`imusynth.experiments.run`)."""
+
+    config: str = "watch_cgan.toml"
+    set: tuple[str, ...] = ()
+    augment_to: int = 0
+    generator_set: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RebalanceSection:
+    """``[rebalance]``: the ``classes`` cut to ``fraction`` of their training windows in
+    every fold (rebalancing study)."""
+
+    classes: tuple[str, ...] = ()
+    fraction: float = 0.1
 
 
 @dataclass(frozen=True)
 class ExperimentConfig:
     """A whole experiment, read from ``experiments/*.toml`` by :func:`load_experiment`.
 
-    Each field names its TOML key (``section.key``) in its metadata; its type hint gives
-    the type the TOML value must have (a tuple is a TOML list) and its default the value of
-    an absent key. ``train_subjects`` of 0 means all training subjects of the fold;
-    ``n_added`` counts added windows per class (augmentation study only). ``stratify``
-    makes the subject-wise folds also balance the classes (scikit-learn's
-    ``StratifiedGroupKFold``); ``classical_base`` and ``gan_augment_to`` are described in
-    :mod:`imusynth.experiments.arms` and :mod:`imusynth.experiments.run`.
+    Its sections are the TOML file's tables (``[cv]``, ``[grid]``, ``[gan]``,
+    ``[rebalance]``); ``[classifier]`` holds the settings of
+    :class:`~imusynth.train.classifiers.CNNClassifier` (checked when the experiment starts)
+    and ``[augment]`` the parameters of the classical augmentation recipes
+    (:data:`~imusynth.augment.recipes.AUGMENT_KEYS`). ``path`` is the file it was read from
+    (set by the loader, not a TOML key, as is ``device``, which nothing reads).
+
+    The flat names of earlier versions still read the same values: ``cfg.n_splits`` is
+    ``cfg.cv.n_splits``, ``cfg.arms`` is ``cfg.grid.arms``, ``cfg.gan_config`` is
+    ``cfg.gan.config`` (every one: :data:`SAVED_KEYS`).
+
+    Examples
+    --------
+    >>> cfg = ExperimentConfig(kind="augmentation", grid=GridSection(arms=("real",)))
+    >>> cfg.cv.n_splits, cfg.n_splits, cfg.gan.config
+    (5, 5, 'watch_cgan.toml')
     """
 
-    name: str = field(metadata=_toml("name"))  # default: the TOML file's stem
-    kind: str = field(metadata=_toml("kind"))
-    data: str = field(metadata=_toml("data"))  # a dataset spec or an HDF5 windows file
-    arms: tuple[str, ...] = field(metadata=_toml("grid.arms"))
-    n_splits: int = field(default=5, metadata=_toml("cv.n_splits"))
-    seeds: tuple[int, ...] = field(default=(0,), metadata=_toml("cv.seeds"))
-    train_subjects: tuple[int, ...] = field(default=(0,), metadata=_toml("grid.train_subjects"))
-    n_added: tuple[int, ...] = field(default=(0,), metadata=_toml("grid.n_added"))
-    classifier: dict[str, Any] = field(default_factory=dict, metadata=_toml("classifier"))
-    gan_config: str = field(default="watch_cgan.toml", metadata=_toml("gan.config"))
-    gan_set: tuple[str, ...] = field(default=(), metadata=_toml("gan.set"))
-    augment: dict[str, float] = field(default_factory=dict, metadata=_toml("augment"))
-    rebalance_classes: tuple[str, ...] = field(default=(), metadata=_toml("rebalance.classes"))
-    rebalance_fraction: float = field(default=0.1, metadata=_toml("rebalance.fraction"))
+    name: str = ""  # default: the TOML file's stem
+    kind: str = ""  # required: augmentation | rebalancing
+    data: str = ""  # required: a dataset spec or an HDF5 windows file
+    cv: CVSection = field(default_factory=CVSection)
+    grid: GridSection = field(default_factory=GridSection)
+    classifier: dict[str, Any] = field(default_factory=dict)
+    gan: GanSection = field(default_factory=GanSection)
+    rebalance: RebalanceSection = field(default_factory=RebalanceSection)
+    augment: dict[str, float] = field(default_factory=dict)
     device: str = "cpu"
     path: str = ""
-    stratify: bool = field(default=False, metadata=_toml("cv.stratify"))
-    classical_base: int = field(default=0, metadata=_toml("grid.classical_base"))
-    gan_augment_to: int = field(default=0, metadata=_toml("gan.augment_to"))
-    gan_generator_set: dict[str, tuple[str, ...]] = field(
-        default_factory=dict, metadata=_toml("gan.generator_set")
-    )
 
     def generators(self) -> tuple[str, ...]:
-        return tuple(sorted({a.split(":", 1)[1] for a in self.arms if ":" in a}))
+        """The generators of the ``<arm>:<generator>`` arms, sorted."""
+        return tuple(sorted({a.split(":", 1)[1] for a in self.grid.arms if ":" in a}))
+
+    def __getattr__(self, name: str) -> Any:
+        # Only called for names the instance lacks: the flat names of earlier versions.
+        dotted = SAVED_KEYS.get(name)
+        if dotted is None or dotted == name:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        return attrgetter(dotted)(self)
 
 
-# Tables whose keys are fixed, checked for unknown keys in this order; ``[augment]`` holds
-# the parameters of the augmentation recipes, ``[classifier]`` the classifier's settings
-# (checked when the experiment starts) and ``[quick]`` overrides of the other tables.
-_SECTIONS = ("cv", "grid", "gan", "rebalance", "augment")
-_FREE_TABLES = ("classifier", "quick")
-
-
-def _keys() -> tuple[set[str], dict[str, set[str]]]:
-    """The top-level TOML keys and each section's keys, from the fields' metadata."""
-    top, sections = set(_FREE_TABLES), {name: set() for name in _SECTIONS}
-    for f in dataclasses.fields(ExperimentConfig):
-        section, _, key = f.metadata.get("toml", "").rpartition(".")
-        if section:
-            top.add(section)
-            sections[section].add(key)
-        elif key:
-            top.add(key)
-    sections["augment"] = set(AUGMENT_KEYS)
-    return top, sections
-
-
-def _toml_kind(hint: Any) -> type | tuple[type, ...]:
-    """The type a TOML value of a field with this type hint must have."""
-    origin = typing.get_origin(hint)
-    if origin is tuple:
-        return list
-    if origin is dict:
-        return dict
-    if hint is float:
-        return (int, float)
-    return hint
-
-
-def _generator_set(table: dict[str, Any], path: Path) -> dict[str, tuple[str, ...]]:
-    """``gan.generator_set``: extra ``--set`` overrides for one generator only, e.g.
-    ``{ acgan = ["train.steps=1200"] }``."""
-    out = {}
-    for gen, values in table.items():
-        if gen not in WINDOW_GENERATORS + IMAGE_GENERATORS:
-            raise ConfigError(f"unknown generator {gen!r}", path=path, field="gan.generator_set")
-        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-            raise ConfigError(
-                "expected a list of key=value strings", path=path, field=f"gan.generator_set.{gen}"
-            )
-        out[gen] = tuple(values)
-    return out
-
-
-def _augment_params(table: dict[str, Any], path: Path) -> dict[str, float]:
-    params = {}
-    for key, value in table.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError("expected a number", path=path, field=f"augment.{key}")
-        params[key] = float(value)
-    return params
+# The flat keys of ``config.json`` (and the attribute names of earlier versions), in the
+# order it lists them, each with the dotted key of the config that holds its value.
+SAVED_KEYS = {
+    "name": "name",
+    "kind": "kind",
+    "data": "data",
+    "arms": "grid.arms",
+    "n_splits": "cv.n_splits",
+    "seeds": "cv.seeds",
+    "train_subjects": "grid.train_subjects",
+    "n_added": "grid.n_added",
+    "classifier": "classifier",
+    "gan_config": "gan.config",
+    "gan_set": "gan.set",
+    "augment": "augment",
+    "rebalance_classes": "rebalance.classes",
+    "rebalance_fraction": "rebalance.fraction",
+    "device": "device",
+    "path": "path",
+    "stratify": "cv.stratify",
+    "classical_base": "grid.classical_base",
+    "gan_augment_to": "gan.augment_to",
+    "gan_generator_set": "gan.generator_set",
+}
+# config.json's keys holding file paths: saved relative to the results folder.
+_PATH_KEYS = ("data", "gan_config", "path")
+# Fields the loader sets, not keys of the TOML file.
+_NOT_IN_FILE = ("device", "path")
 
 
 def load_experiment(path: str | Path, *, quick: bool = False) -> ExperimentConfig:
     """Read an experiment TOML; ``quick`` applies its ``[quick]`` overrides.
 
-    Relative paths (``data``, ``gan.config``) are resolved against the TOML's folder.
+    Every key and type is checked by :func:`imusynth.config.from_dict` against
+    :class:`ExperimentConfig`. ``data`` is relative to the TOML's folder; ``gan.config``
+    too, or else names one of the GAN configs bundled with imusynth (``watch_cgan.toml``).
 
     Raises
     ------
     ConfigError
         A missing or unreadable file, an unknown or missing key, a value of the wrong type
-        or out of range, an arm or generator the study does not know; naming the key.
+        or out of range, an arm or generator the study does not know, a GAN config found
+        in neither place; naming the file and the dotted key.
+
+    Examples
+    --------
+    >>> cfg = load_experiment("experiments/watch_rebalancing.toml", quick=True)  # doctest: +SKIP
+    >>> cfg.cv.n_splits, cfg.grid.arms[:2]  # doctest: +SKIP
+    (2, ('reference', 'none'))
     """
     path = Path(path)
     raw = read_toml(path, what="experiment config")
-    top, sections = _keys()
-    unknown = sorted(set(raw) - top)
-    if unknown:
-        raise ConfigError("unknown key", path=path, field=unknown[0])
+    try:
+        cfg = _from_toml(raw, path, quick)
+        _check(cfg)
+    except ConfigError as exc:
+        if exc.path is None:
+            raise ConfigError(exc.message, path=path, field=exc.field) from None
+        raise
+    return cfg
+
+
+def _from_toml(raw: dict[str, Any], path: Path, quick: bool) -> ExperimentConfig:
+    """The config of a TOML file's tables, with its ``[quick]`` tables merged in if asked
+    and its paths resolved."""
+    overrides = raw.pop("quick", {})
+    if not isinstance(overrides, dict):
+        raise ConfigError("expected a table", field="quick")
     if quick:
-        for section, values in raw.get("quick", {}).items():
+        for section, values in overrides.items():
             if not isinstance(values, dict):
-                raise ConfigError("expected a table", path=path, field=f"quick.{section}")
-            raw.setdefault(section, {}).update(values)
-    for section in _SECTIONS:
-        table = raw.get(section, {})
-        if not isinstance(table, dict):
-            raise ConfigError("expected a table", path=path, field=section)
-        extra = sorted(set(table) - sections[section])
-        if extra:
-            raise ConfigError("unknown key", path=path, field=f"{section}.{extra[0]}")
-
-    hints = typing.get_type_hints(ExperimentConfig)
-    fields = {f.name: f for f in dataclasses.fields(ExperimentConfig)}
-
-    def get(name: str) -> Any:
-        f = fields[name]
-        dotted = f.metadata["toml"]
+                raise ConfigError("expected a table", field=f"quick.{section}")
+            table = raw.setdefault(section, {})
+            if isinstance(table, dict):
+                table.update(values)
+    valid = [f.name for f in dataclasses.fields(ExperimentConfig) if f.name not in _NOT_IN_FILE]
+    unknown = sorted(set(raw) - set(valid))
+    if unknown:  # from_dict would take device and path, which the loader sets
+        raise ConfigError(f"unknown key (valid keys: {', '.join(valid)}, quick)", field=unknown[0])
+    for dotted in ("kind", "data", "grid.arms"):
         section, _, key = dotted.rpartition(".")
-        if name == "name":
-            default = path.stem
-        elif f.default is not dataclasses.MISSING:
-            default = list(f.default) if isinstance(f.default, tuple) else f.default
-        elif f.default_factory is not dataclasses.MISSING:
-            default = f.default_factory()
-        else:
-            default = None  # required
-        value = (raw.get(section, {}) if section else raw).get(key, default)
-        if value is None:
-            raise ConfigError("missing key", path=path, field=dotted)
-        kind = _toml_kind(hints[name])
-        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-            raise ConfigError(f"wrong type {type(value).__name__}", path=path, field=dotted)
-        if typing.get_origin(hints[name]) is tuple:
-            return tuple(value)
-        return float(value) if hints[name] is float else value
+        table = raw.get(section, {}) if section else raw
+        if isinstance(table, dict) and key not in table:
+            raise ConfigError("missing key", field=dotted)
+    cfg = from_dict(ExperimentConfig, raw)
+    gan_config = _gan_config_path(cfg.gan.config, path, needed=bool(cfg.generators()))
+    return dataclasses.replace(
+        cfg,
+        name=cfg.name if "name" in raw else path.stem,
+        data=cfg.data if Path(cfg.data).is_absolute() else str((path.parent / cfg.data).resolve()),
+        gan=dataclasses.replace(cfg.gan, config=gan_config),
+        path=str(path),
+    )
 
-    kind = get("kind")
-    if kind not in KINDS:
-        raise ConfigError(f"must be one of {', '.join(KINDS)}", path=path, field="kind")
-    values = {"kind": kind, "path": str(path)}
-    for name in ("data", "gan_config"):
-        values[name] = get(name)
-        if not values[name].startswith("/"):
-            values[name] = str((path.parent / values[name]).resolve())
-    values["arms"] = get("arms")
-    for arm in values["arms"]:
+
+def _gan_config_path(name: str, experiment: Path, *, needed: bool) -> str:
+    """``gan.config`` as an absolute path: beside the experiment file, else bundled with
+    imusynth. Not found: an error if the experiment has GAN arms (``needed``), else the
+    path beside the experiment file (nothing reads it)."""
+    if Path(name).is_absolute():
+        places = [Path(name)]
+    else:
+        places = [(experiment.parent / name).resolve(), BUNDLED_CONFIGS / name]
+    for place in places:
+        if place.is_file():
+            return str(place.resolve())
+    if needed:
+        raise ConfigError(
+            f"GAN config not found (looked for {' and '.join(map(str, places))})",
+            field="gan.config",
+        )
+    return str(places[0])
+
+
+def _check(cfg: ExperimentConfig) -> None:
+    """The values :func:`~imusynth.config.from_dict` cannot check by type alone."""
+    check_choice(cfg.kind, KINDS, "kind")
+    grid = cfg.grid
+    if not grid.arms:
+        raise ConfigError("no arms to run", field="grid.arms")
+    generators = WINDOW_GENERATORS + IMAGE_GENERATORS
+    for arm in grid.arms:
         base, _, gen = arm.partition(":")
         spec = find_arm(base)
-        if spec is None or kind not in spec.kinds or spec.generator != bool(gen):
-            raise ConfigError(
-                f"unknown arm {arm!r} for a {kind} experiment", path=path, field="grid.arms"
-            )
-        if gen and gen not in WINDOW_GENERATORS + IMAGE_GENERATORS:
-            raise ConfigError(f"unknown generator {gen!r}", path=path, field="grid.arms")
-    for name, f in fields.items():
-        if "toml" in f.metadata and name not in values:
-            values[name] = get(name)
-    values["classifier"] = dict(values["classifier"])
-    values["augment"] = _augment_params(values["augment"], path)
-    values["gan_generator_set"] = _generator_set(values["gan_generator_set"], path)
-    cfg = ExperimentConfig(**values)
+        if spec is None or cfg.kind not in spec.kinds or spec.generator != bool(gen):
+            raise ConfigError(f"unknown arm {arm!r} for a {cfg.kind} experiment", field="grid.arms")
+        if gen and gen not in generators:
+            raise ConfigError(f"unknown generator {gen!r}", field="grid.arms")
     for key, values in (
-        ("cv.seeds", cfg.seeds),
-        ("grid.train_subjects", cfg.train_subjects),
-        ("grid.n_added", cfg.n_added),
+        ("cv.seeds", cfg.cv.seeds),
+        ("grid.train_subjects", grid.train_subjects),
+        ("grid.n_added", grid.n_added),
     ):
-        if not values or any(isinstance(v, bool) or not isinstance(v, int) for v in values):
-            raise ConfigError("expected a non-empty list of integers", path=path, field=key)
+        if not values:
+            raise ConfigError("expected a non-empty list of integers", field=key)
         if key != "cv.seeds" and min(values) < 0:
-            raise ConfigError("must be >= 0", path=path, field=key)
-    if not cfg.arms:
-        raise ConfigError("no arms to run", path=path, field="grid.arms")
-    if kind == "rebalancing" and not cfg.rebalance_classes:
-        raise ConfigError(
-            "a rebalancing experiment needs classes to cut", path=path, field="rebalance.classes"
-        )
-    if not 0 < cfg.rebalance_fraction <= 1:
-        raise ConfigError("must lie in (0, 1]", path=path, field="rebalance.fraction")
+            raise ConfigError("must be >= 0", field=key)
     for key, value in (
-        ("grid.classical_base", cfg.classical_base),
-        ("gan.augment_to", cfg.gan_augment_to),
+        ("grid.classical_base", grid.classical_base),
+        ("gan.augment_to", cfg.gan.augment_to),
     ):
         if value < 0:
-            raise ConfigError("must be >= 0", path=path, field=key)
+            raise ConfigError("must be >= 0", field=key)
+    for gen in cfg.gan.generator_set:
+        if gen not in generators:
+            raise ConfigError(f"unknown generator {gen!r}", field="gan.generator_set")
+    if cfg.kind == "rebalancing" and not cfg.rebalance.classes:
+        raise ConfigError(
+            "a rebalancing experiment needs classes to cut", field="rebalance.classes"
+        )
+    if not 0 < cfg.rebalance.fraction <= 1:
+        raise ConfigError("must lie in (0, 1]", field="rebalance.fraction")
+    unknown = sorted(set(cfg.augment) - set(AUGMENT_KEYS))
+    if unknown:
+        raise ConfigError(
+            f"unknown key (valid keys: {', '.join(AUGMENT_KEYS)})", field=f"augment.{unknown[0]}"
+        )
     budget = cfg.classifier.get("sample_budget")
     if budget is not None and (
         isinstance(budget, bool) or not isinstance(budget, int) or budget < 1
     ):
-        raise ConfigError("must be a positive integer", path=path, field="classifier.sample_budget")
-    return cfg
+        raise ConfigError("must be a positive integer", field="classifier.sample_budget")
 
 
 def load_saved_config(folder: str | Path) -> ExperimentConfig:
     """The :class:`ExperimentConfig` that :func:`run_experiment` saved in ``folder``.
 
-    ``config.json`` holds its paths (``data``, ``gan_config``, ``path``) relative to the
-    results folder, so that a committed results folder names no machine's directories; they
-    come back absolute. Absolute paths (older results folders) are kept as they are.
+    ``config.json`` holds the config under its flat keys (:data:`SAVED_KEYS`), with its
+    paths (``data``, ``gan_config``, ``path``) relative to the results folder, so that a
+    committed results folder names no machine's directories; they come back absolute.
+    Absolute paths (older results folders) are kept as they are; keys that older versions
+    did not write take their defaults.
 
     Raises
     ------
     ConfigError
-        A missing or unreadable ``config.json``, or one with unknown keys.
+        A missing or unreadable ``config.json``, or one with unknown keys or values of the
+        wrong type.
     """
     folder = Path(folder)
     path = folder / CONFIG_INFO
@@ -273,23 +337,20 @@ def load_saved_config(folder: str | Path) -> ExperimentConfig:
         raise ConfigError(f"not readable JSON ({exc})", path=path) from None
     if not isinstance(raw, dict):
         raise ConfigError("expected a JSON object", path=path)
-    hints = typing.get_type_hints(ExperimentConfig)
-    unknown = sorted(set(raw) - set(hints))
-    if unknown:
-        raise ConfigError("unknown key", path=path, field=unknown[0])
-    values: dict[str, Any] = {}
+    nested: dict[str, Any] = {}
     for key, value in raw.items():
-        if typing.get_origin(hints[key]) is tuple and isinstance(value, list):
-            value = tuple(value)
-        elif key == "gan_generator_set" and isinstance(value, dict):
-            value = {gen: tuple(sets) for gen, sets in value.items()}
-        elif key in _PATH_FIELDS and value and not Path(value).is_absolute():
-            value = str((folder / value).resolve())
-        values[key] = value
+        if key not in SAVED_KEYS:
+            raise ConfigError("unknown key", path=path, field=key)
+        if key in _PATH_KEYS and isinstance(value, str) and value:
+            value = str((folder / value).resolve()) if not Path(value).is_absolute() else value
+        section, _, name = SAVED_KEYS[key].rpartition(".")
+        (nested.setdefault(section, {}) if section else nested)[name] = value
     try:
-        return ExperimentConfig(**values)
-    except TypeError as exc:
-        raise ConfigError(f"incomplete config ({exc})", path=path) from None
+        return from_dict(ExperimentConfig, nested)
+    except ConfigError as exc:
+        flat = {dotted: key for key, dotted in SAVED_KEYS.items()}
+        field_ = flat.get(exc.field or "", exc.field)
+        raise ConfigError(exc.message, path=path, field=field_) from None
 
 
 def freeze_gan_config(cfg: ExperimentConfig, out: Path) -> ExperimentConfig:
@@ -301,18 +362,18 @@ def freeze_gan_config(cfg: ExperimentConfig, out: Path) -> ExperimentConfig:
     one table; a resume whose config file has changed since says so in a warning. Only for
     experiments with GAN arms.
     """
-    if not any(":" in arm for arm in cfg.arms):
+    if not cfg.generators():
         return cfg
     from imusynth.train.config import config_to_toml, load_config
 
-    current = config_to_toml(load_config(cfg.gan_config))
+    current = config_to_toml(load_config(cfg.gan.config))
     snapshot = out / GAN_SNAPSHOT
     if snapshot.exists():
         if snapshot.read_text() != current:
             log.warning(
                 "%s has changed since this results folder was started; its GANs keep "
                 "training from the copy in %s (use a new --out to train with the edit)",
-                cfg.gan_config,
+                cfg.gan.config,
                 snapshot,
             )
     else:
@@ -320,13 +381,14 @@ def freeze_gan_config(cfg: ExperimentConfig, out: Path) -> ExperimentConfig:
 
         with atomic_path(snapshot) as tmp:
             tmp.write_text(current)
-    return dataclasses.replace(cfg, gan_config=str(snapshot))
+    return dataclasses.replace(cfg, gan=dataclasses.replace(cfg.gan, config=str(snapshot)))
 
 
 def portable_config(cfg: ExperimentConfig, folder: Path) -> dict[str, Any]:
-    """``cfg`` as a dict with its paths relative to ``folder`` (see :func:`load_saved_config`)."""
-    out = dataclasses.asdict(cfg)
-    for key in _PATH_FIELDS:
+    """``cfg`` as ``config.json`` holds it: its flat keys (:data:`SAVED_KEYS`), paths
+    relative to ``folder`` (see :func:`load_saved_config`)."""
+    out = {key: copy.deepcopy(attrgetter(dotted)(cfg)) for key, dotted in SAVED_KEYS.items()}
+    for key in _PATH_KEYS:
         if out[key]:
             try:
                 rel = os.path.relpath(Path(out[key]).resolve(), folder.resolve())

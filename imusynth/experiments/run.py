@@ -47,6 +47,7 @@ from imusynth.experiments.grid import (
     cell_key,
     cell_seed,
     check_generators,
+    check_subject_draws,
     cut_minority,
     load_data,
     make_folds,
@@ -91,8 +92,11 @@ def run_experiment(
     on a file system they share.
 
     Everything is checked before the results folder is created or a file written: the
-    backend, the data, the folds and training sizes, the classes to cut, the classifier's
-    and the GANs' settings (with the device's precision). While it runs, the folder is
+    backend, the data, the folds and training sizes (a draw of fewer training subjects
+    must keep every class of its fold: :func:`~imusynth.experiments.grid.draw_subjects`),
+    the classes to cut, the classifier's and the GANs' settings (with the device's
+    precision) and every GAN arm's generator against the data
+    (:func:`~imusynth.gan.checks.check_generator_data`). While it runs, the folder is
     locked (:mod:`imusynth.locks`): a second experiment into the same folder is refused.
     On a resume, a partial last row of ``results.csv`` (a kill while it was written) is
     dropped and its cell run again, and a cell found twice counts once (with a warning).
@@ -128,14 +132,15 @@ def _check_before_writing(
     check_generators(cfg, ws)
     folds = make_folds(cfg, ws)
     fewest = min(len(np.unique(ws.groups[train])) for train, _ in folds)
-    if max(cfg.train_subjects) > fewest:
+    if max(cfg.grid.train_subjects) > fewest:
         raise ConfigError(
-            f"{max(cfg.train_subjects)} training {Wording.of(modality(ws)).groups} asked, "
+            f"{max(cfg.grid.train_subjects)} training {Wording.of(modality(ws)).groups} asked, "
             f"a fold has {fewest}",
             path=where,
             field="grid.train_subjects",
         )
-    unknown = [c for c in cfg.rebalance_classes if c not in ws.classes]
+    check_subject_draws(cfg, ws, folds)
+    unknown = [c for c in cfg.rebalance.classes if c not in ws.classes]
     if unknown:
         raise ConfigError(f"unknown class {unknown[0]!r}", path=where, field="rebalance.classes")
     try:
@@ -152,18 +157,28 @@ def _check_before_writing(
         ) from None
     augmenter_for(cfg.augment, ws.X.ndim)
     if cfg.generators():
+        from imusynth.gan.checks import check_generator_data
         from imusynth.train.config import load_config
         from imusynth.train.loop import check_train_setup
 
         # A resume trains from the results folder's frozen copy, a first run from the file.
-        source = out / GAN_SNAPSHOT if (out / GAN_SNAPSHOT).is_file() else cfg.gan_config
+        source = out / GAN_SNAPSHOT if (out / GAN_SNAPSHOT).is_file() else cfg.gan.config
         for gen in cfg.generators():
             overrides = [
-                *cfg.gan_set,
-                *cfg.gan_generator_set.get(gen, ()),
+                *cfg.gan.set,
+                *cfg.gan.generator_set.get(gen, ()),
                 f"model.generator={gen}",
             ]
-            check_train_setup(load_config(source, overrides).train, device)
+            gan_config = load_config(source, overrides)
+            check_train_setup(gan_config.train, device)
+            try:
+                check_generator_data(gan_config, ws)
+            except ConfigError as exc:
+                raise ConfigError(
+                    f"generator {gen!r} does not fit the data: {exc.message}",
+                    path=where,
+                    field="grid.arms",
+                ) from None
     return folds
 
 
@@ -189,7 +204,10 @@ def _run_locked(cfg, ws, folds, out, jobs, device, progress, backend) -> Path:
     repair_tail(results)
     done = {cell_key(r) for r in read_rows(results)}
     units = [
-        Unit(f, s, k) for f in range(cfg.n_splits) for s in cfg.seeds for k in cfg.train_subjects
+        Unit(f, s, k)
+        for f in range(cfg.cv.n_splits)
+        for s in cfg.cv.seeds
+        for k in cfg.grid.train_subjects
     ]
     todo = [
         u
@@ -239,7 +257,7 @@ def _unit_rows(cfg, ws, split, unit, done, out, device) -> list[dict[str, Any]]:
     full_train = train
     if cfg.kind == "rebalancing":
         train = cut_minority(cfg, train, unit)
-    minority = [train.classes.index(c) for c in cfg.rebalance_classes]
+    minority = [train.classes.index(c) for c in cfg.rebalance.classes]
     gans: dict[str, Any] = {}
     rows = []
     for n_added, arm in unit_cells(cfg, unit):
@@ -254,7 +272,9 @@ def _unit_rows(cfg, ws, split, unit, done, out, device) -> list[dict[str, Any]]:
         spec = arm_spec(base)
         source = full_train if spec.uncut else train
         X, y, groups, clf_kwargs = spec.build(
-            ArmInput(cfg.kind, cfg.augment, cfg.classical_base, source, n_added, gans.get(gen), rng)
+            ArmInput(
+                cfg.kind, cfg.augment, cfg.grid.classical_base, source, n_added, gans.get(gen), rng
+            )
         )
         clf = _classifier(
             cfg, device, seed=cell_seed("clf", unit.fold, unit.seed), n_train=len(X), **clf_kwargs
@@ -308,18 +328,18 @@ def _fitted_gan(
     if (run_dir / "DONE").exists():
         return estimator.load(run_dir, device=device)
     overrides = [
-        *cfg.gan_set,
-        *cfg.gan_generator_set.get(generator, ()),
+        *cfg.gan.set,
+        *cfg.gan.generator_set.get(generator, ()),
         f"model.generator={generator}",
         f"train.seed={cell_seed('gan', unit.fold, unit.seed, unit.train_subjects) % 2**31}",
     ]
-    gan = estimator(config=load_config(cfg.gan_config, overrides), device=device)
+    gan = estimator(config=load_config(cfg.gan.config, overrides), device=device)
     X, y, src = train.X, train.y, np.arange(len(train))
-    if cfg.gan_augment_to:
+    if cfg.gan.augment_to:
         from imusynth.augment import augment_to_counts
 
         counts = np.bincount(y, minlength=train.n_classes)
-        targets = {c: max(int(n), cfg.gan_augment_to) for c, n in enumerate(counts)}
+        targets = {c: max(int(n), cfg.gan.augment_to) for c, n in enumerate(counts)}
         rng = np.random.default_rng(
             cell_seed("gan-augment", unit.fold, unit.seed, unit.train_subjects)
         )
@@ -337,6 +357,8 @@ def _fitted_gan(
             channels=train.channels,
             units=train.units,
             sampling_rate_hz=train.sampling_rate_hz,
+            gravity=train.gravity,
+            placement=train.placement,
         )
     gan.save(run_dir)
     (run_dir / "DONE").write_text("ok\n")

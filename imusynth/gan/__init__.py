@@ -4,9 +4,9 @@
   and :func:`sample` (``imusynth sample``), :func:`balance` (``imusynth balance``). The
   modality (windows or images) is decided once, from the data when training and from the
   run folder when loading, and the run carries it (``run.modality``).
-* Estimators on arrays, scikit-learn style: :class:`ConditionalGAN` (windows ``(N, C, T)``)
-  and :class:`ImageGAN` (images ``(N, 1, 64, 64)``); :func:`balance` also takes arrays and a
-  fitted estimator.
+* Estimators on arrays, scikit-learn style: :class:`ConditionalGAN` (windows ``(N, C, T)``,
+  which must come with their sampling rate and units, or a WindowSet) and :class:`ImageGAN`
+  (images ``(N, 1, 64, 64)``); :func:`balance` also takes arrays and a fitted estimator.
 * :class:`CGANOverSampler`, an imbalanced-learn over-sampler that trains a
   :class:`ConditionalGAN` inside each fit.
 
@@ -16,7 +16,10 @@ command line loads) stays free of scikit-learn and imbalanced-learn.
 Modules: :mod:`~imusynth.gan.api` (the run API), :mod:`~imusynth.gan.estimators`,
 :mod:`~imusynth.gan.oversampler`, :mod:`~imusynth.gan.windows` and
 :mod:`~imusynth.gan.images` (the two modalities), :mod:`~imusynth.gan.modality` (what they
-implement) and :mod:`~imusynth.gan.runs` (run folder files, class counts, checks).
+implement), :mod:`~imusynth.gan.runs` (run folder files, class counts, checks),
+:mod:`~imusynth.gan.checks` (can a generator model the data), :mod:`~imusynth.gan.arrays`
+(what bare arrays must say) and :mod:`~imusynth.gan.residual` (the kinematic generator's
+residual share).
 
 The names of the former ``imusynth.gan`` and ``imusynth.gan2d`` modules stay importable
 from here: ``sample_windows`` and ``sample_images`` are :func:`sample`, ``balance_windows``

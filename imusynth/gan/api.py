@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, overload
+from typing import Any, TypedDict, Unpack, overload
 
 import numpy as np
 import torch
@@ -72,16 +72,22 @@ def modality_of_folder(run_dir: Path) -> tuple[Modality, dict[str, Any] | None]:
 # ----------------------------------------------------------------------------- training
 
 
+class FitOptions(TypedDict, total=False):
+    """The keyword options that :func:`train_run` and :func:`train_image_run` pass on to
+    :func:`fit_run`; an option left out takes :func:`fit_run`'s default."""
+
+    resume: bool
+    device: str | torch.device
+    progress: bool
+    callbacks: Sequence[Callback]
+    plots: bool
+
+
 def train_run(
     config: GANConfig,
     windows: WindowSet,
     out_dir: str | Path | None,
-    *,
-    resume: bool = False,
-    device: str | torch.device = "auto",
-    progress: bool = False,
-    callbacks: Sequence[Callback] = (),
-    plots: bool = True,
+    **options: Unpack[FitOptions],
 ) -> Run:
     """Train a GAN on ``windows`` (or images) and write the run folder ``out_dir``.
 
@@ -119,7 +125,7 @@ def train_run(
     >>> cfg = load_config("experiments/watch_cgan.toml", ["train.steps=2"])  # doctest: +SKIP
     >>> run = train_run(cfg, load_training_windows(cfg), "runs/tiny")  # doctest: +SKIP
     """
-    return _checked_fit(None, config, windows, out_dir, resume, device, progress, callbacks, plots)
+    return _checked_fit(None, config, windows, out_dir, options)
 
 
 def _checked_fit(
@@ -127,26 +133,13 @@ def _checked_fit(
     config: GANConfig,
     data: WindowSet,
     out_dir: str | Path | None,
-    *options: Any,
+    options: FitOptions,
 ) -> Run:
-    """:func:`fit_run` after the config checks; ``modality`` ``None``: from ``data``.
-
-    ``options`` are ``resume, device, progress, callbacks, plots``, in that order."""
+    """:func:`fit_run` after the config checks; ``modality`` ``None``: from ``data``."""
     validate_config(config)
     modality = modality or modality_for(data, config)
     modality.check_config(config)
-    resume, device, progress, callbacks, plots = options
-    run, _ = fit_run(
-        modality,
-        config,
-        data,
-        out_dir,
-        resume=resume,
-        device=device,
-        progress=progress,
-        callbacks=callbacks,
-        plots=plots,
-    )
+    run, _ = fit_run(modality, config, data, out_dir, **options)
     return run
 
 
@@ -188,15 +181,10 @@ def train_image_run(
     config: GANConfig,
     images: WindowSet,
     out_dir: str | Path | None,
-    *,
-    resume: bool = False,
-    device: str | torch.device = "auto",
-    progress: bool = False,
-    callbacks: Sequence[Callback] = (),
-    plots: bool = True,
+    **options: Unpack[FitOptions],
 ) -> ImageGANRun:
     """:func:`train_run` for images only (``model.generator`` ``"dcgan"`` or ``"acgan"``)."""
-    return _checked_fit(IMAGES, config, images, out_dir, resume, device, progress, callbacks, plots)
+    return _checked_fit(IMAGES, config, images, out_dir, options)
 
 
 # ----------------------------------------------------------------------------- loading
@@ -327,8 +315,8 @@ def balance(data, run, *args, **kwargs):
     synthetic rows are appended with ``is_synthetic`` set and group ``"synthetic"``.
 
     ``balance(X, y, gan, seed=0)`` (arrays and a fitted estimator, as before): returns
-    ``(X_balanced, y_balanced, is_synthetic)``, the real rows first; ``y`` holds codes into
-    ``gan.classes_``.
+    ``(X_balanced, y_balanced, is_synthetic)``, the real rows first (the synthetic ones in
+    the units ``gan`` was fitted in); ``y`` holds codes into ``gan.classes_``.
 
     Raises
     ------
@@ -341,7 +329,8 @@ def balance(data, run, *args, **kwargs):
     >>> from imusynth.gan import ConditionalGAN
     >>> rng = np.random.default_rng(0)
     >>> X = rng.normal(size=(48, 6, 32)).astype(np.float32); y = np.array([0] * 40 + [1] * 8)
-    >>> gan = ConditionalGAN(steps=2, batch_size=16, device="cpu").fit(X, y)
+    >>> gan = ConditionalGAN(steps=2, batch_size=16, device="cpu").fit(
+    ...     X, y, sampling_rate_hz=50.0, units=("g",) * 3 + ("rad/s",) * 3)
     >>> Xb, yb, synth = balance(X, y, gan)
     >>> np.bincount(yb).tolist(), int(synth.sum())
     ([40, 40], 32)
@@ -366,7 +355,7 @@ def _balance_arrays(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     gan._check_fitted()
     X, y = gan.run_.modality.check_arrays(X, y, len(gan.classes_))
-    Xs, ys, _ = sample_run(gan.run_, _runs.shortfall(y, gan.run_.classes), None, seed)
+    Xs, ys = gan.sample(_runs.shortfall(y, gan.run_.classes), seed)[:2]
     flags = np.r_[np.zeros(len(X), bool), np.ones(len(Xs), bool)]
     return np.concatenate([X, Xs]), np.concatenate([y, ys]), flags
 

@@ -28,6 +28,12 @@ from imusynth.data import ImageSet, WindowSet
 from imusynth.errors import CheckpointError, ConfigError
 from imusynth.gan import runs as _runs
 from imusynth.gan.api import fit_run, load_run, sample_run
+from imusynth.gan.arrays import (
+    in_internal_units,
+    in_source_units,
+    refuse_with_set,
+    windows_from_arrays,
+)
 from imusynth.gan.images import IMAGES
 from imusynth.gan.modality import Modality
 from imusynth.gan.windows import WINDOWS
@@ -204,12 +210,24 @@ class ConditionalGAN(GANEstimator):
 
     Examples
     --------
+    Arrays must say their sampling rate and units (and, for the kinematic generator,
+    whether the accelerometer includes gravity); samples come back in the same units:
+
     >>> rng = np.random.default_rng(0)
     >>> X = rng.normal(size=(64, 6, 32)).astype(np.float32); y = np.arange(64) % 2
-    >>> gan = ConditionalGAN(steps=2, batch_size=16, device="cpu").fit(X, y)
+    >>> gan = ConditionalGAN(steps=2, batch_size=16, device="cpu").fit(
+    ...     X, y, sampling_rate_hz=50.0, units=("m/s^2",) * 3 + ("deg/s",) * 3)
     >>> Xs, ys = gan.sample(n_per_class=3, seed=0)
-    >>> Xs.shape, np.bincount(ys).tolist()
-    ((6, 6, 32), [3, 3])
+    >>> Xs.shape, np.bincount(ys).tolist(), gan.run_.units[0], gan.run_.source_units[0]
+    ((6, 6, 32), [3, 3], 'g', 'm/s^2')
+    >>> ConditionalGAN(steps=2).fit(X, y)
+    Traceback (most recent call last):
+    ...
+    imusynth.errors.ConfigError: sampling_rate_hz: windows given as arrays need their \
+sampling rate in Hz (sampling_rate_hz=50.0)
+
+    A :class:`~imusynth.data.WindowSet` brings all of these itself:
+    ``ConditionalGAN(generator="kinematic").fit(load_windows("data_specs/watch.toml"))``.
     """
 
     _modality = WINDOWS
@@ -275,50 +293,112 @@ class ConditionalGAN(GANEstimator):
 
     def fit(
         self,
-        X: np.ndarray,
-        y: np.ndarray,
+        X: WindowSet | np.ndarray,
+        y: np.ndarray | None = None,
         groups: np.ndarray | None = None,
         *,
         side: np.ndarray | None = None,
         classes: Sequence[str] | None = None,
         channels: Sequence[str] | None = None,
-        units: Sequence[str] | None = None,
-        sampling_rate_hz: float = 50.0,
+        units: str | Sequence[str] | None = None,
+        sampling_rate_hz: float | None = None,
+        gravity: bool | None = None,
+        placement: str | None = None,
     ) -> ConditionalGAN:
-        """Train on windows ``X (N, C, T)`` in physical units with class codes ``y``.
+        """Train on a :class:`~imusynth.data.WindowSet`, or on windows ``X (N, C, T)`` with
+        class codes ``y``.
 
-        ``groups`` (subject ids) is only checked for shape (the GAN pools subjects);
-        ``side`` ("left"/"right" per window) enables side conditioning; ``classes``,
-        ``channels`` and ``units`` name the codes and channels (defaults: "0", "1", ... and
-        the watch's ax..wz in g and rad/s for 6 channels).
+        A WindowSet brings everything below itself (pass it alone). Bare arrays do not
+        know their rate, units or gravity, so these must be given: a wrong guess trains
+        the wrong model without a sign (:mod:`imusynth.gan.arrays`).
+
+        Parameters
+        ----------
+        X : WindowSet or ndarray of shape (N, C, T)
+            Windows in physical units (``units``).
+        y : ndarray of shape (N,)
+            Class codes 0..K-1 (arrays only).
+        groups : ndarray of shape (N,), optional
+            Subject ids; only checked for shape (the GAN pools subjects).
+        side : ndarray of shape (N,), optional
+            ``"left"``/``"right"`` per window: enables side conditioning.
+        classes : sequence of str, optional
+            Names of the codes (default ``"0"``, ``"1"``, ...).
+        channels : sequence of str, optional
+            Channel names (default ``ax, ay, az, wx, wy, wz`` for three accelerations then
+            three angular rates, else ``ch0, ch1, ...``).
+        units : str or sequence of str
+            Required with arrays: one per channel, or one for all, e.g.
+            ``("m/s^2",) * 3 + ("deg/s",) * 3``. Accelerations and angular rates are
+            converted to g and rad/s for training; :meth:`sample` returns these units.
+        sampling_rate_hz : float
+            Required with arrays.
+        gravity : bool
+            Required with arrays for the kinematic generator: True when the accelerometer
+            includes gravity (a raw reading, 1 g at rest), False for linear acceleration.
+        placement : str, optional
+            Where the sensor was worn: ``"wrist"`` (also ``""``, not stated),
+            ``"upper-arm"`` (``-left``/``-right`` name the side), or another word, which
+            only the ``conv1d`` generator accepts.
+
+        Raises
+        ------
+        ConfigError
+            A required parameter is missing (named in ``field``), a parameter is given
+            beside a WindowSet, or the generator cannot model the data.
+        DataError
+            Bad windows or labels.
         """
         self._check_params()
         cfg = self.resolved_config()
-        X, y = self._modality.check_arrays(X, y, None)
-        n_classes = int(y.max()) + 1
-        if classes is None:
-            classes = tuple(str(k) for k in range(n_classes))
-        groups = _runs.group_ids(groups, len(X))
-        if channels is None:
-            watch = X.shape[1] == 6
-            channels = (
-                ("ax", "ay", "az", "wx", "wy", "wz")
-                if watch
-                else tuple(f"ch{i}" for i in range(X.shape[1]))
+        kinematic = cfg.model.generator == "kinematic"
+        if isinstance(X, WindowSet):
+            refuse_with_set(
+                y=y,
+                groups=groups,
+                side=side,
+                classes=classes,
+                channels=channels,
+                units=units,
+                sampling_rate_hz=sampling_rate_hz,
+                gravity=gravity,
+                placement=placement,
             )
-            units = units or (("g",) * 3 + ("rad/s",) * 3 if watch else ("",) * X.shape[1])
-        ws = WindowSet(
-            X=X,
-            y=y,
-            groups=groups,
-            classes=tuple(classes),
-            channels=tuple(channels),
-            units=tuple(units or ("",) * len(channels)),
-            sampling_rate_hz=sampling_rate_hz,
-            side=side,
-        )
-        self.history_ = self._fit_set(cfg, ws)
+            ws = X
+        else:
+            X, y = self._modality.check_arrays(X, y, None)
+            if classes is None:
+                classes = tuple(str(k) for k in range(int(y.max()) + 1))
+            ws = windows_from_arrays(
+                X,
+                y,
+                _runs.group_ids(groups, len(X)),
+                side=side,
+                classes=classes,
+                channels=channels,
+                units=units,
+                sampling_rate_hz=sampling_rate_hz,
+                gravity=gravity,
+                placement=placement,
+                kinematic=kinematic,
+            )
+        self.history_ = self._fit_set(cfg, in_internal_units(ws, strict=kinematic))
         return self
+
+    def sample(
+        self,
+        n_per_class: int | Mapping[str, int] = 100,
+        seed: int = 0,
+        classes: Sequence[str] | None = None,
+        return_joints: bool = False,
+    ):
+        """``(X, y)``, ``n_per_class`` of each class, ``X`` in the units the training
+        windows came in (see :func:`~imusynth.gan.sample_run`).
+
+        With ``return_joints`` also the kinematic generator's joint angles (or ``None``).
+        """
+        out = super().sample(n_per_class, seed, classes, return_joints)
+        return (in_source_units(out[0], self.run_), *out[1:])
 
     @classmethod
     def load(cls, run_dir: str | Path, device: str = "cpu") -> ConditionalGAN:

@@ -4,7 +4,9 @@
 given (inside a cross-validation fold: the training rows of that fold only) and appends
 generated windows for the classes that ``sampling_strategy_`` asks for. It takes windows
 flattened to ``(N, C * T)`` (what an :class:`imblearn.pipeline.Pipeline` passes between
-steps) or ``(N, C, T)`` directly, and returns the same layout.
+steps) or ``(N, C, T)`` directly, and returns the same layout, in the same units. Arrays do
+not know their sampling rate, units or gravity, so these are parameters it requires
+(:mod:`imusynth.gan.arrays`).
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from imusynth.errors import ConfigError, DataError
+from imusynth.gan.arrays import array_params
 from imusynth.gan.estimators import ConditionalGAN
-from imusynth.train.config import GANConfig, config_from_dict
+from imusynth.train.config import GANConfig, config_from_dict, warn_deprecated
 
 __all__ = ["CGANOverSampler"]
 
@@ -50,20 +53,33 @@ class CGANOverSampler(BaseOverSampler):
         (``"auto"``: every class but the majority up to the majority's count).
     generator : {"conv1d", "kinematic"} or None, default=None
         The generator; ``None`` takes the config default (``"conv1d"``). ``"kinematic"``
-        needs 6 channels, accelerometer [g] then gyroscope [rad/s].
+        needs 6 channels, accelerometer then gyroscope (any units they convert from), and
+        ``gravity``.
     window_shape : tuple of (int, int) or None, default=None
         ``(C, T)``, how one flattened row of ``C * T`` features folds into a window
         (channel-major: ``X3.reshape(N, -1)`` of windows ``X3 (N, C, T)``). ``None``: from
-        ``X`` when it is 3-D; else 6 channels for the kinematic generator and one channel
-        of ``n_features`` samples for ``"conv1d"``.
+        ``X`` when it is 3-D; else as many channels as ``units`` names (one per channel),
+        else 6 channels for the kinematic generator and one channel of ``n_features``
+        samples for ``"conv1d"``.
     steps : int or None, default=None
         GAN generator updates; ``None`` takes the config default.
     batch_size : int or None, default=None
         GAN batch size; ``None`` takes the config default, cut to the number of rows when
         there are fewer. An explicit value above the number of rows is an error.
-    sampling_rate_hz : float or None, default=None
-        Sampling rate of the windows (the kinematic generator differentiates joint angles
-        in time); ``None`` takes :meth:`ConditionalGAN.fit`'s default, 50 Hz.
+    sampling_rate_hz : float
+        Sampling rate of the windows in Hz. Required: ``None`` (the default, so that the
+        sampler can be built bare, as scikit-learn wants) is refused in :meth:`fit_resample`.
+    units : str or sequence of str
+        Units of the channels, one for all or one per channel (``"a.u."`` for signals in no
+        physical unit). Required, as ``sampling_rate_hz``. Accelerations and angular rates
+        are converted to g and rad/s for the GAN and the synthetic rows converted back.
+    channels : sequence of str or None, default=None
+        Channel names (see :meth:`ConditionalGAN.fit`).
+    gravity : bool or None, default=None
+        Whether the accelerometer channels include gravity; required with
+        ``generator="kinematic"``.
+    placement : str or None, default=None
+        Where the sensor is worn (see :meth:`ConditionalGAN.fit`); ``None``: not stated.
     overrides : dict or None, default=None
         Further config values as ``{"section.key": value}``, the keys of
         ``imusynth train --set`` (for example ``{"model.g_width": 64, "train.loss":
@@ -107,7 +123,8 @@ class CGANOverSampler(BaseOverSampler):
     >>> rng = np.random.default_rng(0)
     >>> X = rng.normal(size=(40, 6, 32)).astype(np.float32)  # 40 windows (N, C, T)
     >>> y = np.array([0] * 32 + [1] * 8)
-    >>> sampler = CGANOverSampler(window_shape=(6, 32), steps=2, batch_size=16, random_state=0)
+    >>> sampler = CGANOverSampler(window_shape=(6, 32), steps=2, batch_size=16, random_state=0,
+    ...                           sampling_rate_hz=50.0, units=("g",) * 3 + ("rad/s",) * 3)
     >>> X_res, y_res = sampler.fit_resample(X.reshape(40, -1), y)  # flattened (N, C * T)
     >>> X_res.shape, np.bincount(y_res).tolist(), int(sampler.sampling_strategy_[1])
     ((64, 192), [32, 32], 24)
@@ -135,6 +152,10 @@ class CGANOverSampler(BaseOverSampler):
         "steps": [Interval(Integral, 1, None, closed="left"), None],
         "batch_size": [Interval(Integral, 1, None, closed="left"), None],
         "sampling_rate_hz": [Interval(Real, 0, None, closed="neither"), None],
+        "units": [str, "array-like", None],
+        "channels": ["array-like", None],
+        "gravity": ["boolean", None],
+        "placement": [str, None],
         "overrides": [dict, None],
         "device": [str],
     }
@@ -148,6 +169,10 @@ class CGANOverSampler(BaseOverSampler):
         steps: int | None = None,
         batch_size: int | None = None,
         sampling_rate_hz: float | None = None,
+        units: str | tuple[str, ...] | None = None,
+        channels: tuple[str, ...] | None = None,
+        gravity: bool | None = None,
+        placement: str | None = None,
         overrides: dict[str, Any] | None = None,
         device: str = "cpu",
         random_state: Any = None,
@@ -158,6 +183,10 @@ class CGANOverSampler(BaseOverSampler):
         self.steps = steps
         self.batch_size = batch_size
         self.sampling_rate_hz = sampling_rate_hz
+        self.units = units
+        self.channels = channels
+        self.gravity = gravity
+        self.placement = placement
         self.overrides = overrides
         self.device = device
         self.random_state = random_state
@@ -177,6 +206,7 @@ class CGANOverSampler(BaseOverSampler):
         X, shape = _flatten_windows(X)
         super().fit(X, y)
         self.window_shape_ = self._resolve_window_shape(self.n_features_in_, shape)
+        self._data_params(self.window_shape_[0])
         return self
 
     def fit_resample(self, X: Any, y: Any) -> tuple[Any, Any]:
@@ -215,6 +245,7 @@ array-like of shape (n_samples, C, T)
             X.shape[1], _window_shape
         )
         config = self._config()
+        data_params = self._data_params(n_channels)
         labels, codes = np.unique(y, return_inverse=True)
         need = {
             str(code): int(self.sampling_strategy_.get(label, 0))
@@ -239,10 +270,7 @@ array-like of shape (n_samples, C, T)
             seed=train_seed,
             device=self.device,
         )
-        fit_kwargs = {}
-        if self.sampling_rate_hz is not None:
-            fit_kwargs["sampling_rate_hz"] = float(self.sampling_rate_hz)
-        gan.fit(dense.reshape(n_rows, n_channels, length), codes, **fit_kwargs)  # (N, C, T)
+        gan.fit(dense.reshape(n_rows, n_channels, length), codes, **data_params)  # (N, C, T)
         X_new, y_codes = gan.sample(n_per_class=need, seed=sample_seed)
         X_new = X_new.reshape(len(X_new), -1).astype(X.dtype, copy=False)  # (M, C * T)
         self.gan_ = gan
@@ -250,6 +278,26 @@ array-like of shape (n_samples, C, T)
         if sparse.issparse(X):
             return sparse.vstack([X, sparse.csr_matrix(X_new)], format=X.format), y_res
         return np.concatenate([X, X_new]), y_res
+
+    def _data_params(self, n_channels: int) -> dict[str, Any]:
+        """What the windows are, for :meth:`ConditionalGAN.fit`; checked before training."""
+        units = self.units
+        if units is not None and not isinstance(units, str):
+            units = tuple(units)
+        array_params(
+            n_channels,
+            units=units,
+            sampling_rate_hz=self.sampling_rate_hz,
+            gravity=self.gravity,
+            kinematic=self._generator_name() == "kinematic",
+        )
+        return {
+            "channels": None if self.channels is None else tuple(self.channels),
+            "units": units,
+            "sampling_rate_hz": self.sampling_rate_hz,
+            "gravity": self.gravity,
+            "placement": self.placement,
+        }
 
     def _generator_name(self) -> str:
         return self.generator if self.generator is not None else GANConfig().model.generator
@@ -274,6 +322,14 @@ array-like of shape (n_samples, C, T)
                 )
         elif from_x is not None:
             shape = from_x
+        elif self.units is not None and not isinstance(self.units, str):
+            k = len(self.units)
+            if k == 0 or n_features % k:
+                raise DataError(
+                    f"{n_features} features do not split into {k} channels, one per unit",
+                    field="units",
+                )
+            shape = (k, n_features // k)
         elif kinematic:
             if n_features % KINEMATIC_CHANNELS:
                 raise ConfigError(
@@ -314,9 +370,11 @@ array-like of shape (n_samples, C, T)
                 )
             nested.setdefault(section, {})[name] = value
         try:
-            return config_from_dict(nested)
+            config = config_from_dict(nested)
         except ConfigError as exc:
             raise ConfigError(exc.message, field=f"overrides[{exc.field!r}]") from None
+        warn_deprecated(config, "overrides")
+        return config
 
 
 def _flatten_windows(X: Any) -> tuple[Any, tuple[int, int] | None]:

@@ -10,8 +10,13 @@ networks, rebuilding the generator from a checkpoint, and generating.
 
 A run folder holds ``checkpoint.pt`` (weights, optimisers, RNG states, config and the
 metadata below), ``config.toml`` (the resolved config), ``run.json`` (normaliser, class,
-channel and unit names, sampling rate, window length, sides), ``metrics.csv`` and figures;
-while a run writes to it, also ``.imusynth.lock`` (:mod:`imusynth.locks`).
+channel and unit names, the user's units before conversion, sampling rate, window length,
+sides, whether the accelerometer data include gravity, the sensor placement),
+``metrics.csv`` (with the kinematic generator also its residual share, see
+:mod:`imusynth.gan.residual`) and figures; while a run writes to it, also
+``.imusynth.lock`` (:mod:`imusynth.locks`). A run loaded back generates as it was trained:
+with gravity or without, on the wrist or the upper arm (checkpoints from before these were
+stored: with gravity, on the wrist).
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from imusynth.errors import CheckpointError, DataError
 from imusynth.gan import runs as _runs
 from imusynth.gan.checks import check_generator_data
 from imusynth.gan.modality import Generated, Modality, TrainingJob
+from imusynth.gan.residual import ResidualShareCallback
 from imusynth.gan.selection import BEST_NAME, ValidationSelector
 from imusynth.runtime import resolve_device
 from imusynth.train.build import build_discriminator, build_generator
@@ -81,6 +87,13 @@ class GANRun:
         ``SIDES`` if the generator is side-conditional, else ``()``.
     side_freq : ndarray (K, len(sides))
         Fraction of each class's training windows from each side (sampling draws from it).
+    gravity : bool
+        The accelerometer data include gravity (False: linear acceleration).
+    placement : str
+        Where the sensor was worn (``""``: not stated).
+    source_units : tuple of str or None
+        The units the training data came in before conversion to ``units`` (None: the
+        same); :meth:`ConditionalGAN.sample` returns windows in them.
     step : int
         Training steps done (of a run with checkpoint selection: the chosen step).
     run_dir : Path or None
@@ -103,6 +116,9 @@ class GANRun:
     length: int
     sides: tuple[str, ...] = ()
     side_freq: np.ndarray | None = None
+    gravity: bool = True
+    placement: str = ""
+    source_units: tuple[str, ...] | None = None
     step: int = 0
     run_dir: Path | None = None
     checkpoints: list[Callable[[], dict[str, Any]]] = field(default_factory=list, repr=False)
@@ -132,6 +148,9 @@ class GANRun:
             "length": int(self.length),
             "sides": list(self.sides),
             "side_freq": None if self.side_freq is None else self.side_freq.tolist(),
+            "gravity": bool(self.gravity),
+            "placement": self.placement,
+            "source_units": None if self.source_units is None else list(self.source_units),
         } | (
             {"validation_subjects": list(self.validation_subjects)}
             if self.validation_subjects
@@ -232,6 +251,8 @@ class WindowModality(Modality):
             side=np.array(SIDES)[made.side] if made.side is not None else np.full(len(codes), ""),
             joint_angles=made.joints,
             joint_names=run.joint_names if made.joints is not None else None,
+            gravity=run.gravity,
+            placement=run.placement,
         )
 
     def fit_to(self, fake: WindowSet, data: WindowSet, codes: np.ndarray) -> WindowSet:
@@ -313,7 +334,10 @@ def _prepare(
             f"{len(X)} training windows, fewer than one batch of {config.train.batch_size}",
             field="train.batch_size",
         )
-    side = _side_codes(ws.side) if config.model.condition_on_side else None
+    gravity, placement = bool(ws.gravity), ws.placement
+    side = None
+    if config.model.condition_on_side:
+        side = _side_codes(_sides(ws.side, placement, len(X)))
     norm = ChannelNormalizer().fit(X)
     Z = norm.transform(X)
     n_sides = len(SIDES) if side is not None else 0
@@ -325,6 +349,7 @@ def _prepare(
         side_freq = np.where(totals > 0, counts / np.maximum(totals, 1), 1.0 / n_sides)
     n_channels, length = X.shape[1], X.shape[2]
     check_generator_data(config, ws)
+    fir_noise = config.model.sensor_noise_taps_for(ws.sampling_rate_hz)
     generator = build_generator(
         config.model,
         n_channels,
@@ -334,7 +359,9 @@ def _prepare(
         sampling_rate_hz=ws.sampling_rate_hz,
         channel_mean=norm.mean_,
         channel_scale=norm.scale_,
-        sensor_noise_std=fast_variation(Z) if config.model.sensor_noise_taps else None,
+        sensor_noise_std=fast_variation(Z) if fir_noise else None,
+        gravity=gravity,
+        placement=placement,
         seed=config.train.seed,
     ).to(resolve_device(device))
     run = GANRun(
@@ -348,8 +375,26 @@ def _prepare(
         length=length,
         sides=SIDES if n_sides else (),
         side_freq=side_freq,
+        gravity=gravity,
+        placement=placement,
+        source_units=_source_units(ws),
     )
     return run, (Z, y, side)
+
+
+def _sides(side: np.ndarray | None, placement: str, n: int) -> np.ndarray | None:
+    """The windows' arm sides; a placement that names the side ("wrist-left") stands in for
+    a data set that does not say it per window."""
+    named = placement.rpartition("-")[2]
+    known = side is not None and np.isin(np.asarray(side).astype(str), SIDES).all()
+    if not known and named in SIDES:
+        return np.full(n, named)
+    return side
+
+
+def _source_units(ws: WindowSet) -> tuple[str, ...] | None:
+    units = ws.source_units
+    return None if units is None or tuple(units) == tuple(ws.units) else tuple(units)
 
 
 def fast_variation(Z: np.ndarray) -> np.ndarray:
@@ -380,8 +425,12 @@ def _fit(
         Z.shape[1],
         len(run.classes),
         n_sides=len(run.sides),
+        sampling_rate_hz=run.sampling_rate_hz,
+        length=run.length,
         seed=config.train.seed,
     )
+    if hasattr(run.generator, "residual_share") and config.model.residual:
+        callbacks = [*callbacks, ResidualShareCallback(seed=config.train.seed)]
     tensors = [Z, y] + ([side] if side is not None else [])
     loader = epoch_loader(*tensors, batch_size=config.train.batch_size, seed=config.train.seed)
     state = fit_gan(
@@ -442,6 +491,9 @@ def _run_from_checkpoint(ckpt: dict[str, Any], path: Path | None, dev: torch.dev
         units, fs = tuple(meta["units"]), float(meta["sampling_rate_hz"])
         length, sides = int(meta["length"]), tuple(meta.get("sides") or ())
         side_freq = meta.get("side_freq")
+        # Runs from before these were stored modelled gravity, on the wrist.
+        gravity, placement = bool(meta.get("gravity", True)), str(meta.get("placement", ""))
+        source_units = meta.get("source_units")
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"checkpoint metadata lacks {exc}", path=path, field="meta") from None
     generator = build_generator(
@@ -453,6 +505,8 @@ def _run_from_checkpoint(ckpt: dict[str, Any], path: Path | None, dev: torch.dev
         sampling_rate_hz=fs,
         channel_mean=norm.mean_,
         channel_scale=norm.scale_,
+        gravity=gravity,
+        placement=placement,
         seed=config.train.seed,
     )
     load_state(generator, ckpt["ema"], name="ema", path=path)
@@ -467,6 +521,9 @@ def _run_from_checkpoint(ckpt: dict[str, Any], path: Path | None, dev: torch.dev
         length=length,
         sides=sides,
         side_freq=None if side_freq is None else np.asarray(side_freq, dtype=np.float64),
+        gravity=gravity,
+        placement=placement,
+        source_units=None if source_units is None else tuple(source_units),
         step=int(ckpt["step"]),
         checkpoints=[lambda: ckpt],
     )

@@ -37,6 +37,16 @@ seglearn watch data (Burns et al. 2018): with the arm hanging (pendulum), right-
 read ax ~ -1 g; with the elbow at 90 deg and the thumb up (rotations), ay ~ +1 g. An optional
 per-sample ``mount`` rotation (watch worn rotated on the wrist) is applied in the sensor frame.
 
+Upper-arm sensor
+----------------
+With ``segment="upper_arm"`` the sensor sits on the lateral humerus instead
+(``upper_arm_sensor_distance`` below the shoulder, ``upper_arm_sensor_height`` out from the
+humerus axis), with the watch's conventions on that segment: x along the humerus toward the
+elbow, z out of the sensor face (lateral with the arm hanging), y = z x x (anterior with the
+arm hanging). With the arm hanging it reads as the watch does (ax ~ -1 g). The elbow and
+forearm joints do not move it: their angles leave its signals unchanged. A left arm mirrors
+as the watch does.
+
 Mirroring
 ---------
 A left arm is the reflection ``M = diag(1, 1, -1)`` of the right arm, with the same joint
@@ -48,9 +58,11 @@ pseudovector), applied before the mount rotation.
 
 Signals
 -------
-``gyro`` is analytic: the world angular velocity is ``sum_j axis_j(t) * dq_j/dt``, rotated
-into the sensor frame. ``acc`` is the specific force ``(d^2 p/dt^2 + g e_Y) / g`` in the sensor
-frame, so a watch at rest reads magnitude 1. Time derivatives (of ``q`` and of the sensor
+``gyro`` is analytic: the world angular velocity is ``sum_j axis_j(t) * dq_j/dt`` over the
+joints proximal to the sensor, rotated into the sensor frame. ``acc`` is the specific force
+``(d^2 p/dt^2 + g e_Y) / g`` in the sensor frame, so a watch at rest reads magnitude 1; with
+``gravity=False`` it is the linear acceleration ``(d^2 p/dt^2) / g`` (what an IMU reports with
+gravity removed: 0 at rest). Time derivatives (of ``q`` and of the sensor
 position ``p``) use a Savitzky-Golay differentiator (local polynomial fit, default window 9,
 order 4) applied as one banded matrix product. At the first and last ``window // 2`` samples
 the polynomial fitted to the first/last full window is differentiated at those points, so no
@@ -65,13 +77,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
-from functools import lru_cache
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
 from imusynth.errors import ConfigError, DataError
+from imusynth.kinematics.derivatives import time_derivative
 from imusynth.kinematics.rotations import axis_angle_to_matrix
 
 __all__ = [
@@ -107,6 +118,7 @@ DEFAULT_LIMITS_DEG: dict[str, tuple[float, float]] = {
     "forearm_pronation": (-90.0, 90.0),
 }
 POINT_NAMES = ("hip", "neck", "shoulder", "elbow", "wrist", "sensor")
+SEGMENTS = ("forearm", "upper_arm")  # where the sensor sits
 
 
 @dataclass(frozen=True)
@@ -127,6 +139,10 @@ class ArmGeometry:
         Watch position along the forearm, measured from the elbow.
     sensor_height : float
         Watch offset from the forearm axis toward the dorsal side.
+    upper_arm_sensor_distance : float
+        Position of an upper-arm sensor along the humerus, measured from the shoulder.
+    upper_arm_sensor_height : float
+        Offset of an upper-arm sensor from the humerus axis, laterally (the arm's radius).
 
     Examples
     --------
@@ -140,6 +156,8 @@ class ArmGeometry:
     forearm_length: float = 0.26
     sensor_distance: float = 0.23
     sensor_height: float = 0.015
+    upper_arm_sensor_distance: float = 0.18
+    upper_arm_sensor_height: float = 0.045
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -157,7 +175,8 @@ class ArmOutput:
     Attributes
     ----------
     acc : Tensor
-        (B, 3, T) specific force in the sensor frame, in g.
+        (B, 3, T) specific force in the sensor frame, in g (linear acceleration when the
+        model has ``gravity=False``).
     gyro : Tensor
         (B, 3, T) angular velocity in the sensor frame, in rad/s.
     points : Tensor
@@ -178,91 +197,6 @@ class ArmOutput:
     def imu(self) -> Tensor:
         """(B, 6, T) ``[ax, ay, az, wx, wy, wz]``, the watch-data channel order."""
         return torch.cat((self.acc, self.gyro), dim=1)  # (B, 6, T)
-
-
-# ----------------------------------------------------------------------------- derivatives
-
-
-def _poly_rows(window: int, polyorder: int, deriv: int, positions: tuple[int, ...]) -> np.ndarray:
-    """Rows r such that ``r @ x[window]`` is the ``deriv``-th derivative (per sample) at each
-    position of the least-squares polynomial of ``polyorder`` through the window."""
-    t = np.arange(window, dtype=np.float64) - (window - 1) / 2
-    pinv = np.linalg.pinv(np.vander(t, polyorder + 1, increasing=True))  # (p+1, window)
-    out = np.zeros((len(positions), window))
-    for row, pos in enumerate(positions):
-        x = pos - (window - 1) / 2
-        for i in range(deriv, polyorder + 1):
-            out[row] += pinv[i] * math.factorial(i) / math.factorial(i - deriv) * x ** (i - deriv)
-    return out
-
-
-@lru_cache(maxsize=64)
-def _sg_rows(window: int, polyorder: int, deriv: int) -> np.ndarray:
-    return _poly_rows(window, polyorder, deriv, tuple(range(window)))  # (window, window)
-
-
-@lru_cache(maxsize=32)
-def _derivative_matrix(
-    n_t: int, window: int, polyorder: int, deriv: int, dtype: torch.dtype, device: torch.device
-) -> Tensor:
-    """Banded (T, T) operator: centred filter inside, end-window polynomials at the ends."""
-    if n_t < window:
-        p = min(polyorder, n_t - 1)
-        mat = _poly_rows(n_t, p, deriv, tuple(range(n_t))) if p >= deriv else np.zeros((n_t, n_t))
-        return torch.as_tensor(mat, dtype=dtype, device=device)
-    rows = _sg_rows(window, polyorder, deriv)
-    half = window // 2
-    mat = np.zeros((n_t, n_t))
-    mat[:half, :window] = rows[:half]
-    mat[n_t - half :, n_t - window :] = rows[half + 1 :]
-    for i in range(half, n_t - half):
-        mat[i, i - half : i + half + 1] = rows[half]
-    return torch.as_tensor(mat, dtype=dtype, device=device)
-
-
-def time_derivative(
-    x: Tensor, fs: float, order: int = 1, *, window: int = 9, polyorder: int = 4
-) -> Tensor:
-    """Savitzky-Golay time derivative of ``x`` ``(..., T)`` along the last axis.
-
-    The interior uses the centred least-squares polynomial filter; the first and last
-    ``window // 2`` samples differentiate the polynomial fitted to the first and last full
-    window at those samples, so no sample is lost or degraded to a first-order difference.
-    Windows shorter than ``window`` use one polynomial of order ``min(polyorder, T - 1)``
-    through all samples. The operator is one banded (T, T) matrix product: on a CPU this is
-    several times faster, forward and backward, than a single-channel ``conv1d``.
-
-    Parameters
-    ----------
-    x : Tensor
-        (..., T) signal sampled at ``fs`` Hz.
-    fs : float
-        Sampling rate in Hz.
-    order : int
-        1 or 2 (velocity or acceleration), or 0 (smoothing only).
-    window, polyorder : int
-        Odd window length and polynomial order (``polyorder < window``, ``polyorder >= order``).
-
-    Returns
-    -------
-    Tensor
-        (..., T), in units of x per second**order.
-
-    Examples
-    --------
-    >>> import torch
-    >>> t = torch.arange(50, dtype=torch.float64) / 50
-    >>> v = time_derivative(t**2, 50.0)
-    >>> bool(torch.allclose(v, 2 * t))
-    True
-    """
-    if window % 2 != 1 or not (order <= polyorder < window) or order < 0:
-        raise ConfigError(
-            f"need odd window > polyorder >= order >= 0, got {window=}, {polyorder=}, {order=}",
-            field="window",
-        )
-    mat = _derivative_matrix(x.shape[-1], window, polyorder, order, x.dtype, x.device)
-    return (x @ mat.T) * float(fs) ** order
 
 
 # ----------------------------------------------------------------------------- the model
@@ -304,7 +238,7 @@ def _mount_matrix(mount: Tensor, batch: int, like: Tensor) -> Tensor:
 
 
 class ArmModel(nn.Module):
-    """Wrist-watch IMU signals from joint-angle trajectories of one arm (and the trunk).
+    """Wrist-watch (or upper-arm) IMU signals from joint-angle trajectories of one arm.
 
     See the module docstring for frames, joint conventions, mirroring and derivatives.
     The model has no trainable parameters; it is an ``nn.Module`` so that it moves with
@@ -322,6 +256,12 @@ class ArmModel(nn.Module):
         Joint ranges in radians overriding :data:`DEFAULT_LIMITS_DEG` by joint name.
     deriv_window, deriv_polyorder : int
         Savitzky-Golay differentiator (see :func:`time_derivative`).
+    gravity : bool
+        The accelerometer reads specific force, gravity included (a raw accelerometer);
+        False: linear acceleration, gravity removed (0 at rest).
+    segment : {"forearm", "upper_arm"}
+        The segment the sensor is strapped to: a watch on the distal forearm, or a sensor on
+        the lateral upper arm (see the module docstring).
 
     Attributes
     ----------
@@ -350,10 +290,18 @@ class ArmModel(nn.Module):
         limits: Mapping[str, tuple[float, float]] | None = None,
         deriv_window: int = 9,
         deriv_polyorder: int = 4,
+        gravity: bool = True,
+        segment: str = "forearm",
     ) -> None:
         super().__init__()
         if side not in ("right", "left"):
             raise ConfigError(f"side must be 'right' or 'left', got {side!r}", field="side")
+        if segment not in SEGMENTS:
+            raise ConfigError(
+                f"segment must be one of {', '.join(SEGMENTS)}, got {segment!r}", field="segment"
+            )
+        self.gravity = bool(gravity)
+        self.segment = segment
         if deriv_window % 2 != 1 or not (2 <= deriv_polyorder < deriv_window):
             raise ConfigError(
                 "deriv_window must be odd and > deriv_polyorder >= 2", field="deriv_window"
@@ -380,7 +328,10 @@ class ArmModel(nn.Module):
         return len(self.joint_names)
 
     def extra_repr(self) -> str:
-        return f"side={self.side!r}, trunk={self.trunk}, geometry={asdict(self.geometry)}"
+        return (
+            f"side={self.side!r}, trunk={self.trunk}, gravity={self.gravity}, "
+            f"segment={self.segment!r}, geometry={asdict(self.geometry)}"
+        )
 
     def _deriv(self, x: Tensor, fs: float, order: int) -> Tensor:
         return time_derivative(
@@ -427,12 +378,14 @@ class ArmModel(nn.Module):
         }  # each (B, 1, 1)
         joint_axes, sensor_axes, points = self._chain(q, geo)
         qdot = self._deriv(q, fs, 1)  # (B, J, T)
-        omega = sum(a * qdot[:, j : j + 1] for j, a in enumerate(joint_axes))  # (B, 3, T) world
+        moving = self._moving_joints()  # the joints proximal to the sensor
+        omega = sum(a * qdot[:, j : j + 1] for j, a in enumerate(joint_axes[:moving]))  # (B, 3, T)
         sensor = points[-1]
         # Derivative rows sum to zero, so removing the mean changes nothing but float32 error.
         accel = self._deriv(sensor - sensor.mean(-1, keepdim=True), fs, 2)  # (B, 3, T) m/s^2
-        up = small_vector((0.0, 1.0, 0.0), q)[:, None]
-        f_world = accel / GRAVITY + up  # specific force in g: gravity reads as "up"
+        f_world = accel / GRAVITY  # linear acceleration in g
+        if self.gravity:
+            f_world = f_world + small_vector((0.0, 1.0, 0.0), q)[:, None]  # gravity reads "up"
         acc = self._to_sensor(sensor_axes, f_world, mount, polar=True)
         gyro = self._to_sensor(sensor_axes, omega, mount, polar=False)
         points = torch.stack(points, dim=1)  # (B, P, 3, T)
@@ -480,9 +433,15 @@ class ArmModel(nn.Module):
         axes = torch.stack(
             [self._to_sensor(sensor_axes, a, mount, polar=False) for a in joint_axes], dim=1
         )  # (B, J, 3, T)
+        axes[:, self._moving_joints() :] = 0.0  # joints distal to the sensor do not turn it
         up = torch.zeros_like(joint_axes[0])
         up[:, 1] = 1.0
         return axes, self._to_sensor(sensor_axes, up, mount, polar=True)
+
+    def _moving_joints(self) -> int:
+        """How many of the first joints move the sensor (all but elbow and forearm for an
+        upper-arm sensor)."""
+        return self.num_joints - (2 if self.segment == "upper_arm" else 0)
 
     def _to_sensor(self, sensor_axes, v: Tensor, mount: Tensor | None, *, polar: bool) -> Tensor:
         """World vectors (B, 3, T) in the (mirrored, mounted) sensor frame (B, 3, T).
@@ -522,15 +481,24 @@ class ArmModel(nn.Module):
         fa = _post_rot_z(hum, *cs["elbow_flexion"])
         fa = _post_rot_y(fa, *cs["forearm_pronation"])
         axes += [thorax[1], -plane[0], hum[1], hum[2], fa[1]]
-        # Sensor axes on the right arm: x distal (-Y_fa), y radial (+X_fa), z dorsal (+Z_fa).
-        sensor_axes = (-fa[1], fa[0], fa[2])
+        # Sensor axes on the right arm: x distal (-Y_fa), y radial (+X_fa), z dorsal (+Z_fa);
+        # on the upper arm the same on the humerus: x distal, y anterior, z lateral.
+        seg = hum if self.segment == "upper_arm" else fa
+        sensor_axes = (-seg[1], seg[0], seg[2])
         if geo is None:
             return axes, sensor_axes, []
         neck = thorax[1] * geo["trunk_length"]  # (B, 3, T)
         shoulder = neck + thorax[2] * geo["shoulder_width"]
         elbow = shoulder - hum[1] * geo["upper_arm_length"]
         wrist = elbow - fa[1] * geo["forearm_length"]
-        sensor = elbow - fa[1] * geo["sensor_distance"] + fa[2] * geo["sensor_height"]
+        if self.segment == "upper_arm":
+            sensor = (
+                shoulder
+                - hum[1] * geo["upper_arm_sensor_distance"]
+                + hum[2] * geo["upper_arm_sensor_height"]
+            )
+        else:
+            sensor = elbow - fa[1] * geo["sensor_distance"] + fa[2] * geo["sensor_height"]
         points = [torch.zeros_like(neck), neck, shoulder, elbow, wrist, sensor]
         return axes, sensor_axes, points
 

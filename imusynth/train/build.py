@@ -1,6 +1,13 @@
-"""Build the GAN networks a :class:`~imusynth.train.config.ModelConfig` describes."""
+"""Build the GAN networks a :class:`~imusynth.train.config.ModelConfig` describes.
+
+The config's time constants are in seconds or hertz; here they become samples for the data's
+sampling rate and window length (:meth:`~imusynth.train.config.ModelConfig.joint_stride_for`,
+:func:`stft_sizes`), so one config builds for any rate.
+"""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 from torch import nn
@@ -10,7 +17,10 @@ from imusynth.models.gan1d import Conv1dGenerator, ProjectionDiscriminator1d
 from imusynth.runtime import seeded
 from imusynth.train.config import IMAGE_GENERATORS, ModelConfig
 
-__all__ = ["build_discriminator", "build_generator", "build_image_gan"]
+__all__ = ["build_discriminator", "build_generator", "build_image_gan", "stft_sizes"]
+
+STFT_BASE_SECONDS = 0.32  # the finest spectral critic's window (16 samples at 50 Hz)
+STFT_MIN_FFT = 8  # fewer samples give a spectrum of 4 bins
 
 
 def build_generator(
@@ -24,6 +34,8 @@ def build_generator(
     channel_mean: np.ndarray | None = None,
     channel_scale: np.ndarray | None = None,
     sensor_noise_std: np.ndarray | None = None,
+    gravity: bool = True,
+    placement: str = "",
     seed: int = 0,
 ) -> nn.Module:
     """The generator of ``cfg.generator``: ``"conv1d"`` or ``"kinematic"``.
@@ -36,14 +48,19 @@ def build_generator(
     n_sides : int
         2 to condition on the arm side (used when ``cfg.condition_on_side``), else 0.
     sampling_rate_hz : float
-        Needed by the kinematic generator to differentiate joint angles in time.
+        Needed by the kinematic generator to differentiate joint angles in time, and to turn
+        ``cfg.joint_rate_hz`` and ``cfg.sensor_noise_seconds`` into samples.
     channel_mean, channel_scale : ndarray of shape (C,), optional
         The fitted normaliser, which the kinematic generator applies to the signals its arm
         model makes (its outputs must live in the normalised space the discriminator sees).
     sensor_noise_std : ndarray of shape (C,), optional
         Starting level of the kinematic generator's sensor-noise stage (normalised units;
-        :func:`imusynth.gan.fast_variation` of the training windows); used only when
-        ``cfg.sensor_noise_taps`` is set.
+        :func:`imusynth.gan.fast_variation` of the training windows); used only with the
+        FIR sensor noise (``cfg.sensor_noise_seconds``).
+    gravity : bool
+        Kinematic generator: whether the accelerometer data include gravity.
+    placement : str
+        Kinematic generator: where the sensor is worn (wrist or upper arm; ``""`` = wrist).
     seed : int
         Seeds the initial weights.
 
@@ -77,12 +94,14 @@ def build_generator(
                 channel_mean=channel_mean,
                 channel_scale=channel_scale,
                 **trunk,
-                joint_stride=cfg.joint_stride,
+                joint_stride=cfg.joint_stride_for(sampling_rate_hz),
                 mount_max_deg=cfg.mount_max_deg,
                 residual=cfg.residual,
-                sensor_noise_taps=cfg.sensor_noise_taps,
+                sensor_noise_taps=cfg.sensor_noise_taps_for(sampling_rate_hz),
                 sensor_noise_bands=cfg.sensor_noise_bands,
                 sensor_noise_std=sensor_noise_std,
+                gravity=gravity,
+                placement=placement,
             )
     if cfg.generator in IMAGE_GENERATORS:
         raise ConfigError(
@@ -96,13 +115,22 @@ def build_generator(
 
 
 def build_discriminator(
-    cfg: ModelConfig, n_channels: int, n_classes: int, *, n_sides: int = 0, seed: int = 0
+    cfg: ModelConfig,
+    n_channels: int,
+    n_classes: int,
+    *,
+    n_sides: int = 0,
+    sampling_rate_hz: float | None = None,
+    length: int | None = None,
+    seed: int = 0,
 ) -> nn.Module:
     """The projection discriminator of ``cfg`` (``seed`` + 1 seeds its weights).
 
     With ``cfg.d_stft`` > 0 it is wrapped in a
     :class:`~imusynth.models.spectral.CombinedDiscriminator1d` with that many
-    :class:`~imusynth.models.spectral.STFTDiscriminator1d` (``n_fft`` 16, 32, 64, ...).
+    :class:`~imusynth.models.spectral.STFTDiscriminator1d`, ``n_fft`` from
+    :func:`stft_sizes` for ``sampling_rate_hz`` and ``length`` (16, 32, 64, ... when they
+    are not given).
 
     Examples
     --------
@@ -131,14 +159,40 @@ def build_discriminator(
             STFTDiscriminator1d(
                 n_channels,
                 n_classes,
-                n_fft=16 * 2**i,
+                n_fft=n_fft,
                 width=2 * cfg.d_width,
                 spectral_norm=cfg.spectral_norm,
                 n_sides=n_sides if cfg.condition_on_side else 0,
             )
-            for i in range(cfg.d_stft)
+            for n_fft in stft_sizes(cfg.d_stft, sampling_rate_hz, length)
         ]
         return CombinedDiscriminator1d(time_critic, spectral)
+
+
+def stft_sizes(count: int, sampling_rate_hz: float | None, length: int | None) -> list[int]:
+    """FFT sizes of ``count`` spectral critics for windows of ``length`` samples at
+    ``sampling_rate_hz``.
+
+    The finest spans about :data:`STFT_BASE_SECONDS` (a power of two, at least
+    :data:`STFT_MIN_FFT` samples); each next one doubles it, up to the largest power of two
+    within the window. Sizes that would repeat at that cap are dropped, so short windows may
+    get fewer critics. Without a rate or length: 16, 32, 64, ... as before.
+
+    Examples
+    --------
+    >>> stft_sizes(3, 50.0, 250), stft_sizes(3, 10.0, 50), stft_sizes(3, 200.0, 400)
+    ([16, 32, 64], [8, 16, 32], [64, 128, 256])
+    """
+    base = 16
+    if sampling_rate_hz:
+        base = max(STFT_MIN_FFT, 2 ** round(math.log2(STFT_BASE_SECONDS * sampling_rate_hz)))
+    cap = 2 ** int(math.log2(length)) if length else None
+    sizes: list[int] = []
+    for i in range(count):
+        n_fft = base * 2**i if cap is None else min(base * 2**i, max(cap, STFT_MIN_FFT))
+        if n_fft not in sizes:
+            sizes.append(n_fft)
+    return sizes
 
 
 def build_image_gan(

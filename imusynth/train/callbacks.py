@@ -29,6 +29,11 @@ class Callback:
     def on_step(self, state: GANTrainingState) -> None:
         """After every generator update (``state.step`` already incremented)."""
 
+    def log_columns(self, state: GANTrainingState) -> dict[str, float]:
+        """Extra columns for the metrics row about to be written (every ``log_every`` steps
+        and at the end); the same keys every time."""
+        return {}
+
     def on_log(self, state: GANTrainingState, metrics: dict[str, float]) -> None:
         """After each metrics row (every ``log_every`` steps and at the end)."""
 

@@ -26,6 +26,7 @@ import os
 import random
 import tempfile
 from collections.abc import Mapping
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ import torch
 from torch import nn
 
 from imusynth.errors import CheckpointError
+from imusynth.train.config import ModelConfig
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -203,6 +205,10 @@ def check_same_model(ckpt: dict[str, Any], full: dict[str, Any], path: Path) -> 
     """Refuse to resume a checkpoint made with another ``[model]`` config than ``full``'s."""
     saved = (ckpt.get("config") or {}).get("model")
     now = full.get("model")
+    if saved is not None:
+        # Keys added since the checkpoint was written take their defaults, which keep what
+        # the older runs did (e.g. joint_rate_hz beside an explicit joint_stride).
+        saved = {**asdict(ModelConfig()), **saved}
     if saved is not None and now is not None and saved != now:
         diff = sorted(k for k in now if saved.get(k) != now.get(k))
         raise CheckpointError(

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,7 @@ __all__ = [
     "config_to_toml",
     "load_config",
     "validate_config",
+    "warn_deprecated",
 ]
 
 log = logging.getLogger(__name__)
@@ -54,6 +56,12 @@ class ModelConfig:
     64x64 images (:mod:`imusynth.gan.images`) the DCGAN of Frid-Adar et al. 2018, one per class
     (``"dcgan"``), or its class-conditional AC-GAN (``"acgan"``). The image GANs use
     ``latent_dim``, ``embed_dim`` (AC-GAN), ``g_width``, ``d_width`` and ``minibatch_std``.
+
+    Time constants are in seconds or hertz, so one config serves any sampling rate:
+    :meth:`joint_stride_for` and :meth:`sensor_noise_taps_for` turn them into samples when
+    the generator is built. ``joint_stride`` and ``sensor_noise_taps``, the older keys in
+    samples, are still read (with a :class:`DeprecationWarning` from :func:`load_config`) and
+    win when set.
     """
 
     generator: str = "conv1d"
@@ -70,18 +78,70 @@ class ModelConfig:
     minibatch_std: bool = True  # ProGAN's batch-stddev feature, against mode collapse
     d_diff_input: bool = False  # discriminator also sees first differences (fine detail)
     # Spectral critics beside the time-domain one (1D only): log STFT magnitudes at d_stft
-    # resolutions, n_fft = 16, 32, 64, ...; their logits are summed with its logits. 0 = off
+    # resolutions, n_fft from about 0.32 s (16 samples at 50 Hz; at least 8) doubling, at most
+    # the window length; their logits are summed with its logits. 0 = off
     d_stft: int = 0
     condition_on_side: bool = True  # also condition on the arm side when the data has it
     # Kinematic generator only.
-    joint_stride: int = 5  # joint angles are proposed every joint_stride samples, then smoothed
+    joint_rate_hz: float = 10.0  # joint angles are proposed at about this rate, then smoothed
+    joint_stride: int = 0  # deprecated: samples between joint angles (wins when set); 0 = off
     mount_max_deg: float = 25.0  # per-sample watch mounting rotation, within +-this per axis
     residual: bool = True  # small penalised residual branch for what the chain misses
-    sensor_noise_taps: int = 0  # learned coloured noise (FIR taps per channel); 0 = off
+    # Learned coloured noise: an FIR filter per channel spanning this many seconds; 0 = off
+    sensor_noise_seconds: float = 0.0
+    sensor_noise_taps: int = 0  # deprecated: the same span as an odd number of taps (wins)
     # Learned band-shaped noise instead: white noise shaped in sensor_noise_bands equal-width
     # frequency bands whose log gains (per window and channel) are drawn from a learned
-    # class-dependent normal distribution; 0 = off (exclusive with sensor_noise_taps)
+    # class-dependent normal distribution; 0 = off (exclusive with the FIR noise)
     sensor_noise_bands: int = 0
+
+    def joint_stride_for(self, sampling_rate_hz: float) -> int:
+        """Samples between proposed joint angles at ``sampling_rate_hz``:
+        ``round(fs / joint_rate_hz)``, at least 1 (``joint_stride`` when set).
+
+        Examples
+        --------
+        >>> m = ModelConfig()
+        >>> m.joint_stride_for(50.0), m.joint_stride_for(10.0), m.joint_stride_for(200.0)
+        (5, 1, 20)
+        """
+        if self.joint_stride:
+            return self.joint_stride
+        return max(1, round(sampling_rate_hz / self.joint_rate_hz))
+
+    def sensor_noise_taps_for(self, sampling_rate_hz: float) -> int:
+        """Taps of the FIR sensor noise at ``sampling_rate_hz``: the odd number nearest
+        ``sensor_noise_seconds * fs`` (``sensor_noise_taps`` when set); 0 when off.
+
+        Examples
+        --------
+        >>> ModelConfig(sensor_noise_seconds=0.62).sensor_noise_taps_for(50.0)
+        31
+        """
+        if self.sensor_noise_taps or not self.sensor_noise_seconds:
+            return self.sensor_noise_taps
+        taps = max(1, round(self.sensor_noise_seconds * sampling_rate_hz))
+        return taps if taps % 2 else taps + 1
+
+    def deprecated_keys(self) -> list[str]:
+        """The deprecated keys this config sets, with what replaces each."""
+        out = []
+        if self.joint_stride:
+            out.append("model.joint_stride (samples) -> model.joint_rate_hz (Hz)")
+        if self.sensor_noise_taps:
+            out.append("model.sensor_noise_taps (samples) -> model.sensor_noise_seconds")
+        return out
+
+
+def warn_deprecated(cfg: GANConfig, source: str = "the config") -> None:
+    """A :class:`DeprecationWarning` for each deprecated key ``cfg`` sets (they still win)."""
+    for key in cfg.model.deprecated_keys():
+        warnings.warn(
+            f"{source}: {key} is deprecated and will be removed; the value in samples is "
+            "used as given, but does not follow the sampling rate",
+            DeprecationWarning,
+            stacklevel=3,
+        )
 
 
 @dataclass
@@ -188,6 +248,7 @@ def load_config(
         cfg = apply_overrides(cfg, overrides)
         if validate:
             validate_config(cfg)
+        warn_deprecated(cfg, str(path) if path is not None else "--set")
     except ConfigError as exc:
         if path is not None and exc.path is None:
             raise ConfigError(exc.message, path=path, field=exc.field) from None
@@ -266,7 +327,6 @@ def validate_config(cfg: GANConfig) -> None:
         ("model.g_blocks", m.g_blocks),
         ("model.d_blocks", m.d_blocks),
         ("model.kernel_size", m.kernel_size),
-        ("model.joint_stride", m.joint_stride),
         ("train.steps", t.steps),
         ("train.batch_size", t.batch_size),
         ("train.n_critic", t.n_critic),
@@ -274,6 +334,16 @@ def validate_config(cfg: GANConfig) -> None:
     ):
         if value < 1:
             raise ConfigError(f"must be at least 1, got {value}", field=key)
+    if m.joint_stride < 0:
+        raise ConfigError(f"must be >= 0, got {m.joint_stride}", field="model.joint_stride")
+    for key, value in (
+        ("model.joint_rate_hz", m.joint_rate_hz),
+        ("model.sensor_noise_seconds", m.sensor_noise_seconds),
+    ):
+        if not (math.isfinite(value) and value >= 0):
+            raise ConfigError(f"must be a number >= 0, got {value}", field=key)
+    if not m.joint_rate_hz > 0:
+        raise ConfigError("must be above 0 Hz", field="model.joint_rate_hz")
     if m.sensor_noise_taps < 0 or (m.sensor_noise_taps and m.sensor_noise_taps % 2 == 0):
         raise ConfigError(
             f"must be 0 or an odd number of taps, got {m.sensor_noise_taps}",
@@ -283,9 +353,9 @@ def validate_config(cfg: GANConfig) -> None:
         raise ConfigError(
             f"must be >= 0, got {m.sensor_noise_bands}", field="model.sensor_noise_bands"
         )
-    if m.sensor_noise_bands and m.sensor_noise_taps:
+    if m.sensor_noise_bands and (m.sensor_noise_taps or m.sensor_noise_seconds):
         raise ConfigError(
-            "set sensor_noise_bands or sensor_noise_taps, not both",
+            "set sensor_noise_bands or sensor_noise_seconds (sensor_noise_taps), not both",
             field="model.sensor_noise_bands",
         )
     if not 0 <= m.d_stft <= 4:

@@ -326,7 +326,8 @@ def _train(
                 if many:  # means of equal slices: their average is the global batch's mean
                     dist.all_reduce(means)
                     means /= shard.world
-                row = _log_row(state, means, n_acc / (now - t_log), sigma, last_good)
+                extra = {k: v for cb in callbacks for k, v in cb.log_columns(state).items()}
+                row = _log_row(state, means, n_acc / (now - t_log), sigma, last_good, extra)
                 stats.zero_()
                 n_acc, t_log = 0, now
                 bar.set_postfix(d=f"{row['d_loss']:.3f}", g=f"{row['g_loss']:.3f}")

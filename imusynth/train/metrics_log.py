@@ -52,13 +52,22 @@ def _metric_value(key: str | None, value: str | None) -> float:
 
 
 def log_row(
-    state: GANTrainingState, means: Tensor, steps_per_s: float, sigma: float, last_good
+    state: GANTrainingState,
+    means: Tensor,
+    steps_per_s: float,
+    sigma: float,
+    last_good,
+    extra: dict[str, float] | None = None,
 ) -> dict[str, float]:
+    """Append the row of ``means`` (and ``extra`` columns, from callbacks) to the history
+    and to ``metrics.csv``; a file begun without some columns (a resumed older run) keeps
+    its own header."""
     values = means.tolist()  # the one host-device sync of a log period
     row: dict[str, float] = {"step": state.step, "epoch": state.epoch}
     row.update(zip(STATS, values, strict=True))
     row["noise_std"] = sigma
     row["steps_per_s"] = steps_per_s
+    row.update(extra or {})
     if not all(math.isfinite(v) for v in values):
         bad = ", ".join(
             f"{k}={v}" for k, v in zip(STATS, values, strict=True) if not math.isfinite(v)
@@ -68,12 +77,19 @@ def log_row(
     if state.out_dir is not None:
         path = state.out_dir / METRICS_NAME
         new = not path.exists()
+        fields = list(row) if new else _header(path, list(row))
         with path.open("a", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(row))
+            writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
             if new:
                 writer.writeheader()
             writer.writerow(row)
     return row
+
+
+def _header(path: Path, default: list[str]) -> list[str]:
+    with path.open(newline="", encoding="utf-8", errors="replace") as f:
+        header = next(csv.reader(f), None)
+    return header or default
 
 
 def check_finite_weights(state: GANTrainingState, last_good) -> None:
