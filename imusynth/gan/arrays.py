@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from imusynth.data import WindowSet
-from imusynth.data.units import from_internal, internal_unit, to_internal
+from imusynth.data.units import canonical_unit, from_internal, internal_unit, to_internal
 from imusynth.data.windows import IMU_CHANNELS
 from imusynth.errors import ConfigError
 
@@ -133,6 +133,8 @@ def in_internal_units(ws: WindowSet, *, strict: bool) -> WindowSet:
     know is an error when ``strict`` (the kinematic generator), else left as it is.
     """
     try:
+        for unit in ws.units:
+            canonical_unit(unit)  # the data layer carries any unit; here it must be known
         X, internal = to_internal(ws.X, ws.units)
     except ValueError as exc:
         if strict:
