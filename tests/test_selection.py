@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
+import logging
 
 import numpy as np
 import pytest
 import torch
 
+from imusynth.data import concatenate
 from imusynth.data.normalize import ChannelNormalizer
-from imusynth.errors import ConfigError, DataError
+from imusynth.errors import ConfigError
 from imusynth.gan import load_run, sample, train_run
 from imusynth.gan.selection import BEST_NAME, SELECTION_NAME, ValidationSelector
 from imusynth.train.checkpoint import load_checkpoint
@@ -33,17 +36,28 @@ TINY = [
 ]
 
 
+@pytest.fixture
+def six_subjects(tiny_windows):
+    """The tiny set and a shifted copy of it as three more subjects: 6 subjects."""
+    from tests.conftest import tiny_window_set
+
+    more = tiny_window_set(shift=0.1)
+    more = dataclasses.replace(more, groups=np.char.add("b", more.groups.astype(str)))
+    return concatenate([tiny_windows, more])
+
+
 def _rows(run_dir):
     with (run_dir / SELECTION_NAME).open(newline="") as fh:
         return list(csv.DictReader(fh))
 
 
-def test_selection_holds_subjects_out_and_samples_the_best_snapshot(tmp_path, tiny_windows):
+def test_selection_holds_subjects_out_and_samples_the_best_snapshot(tmp_path, six_subjects):
     out = tmp_path / "run"
-    run = train_run(load_config(None, TINY), tiny_windows, out, device="cpu", plots=False)
+    run = train_run(load_config(None, TINY), six_subjects, out, device="cpu", plots=False)
     val = set(run.validation_subjects)
-    assert len(val) == 2 and val < set(tiny_windows.groups)
-    train_part = tiny_windows.subset(~np.isin(tiny_windows.groups, list(val)))
+    assert len(val) == 2 and val < set(six_subjects.groups)
+    train_part = six_subjects.subset(~np.isin(six_subjects.groups, list(val)))
+    assert len(set(train_part.groups)) == 4
     # The normaliser, like the GAN, saw the training subjects only.
     expected = ChannelNormalizer().fit(train_part.X)
     assert np.allclose(run.normalizer.mean_, expected.mean_, atol=1e-5)
@@ -68,21 +82,21 @@ def test_selection_holds_subjects_out_and_samples_the_best_snapshot(tmp_path, ti
     np.testing.assert_allclose(a, b, atol=1e-5)
 
 
-def test_a_resumed_run_keeps_the_scores_it_had(tmp_path, tiny_windows):
+def test_a_resumed_run_keeps_the_scores_it_had(tmp_path, six_subjects):
     out = tmp_path / "run"
-    train_run(load_config(None, TINY), tiny_windows, out, device="cpu", plots=False)
+    train_run(load_config(None, TINY), six_subjects, out, device="cpu", plots=False)
     assert not (out / "selection.png").exists()
     cfg = load_config(None, [*TINY, "train.steps=6"])
-    run = train_run(cfg, tiny_windows, out, resume=True, device="cpu", plots=True)
+    run = train_run(cfg, six_subjects, out, resume=True, device="cpu", plots=True)
     assert (out / "selection.png").stat().st_size > 0
     rows = _rows(out)
     assert [int(r["step"]) for r in rows] == [2, 4, 6]
     assert run.step == int(max(rows, key=lambda r: float(r["score"]))["step"])
 
 
-def test_selector_drops_scores_after_the_resumed_step(tmp_path, tiny_windows):
+def test_selector_drops_scores_after_the_resumed_step(tmp_path, six_subjects):
     sel = ValidationSelector(
-        tiny_windows, lambda G, codes, seed: None, every=2, total_steps=6, out_dir=tmp_path
+        six_subjects, lambda G, codes, seed: None, every=2, total_steps=6, out_dir=tmp_path
     )
     sel.rows = [
         {"step": 2.0, "tstr_f1": 0.5, "disc": 0.1, "score": 0.4},
@@ -91,7 +105,7 @@ def test_selector_drops_scores_after_the_resumed_step(tmp_path, tiny_windows):
     sel._write_rows()
     torch.save({"step": 2}, tmp_path / BEST_NAME)
     again = ValidationSelector(
-        tiny_windows, lambda G, codes, seed: None, every=2, total_steps=6, out_dir=tmp_path
+        six_subjects, lambda G, codes, seed: None, every=2, total_steps=6, out_dir=tmp_path
     )
     again.resume_from(3)  # the run was killed after step 4's score, before its checkpoint
     assert [r["step"] for r in again.rows] == [2.0]
@@ -99,12 +113,17 @@ def test_selector_drops_scores_after_the_resumed_step(tmp_path, tiny_windows):
     assert [int(r["step"]) for r in _rows(tmp_path)] == [2]
 
 
-def test_too_few_subjects_for_validation_is_named_before_any_write(tmp_path, tiny_windows):
-    cfg = load_config(None, [*TINY, "train.val_subjects=3"])
-    with pytest.raises(DataError) as info:
-        train_run(cfg, tiny_windows, tmp_path / "run", device="cpu", plots=False)
-    assert info.value.field == "train.val_subjects"
-    assert not (tmp_path / "run").exists()
+def test_data_too_small_for_selection_train_on_every_subject(tmp_path, tiny_windows, caplog):
+    # 3 subjects: holding 2 out would leave the GAN fewer than MIN_GAN_SUBJECTS.
+    with caplog.at_level(logging.WARNING, logger="imusynth.gan.windows"):
+        run = train_run(
+            load_config(None, TINY), tiny_windows, tmp_path / "run", device="cpu", plots=False
+        )
+    assert "checkpoint selection is off" in caplog.text
+    assert run.validation_subjects == () and run.step == 4
+    assert not (tmp_path / "run" / BEST_NAME).exists()
+    expected = ChannelNormalizer().fit(tiny_windows.X)  # every subject trained the GAN
+    assert np.allclose(run.normalizer.mean_, expected.mean_, atol=1e-5)
 
 
 @pytest.mark.parametrize(

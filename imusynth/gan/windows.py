@@ -66,6 +66,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 SIDES = ("left", "right")  # side codes 0 and 1 of a side-conditional generator
+MIN_GAN_SUBJECTS = 3  # checkpoint selection leaves the GAN at least this many subjects
 
 
 @dataclass
@@ -282,21 +283,34 @@ def load_training_windows(config: GANConfig, data: str | Path | None = None) -> 
 def validation_split(config: GANConfig, ws: WindowSet) -> tuple[WindowSet, WindowSet | None]:
     """``(training windows, validation windows or None)``: with ``train.select_every > 0``,
     ``train.val_subjects`` subjects drawn with ``train.seed`` (every class on both sides)
-    are held out of the GAN's training data to choose its checkpoint."""
+    are held out of the GAN's training data to choose its checkpoint.
+
+    Data too small for that (fewer than ``val_subjects + MIN_GAN_SUBJECTS`` subjects, or
+    classes recorded by too few subjects to be on both sides) train on all their subjects
+    without selection, and a warning says so: the default config must serve a small data
+    set too.
+    """
     t = config.train
     if not t.select_every:
         return ws, None
     n_subjects = len(np.unique(np.asarray(ws.groups).astype(str)))
-    if n_subjects <= t.val_subjects:
-        raise DataError(
-            f"checkpoint selection holds {t.val_subjects} subject(s) out of the training data, "
-            f"which has {n_subjects}; lower it or set train.select_every = 0",
-            field="train.val_subjects",
+    why = None
+    if n_subjects < t.val_subjects + MIN_GAN_SUBJECTS:
+        why = (
+            f"{n_subjects} subject(s), fewer than train.val_subjects ({t.val_subjects}) + "
+            f"{MIN_GAN_SUBJECTS} left for the GAN"
         )
-    try:
-        return split_by_subject(ws, n_test=t.val_subjects, seed=t.seed)
-    except DataError as exc:  # name the setting the user can change
-        raise DataError(exc.message, field="train.val_subjects") from None
+    else:
+        try:
+            return split_by_subject(ws, n_test=t.val_subjects, seed=t.seed)
+        except DataError as exc:
+            why = exc.message
+    log.warning(
+        "checkpoint selection is off for these data (%s): the GAN trains on every subject "
+        "and the last step is kept",
+        why,
+    )
+    return ws, None
 
 
 def _keep_best(
