@@ -3,6 +3,8 @@ evaluate, experiment --help, demo; and their user errors (exit 2, one line, no o
 
 from __future__ import annotations
 
+import dataclasses
+
 import h5py
 import numpy as np
 import pytest
@@ -155,3 +157,25 @@ def test_demo_runs_tiny(run_cli, tmp_path):
     counts = set(balanced.class_counts().values())
     assert len(counts) == 1  # every exercise topped up to the largest
     assert any((tmp_path / "demo" / "run").glob("*.png"))
+
+
+def test_sample_writes_the_units_the_data_came_in(run_cli, tmp_path, tiny_windows):
+    user = tiny_windows.in_units(["m/s^2"] * 3 + ["deg/s"] * 3)
+    user = dataclasses.replace(user, source_units=None)  # as a user's own file holds them
+    src = write_windows(tmp_path / "user.h5", user)
+    run = tmp_path / "run"
+    code, _, err = run_cli(
+        "train", "--data", src, "--out", run, *TINY_GAN, "--set", "model.generator=conv1d", "-q"
+    )
+    assert code == 0, err
+    out_file = tmp_path / "s.h5"
+    code, out, err = run_cli("sample", "--run", run, "--per-class", "4", "--out", out_file)
+    assert code == 0, err
+    assert out.strip().endswith(f"in m/s^2, deg/s to {out_file}")
+    with h5py.File(out_file, "r") as f:
+        assert [str(u) for u in f.attrs["units"]] == ["m/s^2"] * 3 + ["deg/s"] * 3
+        raw = f["X"][:]
+    internal = read_windows(out_file)  # read back in g and rad/s, as everything works in
+    assert internal.units == ("g",) * 3 + ("rad/s",) * 3
+    np.testing.assert_allclose(raw[:, :3], internal.X[:, :3] * 9.80665, rtol=1e-5)
+    np.testing.assert_allclose(raw[:, 3:], np.degrees(internal.X[:, 3:]), rtol=1e-5)

@@ -177,6 +177,10 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     ws = sample_windows(run, args.per_class, classes, seed=args.seed)
     made = ", ".join(c for c, n in ws.class_counts().items() if n)
     what = f"{len(ws)} synthetic windows ({args.per_class} per class: {made})"
+    user_units = getattr(run, "source_units", None)
+    if user_units and tuple(user_units) != tuple(ws.units):  # the units the data came in
+        ws = ws.in_units(user_units)
+        what += f" in {', '.join(dict.fromkeys(user_units))}"
     _write_out(args, ws, what, source=f"run:{run_dir}")
     return 0
 
