@@ -9,6 +9,15 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
+# The smallest window-GAN networks, for `--set` / `load_config` overrides in tests.
+TINY_MODEL = [
+    "model.g_width=32",
+    "model.g_blocks=2",
+    "model.d_width=8",
+    "model.d_blocks=2",
+    "model.latent_dim=8",
+    "model.embed_dim=8",
+]
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -20,14 +20,10 @@ from imusynth.gan.checks import check_generator_data, gravity_reading
 from imusynth.train.checkpoint import load_checkpoint, save_checkpoint
 from imusynth.train.config import load_config
 from imusynth.train.loop import CHECKPOINT_NAME
+from tests.conftest import TINY_MODEL
 
 TINY = [
-    "model.g_width=32",
-    "model.g_blocks=2",
-    "model.d_width=8",
-    "model.d_blocks=2",
-    "model.latent_dim=8",
-    "model.embed_dim=8",
+    *TINY_MODEL,
     "train.steps=3",
     "train.batch_size=8",
     "train.log_every=1",

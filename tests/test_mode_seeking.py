@@ -9,14 +9,10 @@ from imusynth.errors import ConfigError
 from imusynth.gan import train_run
 from imusynth.train.config import load_config
 from imusynth.train.losses import mode_seeking_loss
+from tests.conftest import TINY_MODEL
 
 TINY = [
-    "model.g_width=32",
-    "model.g_blocks=2",
-    "model.d_width=8",
-    "model.d_blocks=2",
-    "model.latent_dim=8",
-    "model.embed_dim=8",
+    *TINY_MODEL,
     "train.steps=3",
     "train.batch_size=8",
 ]

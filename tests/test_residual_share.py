@@ -21,14 +21,10 @@ from imusynth.gan.residual import (
 from imusynth.models.kinematic import RESIDUAL_SHARE_BOUND, KinematicGenerator
 from imusynth.train.config import load_config
 from imusynth.train.metrics_log import log_row, read_metrics
+from tests.conftest import TINY_MODEL
 
 TINY = [
-    "model.g_width=32",
-    "model.g_blocks=2",
-    "model.d_width=8",
-    "model.d_blocks=2",
-    "model.latent_dim=8",
-    "model.embed_dim=8",
+    *TINY_MODEL,
     "train.steps=4",
     "train.batch_size=8",
     "train.log_every=2",

@@ -19,14 +19,10 @@ from imusynth.gan.selection import BEST_NAME, SELECTION_NAME, ValidationSelector
 from imusynth.train.checkpoint import load_checkpoint
 from imusynth.train.config import load_config
 from imusynth.train.loop import CHECKPOINT_NAME
+from tests.conftest import TINY_MODEL, tiny_window_set
 
 TINY = [
-    "model.g_width=32",
-    "model.g_blocks=2",
-    "model.d_width=8",
-    "model.d_blocks=2",
-    "model.latent_dim=8",
-    "model.embed_dim=8",
+    *TINY_MODEL,
     "train.steps=4",
     "train.batch_size=8",
     "train.log_every=1",
@@ -39,7 +35,6 @@ TINY = [
 @pytest.fixture
 def six_subjects(tiny_windows):
     """The tiny set and a shifted copy of it as three more subjects: 6 subjects."""
-    from tests.conftest import tiny_window_set
 
     more = tiny_window_set(shift=0.1)
     more = dataclasses.replace(more, groups=np.char.add("b", more.groups.astype(str)))
