@@ -177,7 +177,7 @@ class WindowModality(Modality):
     def prepare(
         self, config: GANConfig, data: WindowSet, device: str | torch.device
     ) -> TrainingJob:
-        data, val = validation_split(config, data)
+        data, val, no_selection = validation_split(config, data)
         run, (Z, y, side) = _prepare(config, data, device)
         if val is not None:
             run.validation_subjects = tuple(sorted({str(g) for g in val.groups}))
@@ -185,6 +185,12 @@ class WindowModality(Modality):
         def fit(out_dir, resume, progress, callbacks, plots) -> list[dict[str, Any]]:
             extra: list[Callback] = list(callbacks)
             selector = None
+            if no_selection:  # said when training starts, not before a refusal
+                log.warning(
+                    "checkpoint selection is off for these data (%s): the GAN trains on "
+                    "every subject and the last step is kept",
+                    no_selection,
+                )
             if val is not None:
                 selector = ValidationSelector(
                     val,
@@ -280,37 +286,33 @@ def load_training_windows(config: GANConfig, data: str | Path | None = None) -> 
     return load_windows(config.data.spec, length=config.data.length, stride=config.data.stride)
 
 
-def validation_split(config: GANConfig, ws: WindowSet) -> tuple[WindowSet, WindowSet | None]:
-    """``(training windows, validation windows or None)``: with ``train.select_every > 0``,
-    ``train.val_subjects`` subjects drawn with ``train.seed`` (every class on both sides)
-    are held out of the GAN's training data to choose its checkpoint.
+def validation_split(
+    config: GANConfig, ws: WindowSet
+) -> tuple[WindowSet, WindowSet | None, str | None]:
+    """``(training windows, validation windows or None, why not or None)``.
 
-    Data too small for that (fewer than ``val_subjects + MIN_GAN_SUBJECTS`` subjects, or
-    classes recorded by too few subjects to be on both sides) train on all their subjects
-    without selection, and a warning says so: the default config must serve a small data
-    set too.
+    With ``train.select_every > 0``, ``train.val_subjects`` subjects drawn with
+    ``train.seed`` (every class on both sides) are held out of the GAN's training data to
+    choose its checkpoint. Data too small for that (fewer than ``val_subjects +
+    MIN_GAN_SUBJECTS`` subjects, or classes recorded by too few subjects to be on both
+    sides) train on all their subjects without selection; the third item says why, and
+    training warns with it: the default config must serve a small data set too.
     """
     t = config.train
     if not t.select_every:
-        return ws, None
+        return ws, None, None
     n_subjects = len(np.unique(np.asarray(ws.groups).astype(str)))
-    why = None
     if n_subjects < t.val_subjects + MIN_GAN_SUBJECTS:
         why = (
             f"{n_subjects} subject(s), fewer than train.val_subjects ({t.val_subjects}) + "
             f"{MIN_GAN_SUBJECTS} left for the GAN"
         )
-    else:
-        try:
-            return split_by_subject(ws, n_test=t.val_subjects, seed=t.seed)
-        except DataError as exc:
-            why = exc.message
-    log.warning(
-        "checkpoint selection is off for these data (%s): the GAN trains on every subject "
-        "and the last step is kept",
-        why,
-    )
-    return ws, None
+        return ws, None, why
+    try:
+        train, val = split_by_subject(ws, n_test=t.val_subjects, seed=t.seed)
+    except DataError as exc:
+        return ws, None, exc.message
+    return train, val, None
 
 
 def _keep_best(
