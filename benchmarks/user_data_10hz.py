@@ -31,7 +31,7 @@ from scipy import signal
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from imusynth.data import load_recordings  # noqa: E402
+from imusynth.data import load_recordings, read_windows  # noqa: E402
 
 G = 9.80665
 RATE = 10.0
@@ -126,13 +126,20 @@ def main() -> None:
         run = work / f"run_{gen}"
         sets = [] if gen == "kinematic" else ["--set", f"model.generator={gen}"]
         start = time.perf_counter()
-        log = imusynth(
-            "train", "--config", args.config, "--data", str(train), "--out", str(run), *sets,
-            threads=t,
-        )  # fmt: skip
-        minutes = (time.perf_counter() - start) / 60
+        if (run / "metrics.csv").exists() and (run / "checkpoint.pt").exists():
+            log, minutes = (run / "train.log").read_text(), float("nan")  # reused
+        else:
+            log = imusynth(
+                "train", "--config", args.config, "--data", str(train), "--out", str(run),
+                *sets, threads=t,
+            )  # fmt: skip
+            (run / "train.log").write_text(log)
+            minutes = (time.perf_counter() - start) / 60
         synth = work / f"synthetic_{gen}.h5"
-        imusynth("sample", "--run", str(run), "--like", str(train), "--out", str(synth), threads=t)
+        per_class = str(int(np.ceil(len(read_windows(train)) / len(read_windows(train).classes))))
+        imusynth(
+            "sample", "--run", str(run), "--per-class", per_class, "--out", str(synth), threads=t
+        )
         report = work / f"eval_{gen}"
         imusynth(
             "evaluate", "--train", str(train), "--test", str(test), "--synthetic", str(synth),

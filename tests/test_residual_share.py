@@ -4,6 +4,7 @@ and reported by evaluate."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import logging
 from types import SimpleNamespace
 
@@ -95,6 +96,10 @@ def test_training_writes_the_share_to_metrics_csv_and_evaluate_reports_it(tmp_pa
     from imusynth.evaluation.evaluate import _residual_share
 
     assert _residual_share(fake) == pytest.approx(share)
+    # ... and through the source `imusynth sample` writes into its files
+    assert _residual_share(dataclasses.replace(fake, source=f"run:{run_dir}")) == pytest.approx(
+        share
+    )
     rows = {name: (value, ref) for name, value, ref in summary_rows({"residual_share": share})}
     value, ref = rows["residual share (kinematic generator)"]
     assert value == f"accel {share['accel']:.2f}, gyro {share['gyro']:.2f}"
@@ -124,3 +129,16 @@ def test_extra_columns_join_the_row_and_an_older_file_keeps_its_header(tmp_path)
     log_row(state, means, 1.0, 0.0, None, {"residual_share_accel": 0.5})
     rows = read_metrics(old / "metrics.csv", 10)
     assert len(rows) == 1 and "residual_share_accel" not in rows[0]
+
+
+def test_a_run_with_checkpoint_selection_reports_the_chosen_step(tmp_path):
+    accel, gyro = RESIDUAL_COLUMNS["accel"], RESIDUAL_COLUMNS["gyro"]
+    (tmp_path / "metrics.csv").write_text(
+        f"step,d_loss,{accel},{gyro}\n2,0.5,0.10,0.01\n4,0.4,0.30,0.03\n"
+    )
+    (tmp_path / "selection.csv").write_text(
+        "step,tstr_f1,disc,score\n2,0.8,0.1,0.7\n4,0.6,0.2,0.4\n"
+    )
+    assert residual_share_of_run(tmp_path) == {"accel": 0.30, "gyro": 0.03}  # no best.pt
+    (tmp_path / "best.pt").write_bytes(b"")
+    assert residual_share_of_run(tmp_path) == {"accel": 0.10, "gyro": 0.01}

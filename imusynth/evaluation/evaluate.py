@@ -364,10 +364,10 @@ def _residual_share(synthetic: WindowSet) -> dict[str, float] | None:
     :mod:`imusynth.gan.residual`), when its source names a run folder that has one."""
     from imusynth.gan.residual import residual_share_of_run
 
-    prefix = "gan:"
-    if not synthetic.source.startswith(prefix):
-        return None
-    return residual_share_of_run(synthetic.source[len(prefix) :])
+    for prefix in ("gan:", "run:"):  # the library's synthetic sets; `imusynth sample` files
+        if synthetic.source.startswith(prefix):
+            return residual_share_of_run(synthetic.source[len(prefix) :])
+    return None
 
 
 def _embedded(

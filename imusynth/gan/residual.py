@@ -22,6 +22,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from imusynth.gan.selection import BEST_NAME, SELECTION_NAME
 from imusynth.models.kinematic import RESIDUAL_SHARE_BOUND
 from imusynth.train.callbacks import Callback
 from imusynth.train.metrics_log import METRICS_NAME
@@ -95,16 +96,35 @@ class ResidualShareCallback(Callback):
 
 
 def residual_share_of_run(run_dir: str | Path) -> dict[str, float] | None:
-    """The last residual share a run's ``metrics.csv`` holds, ``{"accel": ..., "gyro": ...}``;
-    ``None`` when the folder has no such columns (not a kinematic run, or an older one)."""
+    """The residual share of the generator a run samples, ``{"accel": ..., "gyro": ...}``,
+    from its ``metrics.csv``: the row of the step checkpoint selection chose (``best.pt``)
+    when the run has one and that row was logged, else the last row; ``None`` when the
+    folder has no such columns (not a kinematic run, or an older one)."""
     path = Path(run_dir) / METRICS_NAME
     if not path.is_file():
         return None
-    last = None
+    chosen = _chosen_step(Path(run_dir))
+    last = at_chosen = None
     with path.open(newline="", encoding="utf-8", errors="replace") as f:
         for row in csv.DictReader(f):
             try:
                 last = {k: float(row[c]) for k, c in RESIDUAL_COLUMNS.items()}
+                step = int(float(row.get("step", -1)))
             except (KeyError, TypeError, ValueError):
                 continue
-    return last
+            if step == chosen:
+                at_chosen = last
+    return at_chosen or last
+
+
+def _chosen_step(run_dir: Path) -> int | None:
+    """The step checkpoint selection chose (the best row of ``selection.csv``), if any."""
+    path = run_dir / SELECTION_NAME
+    if not (path.is_file() and (run_dir / BEST_NAME).is_file()):
+        return None
+    with path.open(newline="", encoding="utf-8", errors="replace") as f:
+        rows = [r for r in csv.DictReader(f) if r.get("score")]
+    try:
+        return int(float(max(rows, key=lambda r: float(r["score"]))["step"])) if rows else None
+    except (KeyError, ValueError):
+        return None
