@@ -113,8 +113,11 @@ def test_bad_rates_are_config_errors(override, field):
 def test_stft_critics_follow_the_rate_and_the_window():
     assert stft_sizes(3, 50.0, 250) == [16, 32, 64]  # the watch default, as before
     assert stft_sizes(3, None, None) == [16, 32, 64]
-    assert stft_sizes(3, 10.0, 50) == [8, 16, 32]
+    assert stft_sizes(3, 20.0, 64) == [8, 16, 32]
+    assert stft_sizes(3, 10.0, 50) == []  # below 20 Hz a window holds only movement
     assert stft_sizes(3, 100.0, 500) == [32, 64, 128]
     assert stft_sizes(4, 200.0, 100) == [64]  # at most the window: no critic twice
     d = build_discriminator(ModelConfig(d_stft=3), 6, 2, sampling_rate_hz=200.0, length=400)
     assert [c.n_fft for c in d.spectral_critics] == [64, 128, 256]
+    slow = build_discriminator(ModelConfig(d_stft=3), 6, 2, sampling_rate_hz=10.0, length=50)
+    assert not hasattr(slow, "spectral_critics")  # the time-domain critic alone
