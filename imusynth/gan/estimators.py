@@ -352,35 +352,24 @@ sampling rate in Hz (sampling_rate_hz=50.0)
         self._check_params()
         cfg = self.resolved_config()
         kinematic = cfg.model.generator == "kinematic"
+        # What bare arrays must say about themselves, and a WindowSet says already.
+        described = dict(
+            channels=channels,
+            units=units,
+            sampling_rate_hz=sampling_rate_hz,
+            gravity=gravity,
+            placement=placement,
+        )
         if isinstance(X, WindowSet):
-            refuse_with_set(
-                y=y,
-                groups=groups,
-                side=side,
-                classes=classes,
-                channels=channels,
-                units=units,
-                sampling_rate_hz=sampling_rate_hz,
-                gravity=gravity,
-                placement=placement,
-            )
+            refuse_with_set(y=y, groups=groups, side=side, classes=classes, **described)
             ws = X
         else:
             X, y = self._modality.check_arrays(X, y, None)
             if classes is None:
                 classes = tuple(str(k) for k in range(int(y.max()) + 1))
+            groups = _runs.group_ids(groups, len(X))
             ws = windows_from_arrays(
-                X,
-                y,
-                _runs.group_ids(groups, len(X)),
-                side=side,
-                classes=classes,
-                channels=channels,
-                units=units,
-                sampling_rate_hz=sampling_rate_hz,
-                gravity=gravity,
-                placement=placement,
-                kinematic=kinematic,
+                X, y, groups, side=side, classes=classes, kinematic=kinematic, **described
             )
         self.history_ = self._fit_set(cfg, in_internal_units(ws, strict=kinematic))
         return self
