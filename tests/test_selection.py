@@ -138,3 +138,14 @@ def test_bad_selection_settings_are_config_errors(overrides, field):
 def test_one_validation_subject_is_enough_for_tstr_alone():
     cfg = load_config(None, [*TINY, "train.val_subjects=1", "train.select_metric=tstr"])
     assert cfg.train.val_subjects == 1
+
+
+def test_the_final_figure_shows_the_chosen_snapshot(tmp_path, six_subjects, monkeypatch):
+    import imusynth.plots.gan as plots_gan
+
+    titles = []
+    monkeypatch.setattr(
+        plots_gan, "plot_real_vs_synthetic", lambda *a, title, **k: titles.append(title)
+    )
+    run = train_run(load_config(None, TINY), six_subjects, tmp_path / "run", device="cpu")
+    assert titles[-1] == f"step {run.step}"  # drawn again after the choice

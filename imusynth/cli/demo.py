@@ -109,7 +109,12 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     _say(
         args,
         f"done in {time.perf_counter() - start:.0f} s. Look at "
-        f"{run_dir / (figures[-1] if figures else '')} for real vs synthetic windows.",
+        f"{run_dir / 'real_vs_synthetic.png'} for real vs synthetic windows"
+        + (
+            " and selection.png for how the checkpoint was chosen."
+            if "selection.png" in figures
+            else "."
+        ),
     )
     return 0
 

@@ -26,6 +26,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -184,7 +185,7 @@ class WindowModality(Modality):
 
         def fit(out_dir, resume, progress, callbacks, plots) -> list[dict[str, Any]]:
             extra: list[Callback] = list(callbacks)
-            selector = None
+            selector = plotter = None
             if no_selection:  # said when training starts, not before a refusal
                 log.warning(
                     "checkpoint selection is off for these data (%s): the GAN trains on "
@@ -209,24 +210,27 @@ class WindowModality(Modality):
                 from imusynth.plots.gan import plot_real_vs_synthetic
                 from imusynth.train.callbacks import SamplePlotCallback
 
-                extra.append(
-                    SamplePlotCallback(
-                        data.X,
-                        data.y,
-                        data.classes,
-                        data.channels,
-                        data.units,
-                        run.normalizer,
-                        out_dir,
-                        draw=plot_real_vs_synthetic,
-                        every=config.train.sample_every,
-                        sampling_rate_hz=data.sampling_rate_hz,
-                        seed=config.train.seed,
-                    )
+                plotter = SamplePlotCallback(
+                    data.X,
+                    data.y,
+                    data.classes,
+                    data.channels,
+                    data.units,
+                    run.normalizer,
+                    out_dir,
+                    draw=plot_real_vs_synthetic,
+                    every=config.train.sample_every,
+                    sampling_rate_hz=data.sampling_rate_hz,
+                    seed=config.train.seed,
                 )
+                extra.append(plotter)
             history = _fit(config, run, Z, y, side, extra, out_dir, resume, progress).history
             if selector is not None:
                 _keep_best(run, selector, out_dir, draw=plots)
+                if plotter is not None and selector.best_step is not None:
+                    # The final figure shows what the run samples: the chosen snapshot.
+                    chosen = SimpleNamespace(ema=run.generator, device=run.device, step=run.step)
+                    plotter.draw(chosen, Path(out_dir) / "real_vs_synthetic.png")
             return history
 
         return TrainingJob(run=run, device=run.device, check_data=lambda: None, fit=fit)
