@@ -53,6 +53,17 @@ def test_data_info_watch(run_cli):
     for name in ("PEN", "ABD", "FEL", "IR", "ER", "TRAP", "ROW"):
         assert f"  {name}" in out
     assert "min in total" in out
+    assert "gravity     included (specific force)" in out
+
+
+def test_data_info_says_when_gravity_was_removed(run_cli, tmp_path):
+    text = Path(WATCH).read_text().replace("gravity = true", "gravity = false")
+    assert "gravity = false" in text
+    spec = tmp_path / "linear.toml"
+    spec.write_text(text)
+    code, out, err = run_cli("data", "info", spec)
+    assert code == 0, err
+    assert "gravity     removed (linear acceleration)" in out
 
 
 def test_data_windows_writes_file(run_cli, tmp_path):
