@@ -22,7 +22,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from imusynth.gan.selection import BEST_NAME, SELECTION_NAME
+from imusynth.gan.selection import chosen_step
 from imusynth.models.kinematic import RESIDUAL_SHARE_BOUND
 from imusynth.train.callbacks import Callback
 from imusynth.train.metrics_log import METRICS_NAME
@@ -103,7 +103,7 @@ def residual_share_of_run(run_dir: str | Path) -> dict[str, float] | None:
     path = Path(run_dir) / METRICS_NAME
     if not path.is_file():
         return None
-    chosen = _chosen_step(Path(run_dir))
+    chosen = chosen_step(Path(run_dir))
     last = at_chosen = None
     with path.open(newline="", encoding="utf-8", errors="replace") as f:
         for row in csv.DictReader(f):
@@ -115,16 +115,3 @@ def residual_share_of_run(run_dir: str | Path) -> dict[str, float] | None:
             if step == chosen:
                 at_chosen = last
     return at_chosen or last
-
-
-def _chosen_step(run_dir: Path) -> int | None:
-    """The step checkpoint selection chose (the best row of ``selection.csv``), if any."""
-    path = run_dir / SELECTION_NAME
-    if not (path.is_file() and (run_dir / BEST_NAME).is_file()):
-        return None
-    with path.open(newline="", encoding="utf-8", errors="replace") as f:
-        rows = [r for r in csv.DictReader(f) if r.get("score")]
-    try:
-        return int(float(max(rows, key=lambda r: float(r["score"]))["step"])) if rows else None
-    except (KeyError, ValueError):
-        return None

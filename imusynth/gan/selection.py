@@ -33,13 +33,22 @@ from sklearn.metrics import f1_score
 from torch import nn
 
 from imusynth.data import WindowSet
+from imusynth.data.store import atomic_path
 from imusynth.metrics.judges import heldout_discriminative_score
 from imusynth.models.features import FeatureRandomForest
 from imusynth.train.callbacks import Callback
 from imusynth.train.checkpoint import save_checkpoint
 from imusynth.train.state import GANTrainingState
 
-__all__ = ["BEST_NAME", "SELECTION_NAME", "ValidationSelector", "selection_score"]
+__all__ = [
+    "BEST_NAME",
+    "SELECTION_NAME",
+    "ValidationSelector",
+    "best_row",
+    "chosen_step",
+    "read_scores",
+    "selection_score",
+]
 
 log = logging.getLogger(__name__)
 
@@ -115,16 +124,12 @@ class ValidationSelector(Callback):
     # -- resuming ------------------------------------------------------------------------
     def resume_from(self, step: int) -> None:
         """Read the scores of a run resumed at ``step`` (rows after it are dropped)."""
-        path = self._csv()
-        if path is None or not path.exists():
+        if self.out_dir is None or not (self.out_dir / SELECTION_NAME).exists():
             return
-        with path.open(newline="", encoding="utf-8") as fh:
-            rows = [{k: float(v) for k, v in r.items()} for r in csv.DictReader(fh)]
-        self.rows = [r for r in rows if r["step"] <= step]
+        self.rows = [r for r in read_scores(self.out_dir) if r["step"] <= step]
         self._write_rows()
-        best_pt = self.out_dir / BEST_NAME if self.out_dir is not None else None
-        if self.rows and best_pt is not None and best_pt.exists():
-            best = max(self.rows, key=lambda r: r["score"])
+        if self.rows and (self.out_dir / BEST_NAME).exists():
+            best = best_row(self.rows)
             self.best_step, self.best_score = int(best["step"]), best["score"]
 
     # -- the hook ------------------------------------------------------------------------
@@ -171,17 +176,39 @@ class ValidationSelector(Callback):
         return tstr, judge.mean
 
     # -- files ---------------------------------------------------------------------------
-    def _csv(self) -> Path | None:
-        return None if self.out_dir is None else self.out_dir / SELECTION_NAME
-
     def _write_rows(self) -> None:
-        path = self._csv()
-        if path is None:
+        if self.out_dir is None:
             return
-        tmp = path.with_name(f".{path.name}.tmp")
-        with tmp.open("w", newline="", encoding="utf-8") as fh:
-            w = csv.DictWriter(fh, fieldnames=_FIELDS)
-            w.writeheader()
-            for r in self.rows:
-                w.writerow({**r, "step": int(r["step"])})
-        tmp.replace(path)
+        with atomic_path(self.out_dir / SELECTION_NAME) as tmp:
+            with tmp.open("w", newline="", encoding="utf-8") as fh:
+                w = csv.DictWriter(fh, fieldnames=_FIELDS)
+                w.writeheader()
+                for r in self.rows:
+                    w.writerow({**r, "step": int(r["step"])})
+
+
+def read_scores(run_dir: Path) -> list[dict[str, float]]:
+    """The rows of a run's ``selection.csv`` (``step``, ``tstr_f1``, ``disc``, ``score``);
+    ``[]`` when it has none or the file cannot be read as numbers."""
+    path = Path(run_dir) / SELECTION_NAME
+    if not path.is_file():
+        return []
+    try:
+        with path.open(newline="", encoding="utf-8", errors="replace") as fh:
+            return [{k: float(r[k]) for k in _FIELDS} for r in csv.DictReader(fh)]
+    except (KeyError, TypeError, ValueError):
+        return []
+
+
+def best_row(rows: list[dict[str, float]]) -> dict[str, float]:
+    """The chosen row: the best score, the earliest of equal ones (as the selector keeps)."""
+    return max(rows, key=lambda r: r["score"])
+
+
+def chosen_step(run_dir: Path) -> int | None:
+    """The step a finished run with checkpoint selection samples (its ``best.pt``), read
+    from ``selection.csv``; ``None`` for a run without selection."""
+    rows = read_scores(run_dir)
+    if not rows or not (Path(run_dir) / BEST_NAME).is_file():
+        return None
+    return int(best_row(rows)["step"])
