@@ -26,7 +26,6 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -229,8 +228,8 @@ class WindowModality(Modality):
                 _keep_best(run, selector, out_dir, draw=plots)
                 if plotter is not None and selector.best_step is not None:
                     # The final figure shows what the run samples: the chosen snapshot.
-                    chosen = SimpleNamespace(ema=run.generator, device=run.device, step=run.step)
-                    plotter.draw(chosen, Path(out_dir) / "real_vs_synthetic.png")
+                    path = Path(out_dir) / "real_vs_synthetic.png"
+                    plotter.draw_generator(run.generator, run.device, run.step, path)
             return history
 
         return TrainingJob(run=run, device=run.device, check_data=lambda: None, fit=fit)

@@ -102,14 +102,18 @@ class SamplePlotCallback(Callback):
 
     def draw(self, state: GANTrainingState, path: Path) -> Any:
         """Sample the EMA generator with the fixed noise and draw the figure to ``path``."""
-        G = state.ema
+        return self.draw_generator(state.ema, state.device, state.step, path)
+
+    def draw_generator(self, G: torch.nn.Module, device: Any, step: int, path: Path) -> Any:
+        """The figure of :meth:`draw` for any generator ``G`` on ``device`` (e.g. the
+        snapshot a run chose after training), titled with ``step``."""
         k = len(self.classes)
-        y = torch.arange(k, device=state.device).repeat_interleave(self.n_per_class)  # (B,)
-        gen = torch.Generator(device=state.device).manual_seed(self.seed)
-        z = torch.randn(len(y), G.latent_dim, generator=gen, device=state.device)
+        y = torch.arange(k, device=device).repeat_interleave(self.n_per_class)  # (B,)
+        gen = torch.Generator(device=device).manual_seed(self.seed)
+        z = torch.randn(len(y), G.latent_dim, generator=gen, device=device)
         args: list[torch.Tensor | None] = [y if G.num_classes else None]
         if getattr(G, "n_sides", 0):
-            args.append(torch.arange(len(y), device=state.device) % G.n_sides)
+            args.append(torch.arange(len(y), device=device) % G.n_sides)
         was_training = G.training
         G.eval()
         with torch.no_grad():
@@ -127,5 +131,5 @@ class SamplePlotCallback(Callback):
             n_per_class=self.n_per_class,
             sampling_rate_hz=self.fs,
             path=path,
-            title=f"step {state.step}",
+            title=f"step {step}",
         )
