@@ -153,6 +153,8 @@ def main() -> None:
             "data", "split", str(windows), "--train", str(train), "--test", str(test),
             "--test-groups", "9,10", threads=t,
         )  # fmt: skip
+    real = read_windows(train)
+    per_class = str(int(np.ceil(len(real) / len(real.classes))))  # as many as the real set
     rows = []
     for gen in args.generators.split(","):
         run = work / f"run_{gen}"
@@ -171,7 +173,6 @@ def main() -> None:
             (run / "train.log").write_text(log)
             minutes = (time.perf_counter() - start) / 60
         synth = work / f"synthetic_{gen}.h5"
-        per_class = str(int(np.ceil(len(read_windows(train)) / len(read_windows(train).classes))))
         imusynth(
             "sample", "--run", str(run), "--per-class", per_class, "--out", str(synth), threads=t
         )
