@@ -118,7 +118,6 @@ class ValidationSelector(Callback):
         self.rows: list[dict[str, float]] = []
         self.best_step: int | None = None
         self.best_score = -np.inf
-        self.best_ema: dict[str, Any] | None = None
         self.best_checkpoint: dict[str, Any] | None = None
 
     # -- resuming ------------------------------------------------------------------------
@@ -155,7 +154,6 @@ class ValidationSelector(Callback):
         )
         if best:
             self.best_step, self.best_score = state.step, score
-            self.best_ema = copy.deepcopy(state.ema.state_dict())
             self.best_checkpoint = copy.deepcopy(state.checkpoint())
             if self.out_dir is not None:
                 save_checkpoint(self.out_dir / BEST_NAME, self.best_checkpoint)
