@@ -17,7 +17,7 @@ from imusynth.cli.common import (
     _say,
     _write_out,
 )
-from imusynth.data.units import KNOWN_UNITS, is_acceleration
+from imusynth.data.units import is_acceleration
 from imusynth.errors import ConfigError, DataError
 
 # The library's parameter names as the command line spells them, for one-line errors.
@@ -54,7 +54,7 @@ def _cmd_data_info(args: argparse.Namespace) -> int:
         counts = {c: int(np.sum(recs.y == i)) for i, c in enumerate(recs.classes)}
     print(f"rate        {rate:g} Hz" + (" (resampled)" if spec.windows.resample_hz else ""))
     print(f"placement   {spec.signal.placement or '-'}")
-    if any(is_acceleration(u) for u in spec.signal.units if u in KNOWN_UNITS):
+    if any(is_acceleration(u) for u in spec.signal.units):
         print(
             "gravity     "
             + (
