@@ -183,6 +183,22 @@ def test_feature_random_forest_learns_and_is_deterministic():
     assert a.transform(Xt).shape == (len(Xt), len(feature_names(3)))
 
 
+def test_feature_random_forest_hands_its_parameters_to_the_forest():
+    X, y, _ = toy_windows()
+    params = dict(
+        n_estimators=7,
+        max_features=2,
+        min_samples_leaf=3,
+        class_weight="balanced",
+        random_state=5,
+        n_jobs=1,
+    )
+    clf = FeatureRandomForest(triplets=None, **params).fit(X, y)
+    forest = clf.forest_.get_params()
+    assert {k: forest[k] for k in params} == params
+    assert "triplets" not in forest
+
+
 def test_rows_without_subject_are_never_validated_on():
     from imusynth.train.classify import group_validation_split
 

@@ -215,14 +215,9 @@ class FeatureRandomForest(ClassifierMixin, BaseEstimator):
         if y.shape != (len(X),):
             raise DataError(f"y has shape {y.shape}, expected ({len(X)},)", field="y")
         self.features_ = WindowFeatures(triplets=self.triplets).fit(X)
-        self.forest_ = RandomForestClassifier(
-            n_estimators=self.n_estimators,
-            max_features=self.max_features,
-            min_samples_leaf=self.min_samples_leaf,
-            class_weight=self.class_weight,
-            random_state=self.random_state,
-            n_jobs=self.n_jobs,
-        ).fit(self.features_.transform(X), y)
+        forest_params = self.get_params(deep=False)
+        del forest_params["triplets"]  # the features'; every other parameter is the forest's
+        self.forest_ = RandomForestClassifier(**forest_params).fit(self.features_.transform(X), y)
         self.classes_ = self.forest_.classes_
         return self
 
