@@ -46,7 +46,7 @@ from tqdm.auto import tqdm
 
 from imusynth.errors import CheckpointError
 from imusynth.locks import folder_lock
-from imusynth.runtime import distributed_context, resolve_device
+from imusynth.runtime import DistContext, distributed_context, resolve_device
 from imusynth.train.callbacks import Callback
 from imusynth.train.checkpoint import (
     CHECKPOINT_NAME,
@@ -174,26 +174,29 @@ def fit_gan(
     dev = resolve_device(device)
     check_train_setup(train, dev)
     amp = Amp.of(train, dev)
-    writes = out_dir is not None and distributed_context().is_main
+    ctx = distributed_context()
+    # Rank 0 alone writes; the other processes train in memory.
+    run_dir = None if out_dir is None or not ctx.is_main else Path(out_dir)
     with contextlib.ExitStack() as stack:
-        if writes:
-            Path(out_dir).mkdir(parents=True, exist_ok=True)
+        if run_dir is not None:
+            run_dir.mkdir(parents=True, exist_ok=True)
             stack.enter_context(folder_lock(out_dir, "run folder"))
-            remove_stale_temporaries(Path(out_dir))
-        return _fit_gan(
-            generator,
-            discriminator,
-            loader,
-            train,
-            full,
-            callbacks,
-            dev=dev,
-            amp=amp,
-            out_dir=out_dir,
-            resume=resume,
-            progress=progress,
-            meta=meta,
+            remove_stale_temporaries(run_dir)
+        state = _new_state(generator, discriminator, train, full, dev, amp, run_dir, meta)
+        ckpt_path = _start_or_resume(state, full, resume, ctx)
+        nets = Nets.build(
+            generator, discriminator, dev, distributed=ctx.active, compile=train.compile
         )
+        if ctx.active:
+            log_batch_stat_layers(generator, discriminator, ctx)
+        setup = StepSetup.of(state, nets, amp, Shard.of(ctx, loader))
+        try:
+            _train(state, setup, loader, callbacks, ckpt_path, progress)
+        except Exception as exc:
+            if train.compile and is_compile_error(exc):
+                raise compile_config_error(exc) from exc
+            raise
+    return state
 
 
 def _sections(config: TrainConfig | GANConfig) -> tuple[TrainConfig, dict[str, Any]]:
@@ -204,22 +207,18 @@ def _sections(config: TrainConfig | GANConfig) -> tuple[TrainConfig, dict[str, A
     return config, {"train": dataclasses.asdict(config)}
 
 
-def _fit_gan(
+def _new_state(
     generator: nn.Module,
     discriminator: nn.Module,
-    loader: LoaderLike,
     train: TrainConfig,
     full: dict[str, Any],
-    callbacks: Sequence[Callback],
-    *,
     dev: torch.device,
     amp: Amp,
-    out_dir: str | Path | None,
-    resume: bool,
-    progress: bool,
+    run_dir: Path | None,
     meta: dict[str, Any] | None,
 ) -> GANTrainingState:
-    ctx = distributed_context()
+    """The state at step 0: models in training mode on ``dev``, the EMA copy, optimisers
+    and seeded generators."""
     generator.to(dev).train()
     discriminator.to(dev).train()
     ema = copy.deepcopy(generator).requires_grad_(False)
@@ -237,14 +236,21 @@ def _fit_gan(
         device=dev,
         rng=torch.Generator(device=dev).manual_seed(train.seed),
         np_rng=np.random.default_rng(train.seed),
-        # Rank 0 alone writes; the other processes train in memory.
-        out_dir=None if out_dir is None or not ctx.is_main else Path(out_dir),
+        out_dir=run_dir,
         meta=dict(meta or {}),
         full_config=full,
     )
     if amp.scaled:
         state.scaler_d = torch.amp.GradScaler(dev.type)
         state.scaler_g = torch.amp.GradScaler(dev.type)
+    return state
+
+
+def _start_or_resume(
+    state: GANTrainingState, full: dict[str, Any], resume: bool, ctx: DistContext
+) -> Path | None:
+    """Restore ``state`` from its run folder's checkpoint when resuming, else clear the old
+    metrics; returns the checkpoint path (None without a run folder)."""
     ckpt_path = None if state.out_dir is None else state.out_dir / CHECKPOINT_NAME
     if resume and ckpt_path is not None and not ckpt_path.exists():
         # Killed before its first checkpoint: nothing to continue, so start over.
@@ -261,25 +267,14 @@ def _fit_gan(
     elif resume:
         if ckpt_path is None:
             raise CheckpointError("resume needs the run folder", field="out_dir")
-        ckpt = load_checkpoint(ckpt_path, map_location=dev)
+        ckpt = load_checkpoint(ckpt_path, map_location=state.device)
         check_same_model(ckpt, full, ckpt_path)
         state.restore(ckpt, ckpt_path)
         state.history = read_metrics(state.out_dir / METRICS_NAME, state.step)
         log.info("resumed %s at step %d", ckpt_path, state.step)
     elif state.out_dir is not None:
         (state.out_dir / METRICS_NAME).unlink(missing_ok=True)
-
-    nets = Nets.build(generator, discriminator, dev, distributed=ctx.active, compile=train.compile)
-    if ctx.active:
-        log_batch_stat_layers(generator, discriminator, ctx)
-    setup = StepSetup.of(state, nets, amp, Shard.of(ctx, loader))
-    try:
-        _train(state, setup, loader, callbacks, ckpt_path, progress)
-    except Exception as exc:
-        if train.compile and is_compile_error(exc):
-            raise compile_config_error(exc) from exc
-        raise
-    return state
+    return ckpt_path
 
 
 def _train(
