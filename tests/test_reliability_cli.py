@@ -393,3 +393,25 @@ def test_experiment_prints_the_headline_not_the_whole_summary():
 
     md = "# exp\n\nnote\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n## per class\n\n| x |\n"
     assert _headline(md) == "# exp\n\nnote\n\n| a | b |\n|---|---|\n| 1 | 2 |"
+
+
+def test_every_command_takes_its_summary_and_description_from_its_function():
+    import inspect
+
+    from imusynth.cli import build_parser
+
+    commands = 0
+    for parser in _parsers(build_parser()):
+        for action in parser._actions:
+            if not isinstance(action, argparse._SubParsersAction):
+                continue
+            summaries = {choice.dest: choice.help for choice in action._choices_actions}
+            for name, sub in action.choices.items():
+                func = sub.get_default("func")
+                if func is None:  # a group: its commands are checked in their turn
+                    continue
+                first, _, rest = inspect.cleandoc(func.__doc__).partition("\n")
+                assert summaries[name] == first != "", f"{sub.prog}: its line in --help"
+                assert sub.description == " ".join(rest.split()) != "", f"{sub.prog} description"
+                commands += 1
+    assert commands > 10

@@ -18,6 +18,7 @@ the arm model), i.e. before normalisation, and all from one arm (``side``).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -33,6 +34,7 @@ from imusynth.errors import ConfigError
 __all__ = ["KinematicAugmenter"]
 
 
+@dataclass(repr=False, eq=False)
 class KinematicAugmenter(_SeriesAugmenter):
     """Perturb fitted joint trajectories in amplitude and tempo and re-synthesise the IMU.
 
@@ -73,33 +75,18 @@ class KinematicAugmenter(_SeriesAugmenter):
     (2, 6, 100)
     """
 
-    def __init__(
-        self,
-        fs: float = 50.0,
-        amplitude_sigma: float = 0.15,
-        tempo_sigma: float = 0.1,
-        tempo_knots: int = 4,
-        side: str = "right",
-        trunk: bool = True,
-        acc_channels: Sequence[int] = (0, 1, 2),
-        gyro_channels: Sequence[int] = (3, 4, 5),
-        keep_residual: bool = True,
-        ik_steps: int = 150,
-        restart_steps: int = 30,
-        device: str = "cpu",
-    ) -> None:
-        self.fs = fs
-        self.amplitude_sigma = amplitude_sigma
-        self.tempo_sigma = tempo_sigma
-        self.tempo_knots = tempo_knots
-        self.side = side
-        self.trunk = trunk
-        self.acc_channels = acc_channels
-        self.gyro_channels = gyro_channels
-        self.keep_residual = keep_residual
-        self.ik_steps = ik_steps
-        self.restart_steps = restart_steps
-        self.device = device
+    fs: float = 50.0
+    amplitude_sigma: float = 0.15
+    tempo_sigma: float = 0.1
+    tempo_knots: int = 4
+    side: str = "right"
+    trunk: bool = True
+    acc_channels: Sequence[int] = (0, 1, 2)
+    gyro_channels: Sequence[int] = (3, 4, 5)
+    keep_residual: bool = True
+    ik_steps: int = 150
+    restart_steps: int = 30
+    device: str = "cpu"
 
     def _validate(self, X: np.ndarray) -> None:
         super()._validate(X)

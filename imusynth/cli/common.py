@@ -6,6 +6,7 @@ user error into one line and exit code 2."""
 from __future__ import annotations
 
 import argparse
+import inspect
 import logging
 import os
 import sys
@@ -142,16 +143,23 @@ def _command(
     name: str,
     func: Callable[[argparse.Namespace], int],
     *,
-    summary: str,
-    description: str,
     seed_help: str = "random seed",
     **defaults: Any,
 ) -> argparse.ArgumentParser:
     """Add command ``name`` with the common options, bound to ``func`` (``args.func``).
 
-    ``summary`` is its line in the parent's ``--help``; ``defaults`` go to ``set_defaults``.
+    ``func``'s docstring is the command's help: its first line is the command's line in the
+    parent's ``--help``, the rest its description (re-flowed, as argparse shows it; under
+    ``python -OO``, which drops docstrings, commands have no help text). ``defaults`` go to
+    ``set_defaults``.
     """
-    p = sub.add_parser(name, parents=[_common(seed_help)], help=summary, description=description)
+    summary, _, description = inspect.cleandoc(func.__doc__ or "").partition("\n")
+    p = sub.add_parser(
+        name,
+        parents=[_common(seed_help)],
+        help=summary or None,
+        description=" ".join(description.split()) or None,
+    )
     p.set_defaults(func=func, **defaults)
     return p
 

@@ -29,6 +29,11 @@ _SPLIT_FIELDS = {
 
 
 def _cmd_data_info(args: argparse.Namespace) -> int:
+    """summarise a dataset spec's data
+
+    Print recordings, subjects, classes with counts, channels with units, sampling rate and total
+    duration of the data a spec describes.
+    """
     from imusynth.data import load_recordings, load_spec, load_windows
 
     spec = load_spec(args.spec)
@@ -98,6 +103,11 @@ def _natural(values) -> list[str]:
 
 
 def _cmd_data_windows(args: argparse.Namespace) -> int:
+    """cut a dataset into windows and write HDF5
+
+    Window a spec's recordings (its default length/stride unless given) and write them in imusynth's
+    HDF5 format.
+    """
     from imusynth.data import (
         count_short,
         load_recordings,
@@ -131,6 +141,12 @@ def _cmd_data_windows(args: argparse.Namespace) -> int:
 
 
 def _cmd_data_split(args: argparse.Namespace) -> int:
+    """split a windows file into subject-disjoint train and test files
+
+    Write the windows of some subjects to --test and the rest to --train, no subject on both sides,
+    every class recorded on both sides (an error names a class that cannot be). Test subjects are
+    drawn with --seed, or named with --test-groups.
+    """
     from imusynth.data import atomic_path, read_windows, write_windows
     from imusynth.data.splits import split_by_subject
 
@@ -175,37 +191,14 @@ def _cmd_data_split(args: argparse.Namespace) -> int:
 
 def _add_data(sub) -> None:
     dsub = _command_group(sub, "data", "inspect and window datasets")
-    info = _command(
-        dsub,
-        "info",
-        _cmd_data_info,
-        summary="summarise a dataset spec's data",
-        description="Print recordings, subjects, classes with counts, channels with units, "
-        "sampling rate and total duration of the data a spec describes.",
-    )
+    info = _command(dsub, "info", _cmd_data_info)
     info.add_argument("spec", type=Path, help="dataset spec (TOML), e.g. data_specs/watch.toml")
-    win = _command(
-        dsub,
-        "windows",
-        _cmd_data_windows,
-        summary="cut a dataset into windows and write HDF5",
-        description="Window a spec's recordings (its default length/stride unless given) and "
-        "write them in imusynth's HDF5 format.",
-    )
+    win = _command(dsub, "windows", _cmd_data_windows)
     win.add_argument("spec", type=Path, help="dataset spec (TOML)")
     _out_option(win)
     win.add_argument("--length", type=_positive_int, help="window length in samples")
     win.add_argument("--stride", type=_positive_int, help="stride in samples")
-    split = _command(
-        dsub,
-        "split",
-        _cmd_data_split,
-        summary="split a windows file into subject-disjoint train and test files",
-        description="Write the windows of some subjects to --test and the rest to --train, "
-        "no subject on both sides, every class recorded on both sides (an error names a class "
-        "that cannot be). Test subjects are drawn with --seed, or named with --test-groups.",
-        seed_help="seed of the draw of test subjects",
-    )
+    split = _command(dsub, "split", _cmd_data_split, seed_help="seed of the draw of test subjects")
     split.add_argument("windows", type=Path, help="HDF5 windows file (from data windows)")
     split.add_argument("--train", type=_out_path, required=True, help="output training file")
     split.add_argument("--test", type=_out_path, required=True, help="output test file")

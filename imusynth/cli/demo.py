@@ -50,6 +50,13 @@ def _set_demo_state(folder: Path, state: str) -> None:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    """run the main job on the embedded default data
+
+    Window the smartwatch data, train a small conditional GAN on it, write a class-balanced windows
+    file and a figure of real vs synthetic windows per exercise. The output folder and its parents
+    are created; a folder holding anything but an earlier demo is refused, a finished demo is kept
+    (this one goes to OUT-2, ...).
+    """
     import time
 
     from imusynth.data import load_spec, load_windows, write_windows
@@ -120,16 +127,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _add_demo(sub) -> None:
-    p = _command(
-        sub,
-        "demo",
-        _cmd_demo,
-        summary="run the main job on the embedded default data",
-        description="Window the smartwatch data, train a small conditional GAN on it, write "
-        "a class-balanced windows file and a figure of real vs synthetic windows per exercise. "
-        "The output folder and its parents are created; a folder holding anything but an "
-        "earlier demo is refused, a finished demo is kept (this one goes to OUT-2, ...).",
-    )
+    p = _command(sub, "demo", _cmd_demo)
     p.add_argument("--out", default="runs/demo", type=_new_out_dir, help="output folder")
     p.add_argument(
         "--spec",

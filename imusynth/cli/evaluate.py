@@ -9,6 +9,13 @@ from imusynth.cli.common import _command, _out_dir, _out_option, _positive_int, 
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
+    """score synthetic windows against real ones
+
+    TRTR / TSTR / TRTS accuracy, the subject-held-out discriminative score beside its real-vs-real
+    floor, TimeGAN's post-hoc GRU discriminative and predictive scores, Fréchet distance, MMD and
+    PSD distance of a synthetic set, each printed beside its reference, with figures. Refuses a test
+    set that shares a subject with the train set.
+    """
     from imusynth.data import read_windows
     from imusynth.evaluation.evaluate import evaluate, summary_rows
 
@@ -40,17 +47,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _add_evaluate(sub) -> None:
-    p = _command(
-        sub,
-        "evaluate",
-        _cmd_evaluate,
-        summary="score synthetic windows against real ones",
-        description="TRTR / TSTR / TRTS accuracy, the subject-held-out discriminative score "
-        "beside its real-vs-real floor, TimeGAN's post-hoc GRU discriminative and predictive "
-        "scores, Fréchet distance, MMD and PSD distance of a synthetic set, each printed beside "
-        "its reference, with figures. Refuses a test set that shares a subject with the train "
-        "set.",
-    )
+    p = _command(sub, "evaluate", _cmd_evaluate)
     p.add_argument("--train", type=Path, required=True, help="real training windows (HDF5)")
     p.add_argument("--test", type=Path, required=True, help="real test windows (HDF5)")
     p.add_argument("--synthetic", type=Path, required=True, help="synthetic windows (HDF5)")

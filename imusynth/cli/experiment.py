@@ -9,6 +9,12 @@ from imusynth.cli.common import _command, _out_dir, _out_option, _positive_int, 
 
 
 def _cmd_experiment(args: argparse.Namespace) -> int:
+    """run an augmentation or rebalancing grid
+
+    Run a grid of arms x training sizes x added samples x folds x seeds with subject-wise CV (GANs
+    and augmenters fit in-fold only), write results.csv, summary.md and figures. An interrupted
+    experiment resumes from the rows it has.
+    """
     from imusynth.experiments import load_experiment, run_experiment, summarise
 
     cfg = load_experiment(args.config, quick=args.quick)
@@ -48,15 +54,7 @@ def _headline(markdown: str) -> str:
 
 
 def _add_experiment(sub) -> None:
-    p = _command(
-        sub,
-        "experiment",
-        _cmd_experiment,
-        summary="run an augmentation or rebalancing grid",
-        description="Run a grid of arms x training sizes x added samples x folds x seeds with "
-        "subject-wise CV (GANs and augmenters fit in-fold only), write results.csv, "
-        "summary.md and figures. An interrupted experiment resumes from the rows it has.",
-    )
+    p = _command(sub, "experiment", _cmd_experiment)
     p.add_argument(
         "config", type=Path, help="experiment config, e.g. experiments/watch_augmentation.toml"
     )

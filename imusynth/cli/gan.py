@@ -63,6 +63,12 @@ def _gan_config(path: Path, sets: Sequence[str] | None, seed: int | None = None)
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    """train a conditional GAN
+
+    Train a conditional GAN on a spec's windows (or a windows file given with --data) and write a
+    run folder: checkpoint, resolved config, metrics CSV and real-vs-synthetic figures. --resume
+    continues a killed run.
+    """
     from imusynth.gan import load_training_windows, train_run
     from imusynth.runtime import init_distributed, shutdown_distributed
     from imusynth.train.config import config_to_toml
@@ -164,6 +170,12 @@ def _check_same_data(run_dir: Path, data_hash: str, field: str) -> None:
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:
+    """write synthetic windows from a trained run
+
+    Generate windows in physical units from a run folder and write them (is_synthetic true) in
+    imusynth's HDF5 format. The run is named with --run RUN, as in balance (a bare RUN is accepted
+    too).
+    """
     from imusynth.gan import load_run, sample_windows
 
     run_dir = _run_argument(args)
@@ -222,6 +234,11 @@ def _per_class(value: str) -> int:
 
 
 def _cmd_balance(args: argparse.Namespace) -> int:
+    """top every class up with synthetic windows
+
+    Top every class of a windows file up to the largest class's count with synthetic windows from a
+    run; real rows are kept unchanged.
+    """
     from imusynth.data import read_windows
     from imusynth.gan import balance_windows, load_run
 
@@ -259,10 +276,6 @@ def _add_gan(sub) -> None:
         sub,
         "train",
         _cmd_train,
-        summary="train a conditional GAN",
-        description="Train a conditional GAN on a spec's windows (or a windows file given "
-        "with --data) and write a run folder: checkpoint, resolved config, metrics CSV and "
-        "real-vs-synthetic figures. --resume continues a killed run.",
         seed_help="random seed; sets train.seed (default: the config's train.seed)",
         seed=None,
     )
@@ -272,15 +285,7 @@ def _add_gan(sub) -> None:
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument("--data", type=Path, help="train on this HDF5 windows file instead")
 
-    p = _command(
-        sub,
-        "sample",
-        _cmd_sample,
-        summary="write synthetic windows from a trained run",
-        description="Generate windows in physical units from a run folder and write them "
-        "(is_synthetic true) in imusynth's HDF5 format. The run is named with --run RUN, as "
-        "in balance (a bare RUN is accepted too).",
-    )
+    p = _command(sub, "sample", _cmd_sample)
     p.add_argument("run", type=Path, nargs="?", help=f"{_RUN_HELP} (or --run)")
     p.add_argument("--run", dest="run_opt", type=Path, metavar="RUN", help=_RUN_HELP)
     p.add_argument(
@@ -292,14 +297,7 @@ def _add_gan(sub) -> None:
     p.add_argument("--classes", help="comma-separated class names (default: all classes)")
     _out_option(p)
 
-    p = _command(
-        sub,
-        "balance",
-        _cmd_balance,
-        summary="top every class up with synthetic windows",
-        description="Top every class of a windows file up to the largest class's count with "
-        "synthetic windows from a run; real rows are kept unchanged.",
-    )
+    p = _command(sub, "balance", _cmd_balance)
     p.add_argument("windows", type=Path, help="HDF5 windows file")
     p.add_argument("--run", type=Path, required=True, metavar="RUN", help=_RUN_HELP)
     _out_option(p)

@@ -19,6 +19,11 @@ from imusynth.errors import ConfigError
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
+    """simulate exercise windows with the arm model
+
+    Simulate watch windows of shoulder exercises through the kinematic arm model, with per-subject
+    variability; writes a windows file with the true joint angles.
+    """
     from imusynth.data import WindowSet
     from imusynth.kinematics import EXERCISES, simulate_dataset
 
@@ -49,6 +54,11 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def _cmd_ik(args: argparse.Namespace) -> int:
+    """fit joint angles to recorded windows
+
+    Inverse kinematics: fit joint-angle trajectories and the watch mounting to each window by
+    gradient descent through the arm model; report R² per channel.
+    """
     from imusynth.data import read_windows, write_windows
     from imusynth.kinematics import fit_windows
 
@@ -82,14 +92,7 @@ def _cmd_ik(args: argparse.Namespace) -> int:
 
 
 def _add_kinematics(sub) -> None:
-    p = _command(
-        sub,
-        "simulate",
-        _cmd_simulate,
-        summary="simulate exercise windows with the arm model",
-        description="Simulate watch windows of shoulder exercises through the kinematic arm "
-        "model, with per-subject variability; writes a windows file with the true joint angles.",
-    )
+    p = _command(sub, "simulate", _cmd_simulate)
     p.add_argument(
         "--exercise",
         action="append",
@@ -108,14 +111,7 @@ def _add_kinematics(sub) -> None:
     )
     _out_option(p)
 
-    p = _command(
-        sub,
-        "ik",
-        _cmd_ik,
-        summary="fit joint angles to recorded windows",
-        description="Inverse kinematics: fit joint-angle trajectories and the watch mounting "
-        "to each window by gradient descent through the arm model; report R² per channel.",
-    )
+    p = _command(sub, "ik", _cmd_ik)
     p.add_argument("windows", type=Path, help="HDF5 windows file (ax..wz in g and rad/s)")
     _out_option(p)
     p.add_argument(

@@ -82,7 +82,10 @@ class GANEstimator(BaseEstimator):
     """What :class:`ConditionalGAN` and :class:`ImageGAN` share.
 
     A subclass sets ``_modality``, ``_param_sections`` (parameter -> config section) and
-    ``_parameter_constraints``, and builds its training set from arrays in ``fit``.
+    ``_parameter_constraints``, and builds its training set from arrays in ``fit``. It is a
+    ``dataclass(repr=False, eq=False, kw_only=True)`` whose fields are its parameters, in the
+    order of its signature: the generated ``__init__`` only stores them, and repr, equality
+    and ``get_params`` stay scikit-learn's.
     """
 
     _modality: ClassVar[Modality]
@@ -178,6 +181,7 @@ class GANEstimator(BaseEstimator):
 # ----------------------------------------------------------------------------- windows
 
 
+@dataclasses.dataclass(repr=False, eq=False, kw_only=True)
 class ConditionalGAN(GANEstimator):
     """A class-conditional GAN of windows ``(N, C, T)``, scikit-learn style.
 
@@ -250,46 +254,24 @@ sampling rate in Hz (sampling_rate_hz=50.0)
         "instance_noise": _OPTIONAL_REAL,
     }
 
-    def __init__(
-        self,
-        *,
-        config: GANConfig | None = None,
-        generator: str | None = None,
-        latent_dim: int | None = None,
-        spectral_norm: bool | None = None,
-        ac_head: bool | None = None,
-        condition_on_side: bool | None = None,
-        loss: str | None = None,
-        steps: int | None = None,
-        batch_size: int | None = None,
-        n_critic: int | None = None,
-        lr_g: float | None = None,
-        lr_d: float | None = None,
-        ema_decay: float | None = None,
-        r1_weight: float | None = None,
-        instance_noise: float | None = None,
-        seed: int | None = None,
-        device: str = "auto",
-        progress: bool = False,
-    ) -> None:
-        self.config = config
-        self.generator = generator
-        self.latent_dim = latent_dim
-        self.spectral_norm = spectral_norm
-        self.ac_head = ac_head
-        self.condition_on_side = condition_on_side
-        self.loss = loss
-        self.steps = steps
-        self.batch_size = batch_size
-        self.n_critic = n_critic
-        self.lr_g = lr_g
-        self.lr_d = lr_d
-        self.ema_decay = ema_decay
-        self.r1_weight = r1_weight
-        self.instance_noise = instance_noise
-        self.seed = seed
-        self.device = device
-        self.progress = progress
+    config: GANConfig | None = None
+    generator: str | None = None
+    latent_dim: int | None = None
+    spectral_norm: bool | None = None
+    ac_head: bool | None = None
+    condition_on_side: bool | None = None
+    loss: str | None = None
+    steps: int | None = None
+    batch_size: int | None = None
+    n_critic: int | None = None
+    lr_g: float | None = None
+    lr_d: float | None = None
+    ema_decay: float | None = None
+    r1_weight: float | None = None
+    instance_noise: float | None = None
+    seed: int | None = None
+    device: str = "auto"
+    progress: bool = False
 
     def fit(
         self,
@@ -403,6 +385,7 @@ sampling rate in Hz (sampling_rate_hz=50.0)
 _IMAGE_BASE = {"model.generator": "dcgan", "train.loss": "bce"}
 
 
+@dataclasses.dataclass(repr=False, eq=False, kw_only=True)
 class ImageGAN(GANEstimator):
     """A GAN of 64x64 images ``(N, 1, 64, 64)`` in [-1, 1], scikit-learn style.
 
@@ -455,40 +438,21 @@ class ImageGAN(GANEstimator):
         "minibatch_std": _OPTIONAL_BOOL,
     }
 
-    def __init__(
-        self,
-        *,
-        config: GANConfig | None = None,
-        generator: str | None = None,
-        latent_dim: int | None = None,
-        g_width: int | None = None,
-        d_width: int | None = None,
-        minibatch_std: bool | None = None,
-        loss: str | None = None,
-        steps: int | None = None,
-        batch_size: int | None = None,
-        lr_g: float | None = None,
-        lr_d: float | None = None,
-        ema_decay: float | None = None,
-        seed: int | None = None,
-        device: str = "auto",
-        progress: bool = False,
-    ) -> None:
-        self.config = config
-        self.generator = generator
-        self.latent_dim = latent_dim
-        self.g_width = g_width
-        self.d_width = d_width
-        self.minibatch_std = minibatch_std
-        self.loss = loss
-        self.steps = steps
-        self.batch_size = batch_size
-        self.lr_g = lr_g
-        self.lr_d = lr_d
-        self.ema_decay = ema_decay
-        self.seed = seed
-        self.device = device
-        self.progress = progress
+    config: GANConfig | None = None
+    generator: str | None = None
+    latent_dim: int | None = None
+    g_width: int | None = None
+    d_width: int | None = None
+    minibatch_std: bool | None = None
+    loss: str | None = None
+    steps: int | None = None
+    batch_size: int | None = None
+    lr_g: float | None = None
+    lr_d: float | None = None
+    ema_decay: float | None = None
+    seed: int | None = None
+    device: str = "auto"
+    progress: bool = False
 
     def _default_config(self) -> GANConfig:
         return apply_overrides(GANConfig(), [f"{k}={v}" for k, v in _IMAGE_BASE.items()])

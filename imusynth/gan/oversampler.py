@@ -11,6 +11,7 @@ not know their sampling rate, units or gravity, so these are parameters it requi
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import Any, ClassVar
 
@@ -38,6 +39,7 @@ _PARAM_KEYS = {
 }
 
 
+@dataclass(repr=False, eq=False, kw_only=True)
 class CGANOverSampler(BaseOverSampler):
     """Over-sample with windows from a class-conditional GAN trained on the data itself.
 
@@ -160,36 +162,20 @@ class CGANOverSampler(BaseOverSampler):
         "device": [str],
     }
 
-    def __init__(
-        self,
-        *,
-        sampling_strategy: Any = "auto",
-        generator: str | None = None,
-        window_shape: tuple[int, int] | None = None,
-        steps: int | None = None,
-        batch_size: int | None = None,
-        sampling_rate_hz: float | None = None,
-        units: str | tuple[str, ...] | None = None,
-        channels: tuple[str, ...] | None = None,
-        gravity: bool | None = None,
-        placement: str | None = None,
-        overrides: dict[str, Any] | None = None,
-        device: str = "cpu",
-        random_state: Any = None,
-    ) -> None:
-        super().__init__(sampling_strategy=sampling_strategy)
-        self.generator = generator
-        self.window_shape = window_shape
-        self.steps = steps
-        self.batch_size = batch_size
-        self.sampling_rate_hz = sampling_rate_hz
-        self.units = units
-        self.channels = channels
-        self.gravity = gravity
-        self.placement = placement
-        self.overrides = overrides
-        self.device = device
-        self.random_state = random_state
+    # imbalanced-learn's own parameter: its samplers' __init__ only stores it, as here.
+    sampling_strategy: Any = "auto"
+    generator: str | None = None
+    window_shape: tuple[int, int] | None = None
+    steps: int | None = None
+    batch_size: int | None = None
+    sampling_rate_hz: float | None = None
+    units: str | tuple[str, ...] | None = None
+    channels: tuple[str, ...] | None = None
+    gravity: bool | None = None
+    placement: str | None = None
+    overrides: dict[str, Any] | None = None
+    device: str = "cpu"
+    random_state: Any = None
 
     def fit(self, X: Any, y: Any) -> CGANOverSampler:
         """Check the inputs and find ``sampling_strategy_``; use :meth:`fit_resample`.

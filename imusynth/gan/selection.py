@@ -25,6 +25,7 @@ import copy
 import csv
 import logging
 from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +72,7 @@ def selection_score(metric: str, tstr_f1: float, disc: float) -> float:
     return tstr_f1 - disc
 
 
+@dataclass(repr=False, eq=False)
 class ValidationSelector(Callback):
     """Score the EMA generator on validation subjects and keep the best snapshot.
 
@@ -93,32 +95,30 @@ class ValidationSelector(Callback):
     resume : bool
         The run resumes in ``out_dir``: the scores written up to the resumed step are read
         back at the first step.
+
+    Attributes
+    ----------
+    rows : list of dict
+        The scores so far, one row a scoring (``step``, ``tstr_f1``, ``disc``, ``score``).
+    best_step, best_score : int or None, float
+        The best snapshot so far (``None`` and ``-inf`` before the first scoring).
+    best_checkpoint : dict or None
+        Its checkpoint.
     """
 
-    def __init__(
-        self,
-        val: WindowSet,
-        sample: Callable[[nn.Module, np.ndarray, int], np.ndarray],
-        *,
-        every: int,
-        total_steps: int,
-        metric: str = "tstr-disc",
-        out_dir: Path | None = None,
-        seed: int = 0,
-        resume: bool = False,
-    ) -> None:
-        self.val = val
-        self.sample = sample
-        self.every = every
-        self.total_steps = total_steps
-        self.metric = metric
-        self.out_dir = out_dir
-        self.seed = seed
-        self.resume = resume
-        self.rows: list[dict[str, float]] = []
-        self.best_step: int | None = None
-        self.best_score = -np.inf
-        self.best_checkpoint: dict[str, Any] | None = None
+    val: WindowSet
+    sample: Callable[[nn.Module, np.ndarray, int], np.ndarray]
+    _: KW_ONLY
+    every: int
+    total_steps: int
+    metric: str = "tstr-disc"
+    out_dir: Path | None = None
+    seed: int = 0
+    resume: bool = False
+    rows: list[dict[str, float]] = field(default_factory=list, init=False)
+    best_step: int | None = field(default=None, init=False)
+    best_score: float = field(default=-np.inf, init=False)
+    best_checkpoint: dict[str, Any] | None = field(default=None, init=False)
 
     # -- resuming ------------------------------------------------------------------------
     def resume_from(self, step: int) -> None:

@@ -19,6 +19,7 @@ real data while held-out real subjects stay close.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -119,6 +120,7 @@ def embedding_feature_names(
     return out
 
 
+@dataclass(repr=False, eq=False, kw_only=True)
 class WindowEmbedding:
     """Standardised window features fit on real training windows only.
 
@@ -173,22 +175,12 @@ class WindowEmbedding:
     (True, True)
     """
 
-    def __init__(
-        self,
-        *,
-        bands: int = 8,
-        jerk: bool = True,
-        whiten: bool = False,
-        variance: float = 0.99,
-        n_components: int | None = None,
-        model: Any = None,
-    ) -> None:
-        self.bands = bands
-        self.jerk = jerk
-        self.whiten = whiten
-        self.variance = variance
-        self.n_components = n_components
-        self.model = model
+    bands: int = 8
+    jerk: bool = True
+    whiten: bool = False
+    variance: float = 0.99
+    n_components: int | None = None
+    model: Any = None
 
     def fit(self, X: np.ndarray, y: Any = None) -> WindowEmbedding:
         """Fit on real (training) windows ``(N, C, T)``."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from dataclasses import KW_ONLY, dataclass
 
 import numpy as np
 from scipy.signal import welch
@@ -111,6 +112,7 @@ def feature_names(
     return out
 
 
+@dataclass(repr=False, eq=False)
 class WindowFeatures(TransformerMixin, BaseEstimator):
     """scikit-learn transformer ``(N, C, T) -> (N, F)`` around :func:`window_features`.
 
@@ -121,17 +123,10 @@ class WindowFeatures(TransformerMixin, BaseEstimator):
     (2, 75)
     """
 
-    def __init__(
-        self,
-        triplets: str | Sequence[Sequence[int]] | None = "auto",
-        lags: Sequence[int] = DEFAULT_LAGS,
-        bands: Sequence[float] = DEFAULT_BANDS,
-        nperseg: int = 128,
-    ) -> None:
-        self.triplets = triplets
-        self.lags = lags
-        self.bands = bands
-        self.nperseg = nperseg
+    triplets: str | Sequence[Sequence[int]] | None = "auto"
+    lags: Sequence[int] = DEFAULT_LAGS
+    bands: Sequence[float] = DEFAULT_BANDS
+    nperseg: int = 128
 
     def fit(self, X: np.ndarray, y: np.ndarray | None = None) -> WindowFeatures:
         X = _check_windows(X)
@@ -154,6 +149,7 @@ class WindowFeatures(TransformerMixin, BaseEstimator):
         return np.asarray(names, dtype=object)
 
 
+@dataclass(repr=False, eq=False)
 class FeatureRandomForest(ClassifierMixin, BaseEstimator):
     """Random forest on :func:`window_features` (a Burns et al. 2018 style baseline).
 
@@ -187,24 +183,14 @@ class FeatureRandomForest(ClassifierMixin, BaseEstimator):
     1.0
     """
 
-    def __init__(
-        self,
-        n_estimators: int = 300,
-        *,
-        max_features: str | int | float = "sqrt",
-        min_samples_leaf: int = 1,
-        class_weight: str | dict | None = None,
-        triplets: str | Sequence[Sequence[int]] | None = "auto",
-        random_state: int | None = None,
-        n_jobs: int | None = None,
-    ) -> None:
-        self.n_estimators = n_estimators
-        self.max_features = max_features
-        self.min_samples_leaf = min_samples_leaf
-        self.class_weight = class_weight
-        self.triplets = triplets
-        self.random_state = random_state
-        self.n_jobs = n_jobs
+    n_estimators: int = 300
+    _: KW_ONLY
+    max_features: str | int | float = "sqrt"
+    min_samples_leaf: int = 1
+    class_weight: str | dict | None = None
+    triplets: str | Sequence[Sequence[int]] | None = "auto"
+    random_state: int | None = None
+    n_jobs: int | None = None
 
     def fit(
         self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None

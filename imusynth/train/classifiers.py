@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass
 
 import numpy as np
 import torch
@@ -31,6 +32,7 @@ from imusynth.train.classify import (
 __all__ = ["CNNClassifier"]
 
 
+@dataclass(repr=False, eq=False)
 class CNNClassifier(ClassifierMixin, BaseEstimator):
     """scikit-learn classifier around :class:`~imusynth.models.classifiers.FridAdarCNN` or
     :class:`~imusynth.models.classifiers.ResNet1D`.
@@ -87,42 +89,23 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
     (40, 256)
     """
 
-    def __init__(
-        self,
-        arch: str = "frid_adar",
-        *,
-        epochs: int = 60,
-        batch_size: int = 64,
-        lr: float = 1e-3,
-        weight_decay: float = 1e-4,
-        dropout: float | None = None,
-        width: int = 32,
-        window_norm: bool = False,
-        window_stats: bool = False,
-        class_weight: str | dict | None = None,
-        val_fraction: float = 0.2,
-        patience: int | None = 10,
-        device: str = "cpu",
-        random_state: int | None = None,
-        progress: bool = False,
-        augment: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
-    ) -> None:
-        self.arch = arch
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.dropout = dropout
-        self.width = width
-        self.window_norm = window_norm
-        self.window_stats = window_stats
-        self.class_weight = class_weight
-        self.val_fraction = val_fraction
-        self.patience = patience
-        self.device = device
-        self.random_state = random_state
-        self.progress = progress
-        self.augment = augment
+    arch: str = "frid_adar"
+    _: KW_ONLY
+    epochs: int = 60
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    dropout: float | None = None
+    width: int = 32
+    window_norm: bool = False
+    window_stats: bool = False
+    class_weight: str | dict | None = None
+    val_fraction: float = 0.2
+    patience: int | None = 10
+    device: str = "cpu"
+    random_state: int | None = None
+    progress: bool = False
+    augment: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None
 
     def fit(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None) -> CNNClassifier:
         """Fit on windows ``X`` and labels ``y``; ``groups`` (subject ids) steer early stopping."""
