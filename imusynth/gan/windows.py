@@ -45,6 +45,7 @@ from imusynth.runtime import resolve_device
 from imusynth.train.build import build_discriminator, build_generator
 from imusynth.train.checkpoint import load_checkpoint, load_state, save_checkpoint
 from imusynth.train.config import GANConfig
+from imusynth.train.loaders import class_weights
 from imusynth.train.loop import (
     CHECKPOINT_NAME,
     Callback,
@@ -451,7 +452,12 @@ def _fit(
     if hasattr(run.generator, "residual_share") and config.model.residual:
         callbacks = [*callbacks, ResidualShareCallback(seed=config.train.seed)]
     tensors = [Z, y] + ([side] if side is not None else [])
-    loader = epoch_loader(*tensors, batch_size=config.train.batch_size, seed=config.train.seed)
+    loader = epoch_loader(
+        *tensors,
+        batch_size=config.train.batch_size,
+        seed=config.train.seed,
+        weights=class_weights(y, config.train.class_balance),
+    )
     state = fit_gan(
         run.generator,
         discriminator,

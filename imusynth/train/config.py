@@ -164,6 +164,10 @@ class TrainConfig:
     ac_weight: float = 1.0  # weight of the auxiliary-classifier loss (ac_head only)
     residual_weight: float = 1.0  # penalty on the kinematic generator's residual branch
     mode_seeking: float = 0.0  # weight of MSGAN's mode-seeking term (Mao et al. 2019); 0 = off
+    # Window GANs: batches drawn (with replacement) with weight n_class ** -class_balance per
+    # window: 0 = as the data, 1 = every class equally often (rare classes of an imbalanced
+    # set are then seen, and generated, as often as the others)
+    class_balance: float = 0.0
     seed: int = 0
     log_every: int = 50  # steps between loss syncs, CSV rows and NaN checks
     checkpoint_every: int = 500  # steps between checkpoints (0: only at the end)
@@ -389,6 +393,8 @@ def validate_config(cfg: GANConfig) -> None:
         value = getattr(t, key)
         if not (math.isfinite(value) and value >= 0):
             raise ConfigError(f"must be >= 0, got {value}", field=f"train.{key}")
+    if not 0.0 <= t.class_balance <= 1.0:
+        raise ConfigError(f"must lie in [0, 1], got {t.class_balance}", field="train.class_balance")
     if not 0.0 <= t.augment_shift <= 0.5:
         raise ConfigError(
             f"must lie in [0, 0.5], got {t.augment_shift}", field="train.augment_shift"

@@ -37,6 +37,7 @@ __all__ = [
     "Batch",
     "BatchStream",
     "LoaderLike",
+    "class_weights",
     "dataset_loader",
     "epoch_loader",
     "to_device",
@@ -53,6 +54,7 @@ def epoch_loader(
     drop_last: bool = True,
     rank: int | None = None,
     world_size: int | None = None,
+    weights: np.ndarray | None = None,
 ) -> Callable[[int], DataLoader]:
     """A loader factory for :func:`fit_gan`: ``epoch -> DataLoader`` shuffled by ``seed + epoch``.
 
@@ -79,7 +81,28 @@ def epoch_loader(
         drop_last=drop_last,
         rank=rank,
         world_size=world_size,
+        weights=weights,
     )
+
+
+def class_weights(y: np.ndarray, power: float) -> np.ndarray | None:
+    """Per-sample weights ``n_class ** -power`` for :func:`epoch_loader`, or None for 0.
+
+    ``power = 1`` draws every class equally often, ``0`` as the data (no weights).
+
+    Examples
+    --------
+    >>> w = class_weights(np.array([0, 0, 0, 1]), 1.0)
+    >>> w.tolist(), float(w[:3].sum()) == float(w[3:].sum())
+    ([0.3333333333333333, 0.3333333333333333, 0.3333333333333333, 1.0], True)
+    >>> class_weights(np.array([0, 1]), 0.0) is None
+    True
+    """
+    if power == 0:
+        return None
+    y = np.asarray(y)
+    _, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
+    return counts[inverse].astype(np.float64) ** -float(power)
 
 
 def dataset_loader(
@@ -91,6 +114,7 @@ def dataset_loader(
     num_workers: int = 0,
     rank: int | None = None,
     world_size: int | None = None,
+    weights: np.ndarray | None = None,
 ) -> Callable[[int], DataLoader]:
     """:func:`epoch_loader` for any map-style dataset that takes a list of indices at once.
 
@@ -113,6 +137,9 @@ def dataset_loader(
         Yield only this process's ``1/world_size`` slice of every global batch. Default: the
         initialised process group's, else the whole batch. The returned factory then has
         ``batch_shard = (rank, world_size)``, which tells :func:`fit_gan` so.
+    weights : ndarray of shape (len(data),), optional
+        Draw each epoch's ``len(data)`` samples with replacement, with these relative
+        weights (:func:`class_weights`), instead of a shuffle of every sample once.
 
     Examples
     --------
@@ -129,6 +156,10 @@ def dataset_loader(
     if world_size < 1 or not 0 <= rank < world_size:
         raise ConfigError(f"rank {rank} of {world_size} processes", field="rank")
     n = len(data)  # type: ignore[arg-type]
+    if weights is not None and (
+        len(weights) != n or not np.all(np.isfinite(weights)) or np.any(np.asarray(weights) < 0)
+    ):
+        raise ConfigError(f"need {n} finite weights >= 0, got {len(weights)}", field="weights")
     if n < batch_size and drop_last:
         raise DataError(
             f"only {n} training windows for a batch of {batch_size}", field="train.batch_size"
@@ -142,9 +173,14 @@ def dataset_loader(
 
     def make(epoch: int) -> DataLoader:
         gen = torch.Generator().manual_seed(seed + epoch)
-        sampler: Iterable[list[int]] = torch.utils.data.BatchSampler(
-            torch.utils.data.RandomSampler(data, generator=gen), batch_size, drop_last
+        order: torch.utils.data.Sampler = (
+            torch.utils.data.RandomSampler(data, generator=gen)
+            if weights is None
+            else torch.utils.data.WeightedRandomSampler(
+                torch.as_tensor(weights, dtype=torch.float64), n, generator=gen
+            )
         )
+        sampler: Iterable[list[int]] = torch.utils.data.BatchSampler(order, batch_size, drop_last)
         if world_size > 1:
             sampler = _ShardedBatches(sampler, rank, world_size)  # type: ignore[arg-type]
         # batch_size=None: the sampler yields whole index lists; the dataset indexes them at
