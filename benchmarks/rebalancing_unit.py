@@ -12,10 +12,11 @@ Usage::
         --arms smote,cgan:kinematic --set train.class_balance=1
 
 Prints one line per arm: macro-F1 and the recall of the rare classes on the fold's test
-subjects; then, for each GAN arm, the share of its synthetic windows of each class (60 per
-class) that a forest trained on the unit's uncut real training windows assigns to that class
-(TRTS per class: does the GAN make each exercise, the rare ones too?). Pointing ``--out`` at
-a study's results folder reuses (never retrains) the GANs it cached in ``gans/``.
+subjects; then, for each generator the arms use, the share of its GAN's windows of each
+class (60 per class) that a forest trained on the unit's uncut real training windows assigns
+to that class (TRTS per class: does the GAN make each exercise, the rare ones too?).
+Pointing ``--out`` at a study's results folder reuses (never retrains) the GANs it cached
+in ``gans/``.
 """
 
 from __future__ import annotations
@@ -34,12 +35,12 @@ from imusynth.gan import load_run, sample_windows
 from imusynth.models.features import FeatureRandomForest
 
 
-def class_trts(run_dir: Path, real) -> dict[str, float]:
-    """Share of a GAN's synthetic windows of each class that a forest on ``real`` calls so."""
-    forest = FeatureRandomForest(200, random_state=0).fit(real.X, real.y)
-    fake = sample_windows(load_run(run_dir, device="cpu"), dict.fromkeys(real.classes, 60), seed=0)
+def class_trts(run_dir: Path, forest: FeatureRandomForest, classes) -> dict[str, float]:
+    """Share of a GAN's synthetic windows of each class that ``forest`` (fitted on the real
+    training windows) calls so."""
+    fake = sample_windows(load_run(run_dir, device="cpu"), dict.fromkeys(classes, 60), seed=0)
     pred = forest.predict(fake.X)
-    return {c: float(np.mean(pred[fake.y == k] == k)) for k, c in enumerate(real.classes)}
+    return {c: float(np.mean(pred[fake.y == k] == k)) for k, c in enumerate(classes)}
 
 
 def main() -> None:
@@ -71,14 +72,17 @@ def main() -> None:
                 f"macro-F1 {r['macro_f1']:.3f} rare-class recall {r['minority_recall']:.3f}",
                 flush=True,
             )
+        # One GAN per generator, whichever arms use it; one forest per training set.
+        generators = dict.fromkeys(g for a in cfg.grid.arms if (g := a.partition(":")[2]))
+        if not generators:
+            continue
         real = training_set(cfg, ws, split[0], Unit(args.fold, args.seed, k))
-        for arm in cfg.grid.arms:
-            _, _, generator = arm.partition(":")
-            if generator:
-                run_dir = args.out / "gans" / f"fold{args.fold}-seed{args.seed}-k{k}-{generator}"
-                shares = class_trts(run_dir, real)
-                said = ", ".join(f"{c} {v:.2f}" for c, v in shares.items())
-                print(f"  {arm} synthetic windows called their class: {said}", flush=True)
+        forest = FeatureRandomForest(200, random_state=0).fit(real.X, real.y)
+        for generator in generators:
+            run_dir = args.out / "gans" / f"fold{args.fold}-seed{args.seed}-k{k}-{generator}"
+            shares = class_trts(run_dir, forest, real.classes)
+            said = ", ".join(f"{c} {v:.2f}" for c, v in shares.items())
+            print(f"  {generator} GAN's windows called their class: {said}", flush=True)
 
 
 if __name__ == "__main__":
