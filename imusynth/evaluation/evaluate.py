@@ -32,18 +32,9 @@ from imusynth.evaluation.report import (
     summary_rows,
     write_report,
 )
+from imusynth.metrics import fidelity
 from imusynth.metrics.classification import tstr_trts
 from imusynth.metrics.embedding import WindowEmbedding, coverage_metrics, feature_mmd
-from imusynth.metrics.fidelity import (
-    autocorrelation_distance,
-    classifier_frechet_distance,
-    discriminative_score,
-    diversity_ratio,
-    frechet_distance,
-    mmd_rbf,
-    per_class,
-    psd_distance,
-)
 from imusynth.metrics.giveaway import giveaway_report
 from imusynth.metrics.judges import (
     JudgeScore,
@@ -279,29 +270,29 @@ def evaluate(
     metrics.update(
         _judges(train, test, synthetic, seed, device, judge_repeats, timegan, timegan_iterations)
     )
-    metrics["frechet_distance"] = classifier_frechet_distance(
+    metrics["frechet_distance"] = fidelity.classifier_frechet_distance(
         train.X, synthetic.X, real_model, standardize=standardize
     )
-    metrics["mmd"] = mmd_rbf(z_train, z_syn, seed=seed)
+    metrics["mmd"] = fidelity.mmd_rbf(z_train, z_syn, seed=seed)
     per: dict[str, dict[str, Any]] = {}
-    class_metrics: dict[str, Callable[..., float]] = {"diversity_ratio": diversity_ratio}
+    class_metrics: dict[str, Callable[..., float]] = {"diversity_ratio": fidelity.diversity_ratio}
     if windows:
         class_metrics = {
-            "psd_distance": psd_distance,
-            "autocorrelation_distance": autocorrelation_distance,
+            "psd_distance": fidelity.psd_distance,
+            "autocorrelation_distance": fidelity.autocorrelation_distance,
             **class_metrics,
         }
     for key, fn in class_metrics.items():
-        values = per_class(fn, z_train, train.y, z_syn, synthetic.y, labels)
+        values = fidelity.per_class(fn, z_train, train.y, z_syn, synthetic.y, labels)
         per[key] = {names[k]: v for k, v in values.items()}
         metrics[key] = _mean(values.values())
     if not windows:
         metrics["psd_distance"] = metrics["autocorrelation_distance"] = None
 
-    metrics["frechet_distance_reference"] = classifier_frechet_distance(
+    metrics["frechet_distance_reference"] = fidelity.classifier_frechet_distance(
         train.X, test.X, real_model, standardize=standardize
     )
-    metrics["mmd_reference"] = mmd_rbf(z_train, z_test, seed=seed)
+    metrics["mmd_reference"] = fidelity.mmd_rbf(z_train, z_test, seed=seed)
     giveaway = None
     if windows:
         metrics.update(_embedded(train, test, synthetic, seed))
@@ -317,7 +308,7 @@ def evaluate(
     else:
         metrics["giveaway"] = None
     if windows:
-        ref = per_class(psd_distance, z_train, train.y, z_test, test.y, labels)
+        ref = fidelity.per_class(fidelity.psd_distance, z_train, train.y, z_test, test.y, labels)
         metrics["psd_distance_reference"] = _mean(ref.values())
 
     metrics["per_class"] = _per_class_table(reports, per, names, train, test, synthetic)
@@ -384,7 +375,7 @@ def _embedded(
     out: dict[str, float] = {}
     for suffix, other in (("", synthetic), ("_reference", test)):
         fake = embedding.transform(other.X)
-        out["embedded_frechet_distance" + suffix] = frechet_distance(real, fake)
+        out["embedded_frechet_distance" + suffix] = fidelity.frechet_distance(real, fake)
         out["embedded_mmd" + suffix] = feature_mmd(real, fake, seed=seed)
         cover = coverage_metrics(real_axes, axes.transform(other.X), seed=seed)
         for key, value in cover.items():
@@ -449,10 +440,10 @@ def _judges(
         "discriminative_score_floor": None if floor is None else floor.mean,
         "discriminative_score_floor_sd": None if floor is None else floor.sd,
         # The older judge splits windows at random: kept so reports can be compared.
-        "discriminative_score_random_split": discriminative_score(
+        "discriminative_score_random_split": fidelity.discriminative_score(
             train.X, synthetic.X, seed=seed, device=device
         ),
-        "discriminative_score_random_split_reference": discriminative_score(
+        "discriminative_score_random_split_reference": fidelity.discriminative_score(
             train.X, test.X, seed=seed, device=device
         ),
     }

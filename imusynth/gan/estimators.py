@@ -73,27 +73,47 @@ _COMMON_CONSTRAINTS: dict[str, list] = {
 }
 
 
+def _own_params(**params: tuple[str, list]) -> tuple[dict[str, str], dict[str, list]]:
+    """The ``_param_sections`` and ``_parameter_constraints`` of an estimator: the common
+    ones and its own, each given once as ``name=(config section, constraints)``."""
+    sections = {**_COMMON_SECTIONS, **{k: section for k, (section, _) in params.items()}}
+    constraints = {**_COMMON_CONSTRAINTS, **{k: c for k, (_, c) in params.items()}}
+    return sections, constraints
+
+
 class NotFittedError(_SklearnNotFittedError, RuntimeError):
     """A GAN estimator used before ``fit``: scikit-learn's ``NotFittedError``, and a
     ``RuntimeError`` as the estimators raised before."""
 
 
+@dataclasses.dataclass(repr=False, eq=False, kw_only=True)
 class GANEstimator(BaseEstimator):
-    """What :class:`ConditionalGAN` and :class:`ImageGAN` share.
+    """What :class:`ConditionalGAN` and :class:`ImageGAN` share, parameters included.
 
-    A subclass sets ``_modality``, ``_param_sections`` (parameter -> config section) and
-    ``_parameter_constraints``, and builds its training set from arrays in ``fit``. It is a
-    ``dataclass(repr=False, eq=False, kw_only=True)`` whose fields are its parameters, in the
-    order of its signature: the generated ``__init__`` only stores them, and repr, equality
-    and ``get_params`` stay scikit-learn's.
+    A ``dataclass(repr=False, eq=False, kw_only=True)`` whose fields are the parameters both
+    estimators take; a subclass (a dataclass the same way) adds its own fields after them,
+    sets ``_modality``, ``_param_sections`` (parameter -> config section) and
+    ``_parameter_constraints``, and builds its training set from arrays in ``fit``. The
+    generated ``__init__`` only stores the parameters, and repr, equality and
+    ``get_params`` stay scikit-learn's.
     """
 
     _modality: ClassVar[Modality]
-    _param_sections: ClassVar[Mapping[str, str]]
-    _parameter_constraints: ClassVar[dict[str, list]]
-    config: GANConfig | None
-    device: str | torch.device
-    progress: bool
+    _param_sections: ClassVar[Mapping[str, str]] = _COMMON_SECTIONS
+    _parameter_constraints: ClassVar[dict[str, list]] = _COMMON_CONSTRAINTS
+
+    config: GANConfig | None = None
+    generator: str | None = None
+    latent_dim: int | None = None
+    loss: str | None = None
+    steps: int | None = None
+    batch_size: int | None = None
+    lr_g: float | None = None
+    lr_d: float | None = None
+    ema_decay: float | None = None
+    seed: int | None = None
+    device: str | torch.device = "auto"
+    progress: bool = False
 
     def resolved_config(self) -> GANConfig:
         """The config these parameters describe (``config`` with non-None overrides)."""
@@ -235,43 +255,21 @@ sampling rate in Hz (sampling_rate_hz=50.0)
     """
 
     _modality = WINDOWS
-    _param_sections: ClassVar[Mapping[str, str]] = {
-        **_COMMON_SECTIONS,
-        "spectral_norm": "model",
-        "ac_head": "model",
-        "condition_on_side": "model",
-        "n_critic": "train",
-        "r1_weight": "train",
-        "instance_noise": "train",
-    }
-    _parameter_constraints: ClassVar[dict[str, list]] = {
-        **_COMMON_CONSTRAINTS,
-        "spectral_norm": _OPTIONAL_BOOL,
-        "ac_head": _OPTIONAL_BOOL,
-        "condition_on_side": _OPTIONAL_BOOL,
-        "n_critic": _OPTIONAL_INT,
-        "r1_weight": _OPTIONAL_REAL,
-        "instance_noise": _OPTIONAL_REAL,
-    }
+    _param_sections, _parameter_constraints = _own_params(
+        spectral_norm=("model", _OPTIONAL_BOOL),
+        ac_head=("model", _OPTIONAL_BOOL),
+        condition_on_side=("model", _OPTIONAL_BOOL),
+        n_critic=("train", _OPTIONAL_INT),
+        r1_weight=("train", _OPTIONAL_REAL),
+        instance_noise=("train", _OPTIONAL_REAL),
+    )
 
-    config: GANConfig | None = None
-    generator: str | None = None
-    latent_dim: int | None = None
     spectral_norm: bool | None = None
     ac_head: bool | None = None
     condition_on_side: bool | None = None
-    loss: str | None = None
-    steps: int | None = None
-    batch_size: int | None = None
     n_critic: int | None = None
-    lr_g: float | None = None
-    lr_d: float | None = None
-    ema_decay: float | None = None
     r1_weight: float | None = None
     instance_noise: float | None = None
-    seed: int | None = None
-    device: str = "auto"
-    progress: bool = False
 
     def fit(
         self,
@@ -425,34 +423,15 @@ class ImageGAN(GANEstimator):
     """
 
     _modality = IMAGES
-    _param_sections: ClassVar[Mapping[str, str]] = {
-        **_COMMON_SECTIONS,
-        "g_width": "model",
-        "d_width": "model",
-        "minibatch_std": "model",
-    }
-    _parameter_constraints: ClassVar[dict[str, list]] = {
-        **_COMMON_CONSTRAINTS,
-        "g_width": _OPTIONAL_INT,
-        "d_width": _OPTIONAL_INT,
-        "minibatch_std": _OPTIONAL_BOOL,
-    }
+    _param_sections, _parameter_constraints = _own_params(
+        g_width=("model", _OPTIONAL_INT),
+        d_width=("model", _OPTIONAL_INT),
+        minibatch_std=("model", _OPTIONAL_BOOL),
+    )
 
-    config: GANConfig | None = None
-    generator: str | None = None
-    latent_dim: int | None = None
     g_width: int | None = None
     d_width: int | None = None
     minibatch_std: bool | None = None
-    loss: str | None = None
-    steps: int | None = None
-    batch_size: int | None = None
-    lr_g: float | None = None
-    lr_d: float | None = None
-    ema_decay: float | None = None
-    seed: int | None = None
-    device: str = "auto"
-    progress: bool = False
 
     def _default_config(self) -> GANConfig:
         return apply_overrides(GANConfig(), [f"{k}={v}" for k, v in _IMAGE_BASE.items()])

@@ -79,13 +79,14 @@ def build_generator(
     ('Conv1dGenerator', 64, 1088)
     """
     # What both 1D generators pass to their shared GeneratorTrunk1d.
+    sides = cfg.sides_for(n_sides)
     trunk = dict(
         latent_dim=cfg.latent_dim,
         embed_dim=cfg.embed_dim,
         width=cfg.g_width,
         n_blocks=cfg.g_blocks,
         kernel_size=cfg.kernel_size,
-        n_sides=n_sides if cfg.condition_on_side else 0,
+        n_sides=sides,
         noise_channels=cfg.noise_channels,
     )
     with seeded(seed):
@@ -146,6 +147,7 @@ def build_discriminator(
     >>> d.classifier is not None
     True
     """
+    sides = cfg.sides_for(n_sides)
     with seeded(seed + 1):
         time_critic = ProjectionDiscriminator1d(
             n_channels,
@@ -156,7 +158,7 @@ def build_discriminator(
             spectral_norm=cfg.spectral_norm,
             ac_head=cfg.ac_head,
             minibatch_std=cfg.minibatch_std,
-            n_sides=n_sides if cfg.condition_on_side else 0,
+            n_sides=sides,
             diff_input=cfg.d_diff_input,
         )
         sizes = stft_sizes(cfg.d_stft, sampling_rate_hz, length) if cfg.d_stft else []
@@ -177,7 +179,7 @@ def build_discriminator(
                 n_fft=n_fft,
                 width=2 * cfg.d_width,
                 spectral_norm=cfg.spectral_norm,
-                n_sides=n_sides if cfg.condition_on_side else 0,
+                n_sides=sides,
             )
             for n_fft in sizes
         ]

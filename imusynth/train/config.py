@@ -95,6 +95,17 @@ class ModelConfig:
     # class-dependent normal distribution; 0 = off (exclusive with the FIR noise)
     sensor_noise_bands: int = 0
 
+    def sides_for(self, n_sides: int) -> int:
+        """Side embeddings the generator and critics get for data with ``n_sides`` arm
+        sides: ``n_sides`` when ``condition_on_side``, else 0.
+
+        Examples
+        --------
+        >>> ModelConfig().sides_for(2), ModelConfig(condition_on_side=False).sides_for(2)
+        (2, 0)
+        """
+        return n_sides if self.condition_on_side else 0
+
     def joint_stride_for(self, sampling_rate_hz: float) -> int:
         """Samples between proposed joint angles at ``sampling_rate_hz``:
         ``round(fs / joint_rate_hz)``, at least 1 (``joint_stride`` when set).
