@@ -154,6 +154,37 @@ def test_band_noise_parameters_learn_and_exclude_fir_taps():
         KinematicGenerator(6, 32, 2, sensor_noise_bands=4, sensor_noise_taps=5)
 
 
+def test_band_noise_mix_starts_as_identity_and_learns_cross_axis_correlation():
+    torch.manual_seed(0)
+    plain, mixed = _band_generator(), _band_generator(sensor_noise_mix=True)
+    mixed.load_state_dict(plain.state_dict(), strict=False)
+    z, y = torch.randn(32, plain.latent_dim), torch.zeros(32, dtype=torch.long)
+    with torch.no_grad():
+        torch.testing.assert_close(mixed(z, y), plain(z, y))  # identity at first
+        base = plain(z, y) - plain(
+            torch.cat([z[:, : plain.trunk_z_dim], 0 * z[:, plain.trunk_z_dim :]], 1), y
+        )
+        mixed.noise_mix[3, 2] = 1.0 / 20.0  # wx gets az's noise added, one to one
+        noise = mixed(z, y) - plain(
+            torch.cat([z[:, : plain.trunk_z_dim], 0 * z[:, plain.trunk_z_dim :]], 1), y
+        )
+    torch.testing.assert_close(noise[:, 3], base[:, 3] + base[:, 2])
+    torch.testing.assert_close(noise[:, :3], base[:, :3])
+    mixed(z, y).pow(2).mean().backward()
+    assert mixed.noise_mix.grad is not None and mixed.noise_mix.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="sensor_noise_bands"):
+        KinematicGenerator(6, 32, 2, sensor_noise_mix=True)
+    with pytest.raises(ConfigError) as err:
+        validate_config(
+            apply_overrides(
+                GANConfig(), ["model.sensor_noise_bands=0", "model.sensor_noise_mix=true"]
+            )
+        )
+    assert err.value.field == "model.sensor_noise_mix"
+    cfg = ModelConfig(generator="kinematic", sensor_noise_bands=8, sensor_noise_mix=True)
+    assert build_generator(cfg, 6, 250, 7).noise_mix is not None
+
+
 def test_band_noise_from_config_and_invalid_combinations_name_the_key():
     cfg = ModelConfig(generator="kinematic", sensor_noise_taps=0, sensor_noise_bands=8)
     g = build_generator(cfg, 6, 250, 7)

@@ -138,6 +138,11 @@ class KinematicGenerator(TrunkGenerator1d):
         much fast content they carry (a loose strap, a tremor); a fixed gain makes every
         window alike, which a judge of band energies sees at once. The log gains move 20x
         faster than Adam's step, so the spectrum can reach the data's in a short run.
+    sensor_noise_mix : bool
+        With ``sensor_noise_bands``: mix the shaped noise across the six channels with a
+        learned 6x6 matrix, the identity at first (moving as fast as the log gains). Strap
+        wobble and tremor move the sensor as a rigid body, so their fast content is
+        correlated across axes; independent noise per axis is not.
     gravity : bool
         The accelerometer channels hold specific force, gravity included (a raw
         accelerometer); False: linear acceleration with gravity removed (0 g at rest).
@@ -168,6 +173,7 @@ class KinematicGenerator(TrunkGenerator1d):
         sensor_noise_taps: int = 0,
         sensor_noise_std: np.ndarray | None = None,
         sensor_noise_bands: int = 0,
+        sensor_noise_mix: bool = False,
         gravity: bool = True,
         placement: str = "",
         **trunk: int,
@@ -240,6 +246,12 @@ class KinematicGenerator(TrunkGenerator1d):
             nn.init.zeros_(self.band_head.bias)
             self.register_buffer("band_interp", _band_interp(k, length // 2 + 1), persistent=False)
             self.latent_dim += n_channels * length + 1 + n_channels * k
+        self.noise_mix = None
+        if sensor_noise_mix:
+            if not sensor_noise_bands:
+                raise ValueError("sensor_noise_mix mixes the band noise: set sensor_noise_bands")
+            # Scaled by 1 / _FAST like the log gains; the matrix is eye + _FAST * noise_mix.
+            self.noise_mix = nn.Parameter(torch.zeros(n_channels, n_channels))
         self._last_residual: Tensor | None = None
 
     @property
@@ -344,7 +356,11 @@ class KinematicGenerator(TrunkGenerator1d):
         # Circular filtering in the frequency domain: white noise stays stationary and the
         # window's ends get no transient (an FIR's edge effects are spikes to a judge).
         spec = torch.fft.rfft(white, dim=-1) * torch.exp(log_gain)
-        return torch.fft.irfft(spec, n=t, dim=-1)  # (B, 6, T)
+        noise = torch.fft.irfft(spec, n=t, dim=-1)  # (B, 6, T)
+        if self.noise_mix is not None:
+            mix = torch.eye(c, device=noise.device) + _FAST * self.noise_mix  # (6, 6)
+            noise = torch.einsum("ij,bjt->bit", mix, noise)
+        return noise
 
     def _joint_angles(self, raw: Tensor) -> Tensor:
         # Band-limit: average to the coarse rate, interpolate back, then a Hann smoother, so

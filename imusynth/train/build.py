@@ -108,6 +108,7 @@ def build_generator(
                 residual=cfg.residual,
                 sensor_noise_taps=cfg.sensor_noise_taps_for(sampling_rate_hz),
                 sensor_noise_bands=cfg.sensor_noise_bands,
+                sensor_noise_mix=cfg.sensor_noise_mix,
                 sensor_noise_std=sensor_noise_std,
                 gravity=gravity,
                 placement=placement,

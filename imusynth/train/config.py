@@ -94,6 +94,10 @@ class ModelConfig:
     # frequency bands whose log gains (per window and channel) are drawn from a learned
     # class-dependent normal distribution; 0 = off (exclusive with the FIR noise)
     sensor_noise_bands: int = 0
+    # Mix the band-shaped noise across the six channels with a learned 6x6 matrix (identity
+    # at first): strap wobble and tremor move the sensor as a rigid body, so their fast
+    # content is correlated across axes, where independent noise per axis is not
+    sensor_noise_mix: bool = False
 
     def sides_for(self, n_sides: int) -> int:
         """Side embeddings the generator and critics get for data with ``n_sides`` arm
@@ -372,6 +376,11 @@ def validate_config(cfg: GANConfig) -> None:
         raise ConfigError(
             "set sensor_noise_bands or sensor_noise_seconds (sensor_noise_taps), not both",
             field="model.sensor_noise_bands",
+        )
+    if m.sensor_noise_mix and not m.sensor_noise_bands:
+        raise ConfigError(
+            "mixes the band-shaped noise: set model.sensor_noise_bands too",
+            field="model.sensor_noise_mix",
         )
     if not 0 <= m.d_stft <= 4:
         raise ConfigError(f"must lie in [0, 4], got {m.d_stft}", field="model.d_stft")
