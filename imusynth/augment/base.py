@@ -15,7 +15,16 @@ import numpy as np
 
 from imusynth.errors import ConfigError, DataError
 
-__all__ = ["Augmenter", "Compose", "OneOf", "RandomApply"]
+__all__ = [
+    "Augmenter",
+    "Compose",
+    "OneOf",
+    "RandomApply",
+    "SeriesAugmenter",
+    "check_knots",
+    "check_nonnegative",
+    "resample_at",
+]
 
 
 class Augmenter:
@@ -186,3 +195,31 @@ def check_nonnegative(value: float, field: str) -> None:
     """Raise :class:`ConfigError` unless ``value`` is a finite number >= 0."""
     if not np.isfinite(value) or value < 0:
         raise ConfigError(f"must be a finite number >= 0, got {value}", field=field)
+
+
+class SeriesAugmenter(Augmenter):
+    """Base of the augmenters of windows ``(N, C, T)``: at least 2 time steps."""
+
+    ndim = 3
+
+    def _validate(self, X: np.ndarray) -> None:
+        if X.shape[2] < 2:
+            raise DataError(f"windows need at least 2 time steps, got {X.shape[2]}", field="X")
+
+
+def resample_at(X: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """Linearly interpolate ``X`` (N, C, T) at fractional time positions ``pos`` (N, T')."""
+    t = X.shape[2]
+    pos = np.clip(pos, 0.0, t - 1)
+    lo = np.minimum(np.floor(pos).astype(np.int64), t - 2)
+    frac = (pos - lo)[:, None, :]  # (N, 1, T')
+    lo = np.broadcast_to(lo[:, None, :], (X.shape[0], X.shape[1], pos.shape[1]))
+    left = np.take_along_axis(X, lo, axis=2)
+    right = np.take_along_axis(X, lo + 1, axis=2)
+    return left + frac * (right - left)
+
+
+def check_knots(n_knots: int) -> None:
+    """Raise :class:`ConfigError` unless ``n_knots`` is an integer >= 1."""
+    if int(n_knots) != n_knots or n_knots < 1:
+        raise ConfigError(f"must be an integer >= 1, got {n_knots}", field="n_knots")

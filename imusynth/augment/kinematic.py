@@ -22,20 +22,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from imusynth.augment.base import check_nonnegative
-from imusynth.augment.timeseries import (
-    _check_knots,
-    _resample_at,
-    _SeriesAugmenter,
-    time_warp_paths,
-)
+from imusynth.augment.base import SeriesAugmenter, check_knots, check_nonnegative, resample_at
+from imusynth.augment.timeseries import time_warp_paths
 from imusynth.errors import ConfigError
 
 __all__ = ["KinematicAugmenter"]
 
 
 @dataclass(repr=False, eq=False)
-class KinematicAugmenter(_SeriesAugmenter):
+class KinematicAugmenter(SeriesAugmenter):
     """Perturb fitted joint trajectories in amplitude and tempo and re-synthesise the IMU.
 
     Parameters
@@ -92,7 +87,7 @@ class KinematicAugmenter(_SeriesAugmenter):
         super()._validate(X)
         check_nonnegative(self.amplitude_sigma, "amplitude_sigma")
         check_nonnegative(self.tempo_sigma, "tempo_sigma")
-        _check_knots(self.tempo_knots)
+        check_knots(self.tempo_knots)
         channels = [*self.acc_channels, *self.gyro_channels]
         if (
             len(self.acc_channels) != 3
@@ -129,7 +124,7 @@ class KinematicAugmenter(_SeriesAugmenter):
         centre = q.mean(axis=2, keepdims=True)  # (N, J, 1)
         gain = rng.normal(1.0, self.amplitude_sigma, size=(n, 1, 1))
         paths = time_warp_paths(n, t, self.tempo_sigma, self.tempo_knots, rng)
-        q_new = _resample_at(centre + gain * (q - centre), paths)
+        q_new = resample_at(centre + gain * (q - centre), paths)
         limits = model.joint_limits.numpy()  # (J, 2)
         q_new = np.clip(q_new, limits[:, :1], limits[:, 1:])
         with torch.no_grad():
@@ -138,7 +133,7 @@ class KinematicAugmenter(_SeriesAugmenter):
         if self.keep_residual:
             explained = torch.cat((fit.acc, fit.gyro), dim=1).double().numpy()  # (N, 6, T)
             residual = X[:, acc_idx + gyro_idx].astype(np.float64) - explained
-            imu = imu + _resample_at(residual, paths)
+            imu = imu + resample_at(residual, paths)
         out = X.copy()
         out[:, acc_idx] = imu[:, :3]
         out[:, gyro_idx] = imu[:, 3:]

@@ -20,8 +20,13 @@ from collections.abc import Sequence
 import numpy as np
 from scipy.interpolate import CubicSpline
 
-from imusynth.augment.base import Augmenter, check_nonnegative
-from imusynth.errors import ConfigError, DataError
+from imusynth.augment.base import (
+    SeriesAugmenter,
+    check_knots,
+    check_nonnegative,
+    resample_at,
+)
+from imusynth.errors import ConfigError
 
 __all__ = [
     "Jitter",
@@ -39,15 +44,7 @@ __all__ = [
 DEFAULT_TRIPLETS: tuple[tuple[int, int, int], ...] = ((0, 1, 2), (3, 4, 5))
 
 
-class _SeriesAugmenter(Augmenter):
-    ndim = 3
-
-    def _validate(self, X: np.ndarray) -> None:
-        if X.shape[2] < 2:
-            raise DataError(f"windows need at least 2 time steps, got {X.shape[2]}", field="X")
-
-
-class _SigmaAugmenter(_SeriesAugmenter):
+class _SigmaAugmenter(SeriesAugmenter):
     """A series augmenter whose strength is a standard deviation ``sigma`` (at least 0)."""
 
     sigma: float
@@ -65,7 +62,7 @@ class _SplineAugmenter(_SigmaAugmenter):
 
     def _validate(self, X: np.ndarray) -> None:
         super()._validate(X)
-        _check_knots(self.n_knots)
+        check_knots(self.n_knots)
 
 
 class Jitter(_SigmaAugmenter):
@@ -181,10 +178,10 @@ class TimeWarp(_SplineAugmenter):
 
     def _apply(self, X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         paths = time_warp_paths(len(X), X.shape[2], self.sigma, self.n_knots, rng)
-        return _resample_at(X, paths)
+        return resample_at(X, paths)
 
 
-class WindowSlice(_SeriesAugmenter):
+class WindowSlice(SeriesAugmenter):
     """Crop a random contiguous slice of each window and stretch it back to ``T`` samples.
 
     Parameters
@@ -213,10 +210,10 @@ class WindowSlice(_SeriesAugmenter):
         length = min(t, max(2, round(self.ratio * t)))
         start = rng.integers(0, t - length + 1, size=n)
         pos = start[:, None] + np.linspace(0.0, length - 1, t)[None, :]  # (N, T)
-        return _resample_at(X, pos)
+        return resample_at(X, pos)
 
 
-class Permutation(_SeriesAugmenter):
+class Permutation(SeriesAugmenter):
     """Cut each window into segments along time and put them back in a random order.
 
     Parameters
@@ -261,7 +258,7 @@ class Permutation(_SeriesAugmenter):
         return out
 
 
-class Rotation(_SeriesAugmenter):
+class Rotation(SeriesAugmenter):
     """Rotate the sensor frame: every vector triplet of a window by one random rotation.
 
     Each window gets a rotation about an axis drawn uniformly on the sphere by an angle drawn
@@ -398,20 +395,3 @@ def time_warp_paths(
     path *= (length - 1) / path[:, -1:]
     path[:, -1] = length - 1
     return path
-
-
-def _resample_at(X: np.ndarray, pos: np.ndarray) -> np.ndarray:
-    """Linearly interpolate ``X`` (N, C, T) at fractional time positions ``pos`` (N, T')."""
-    t = X.shape[2]
-    pos = np.clip(pos, 0.0, t - 1)
-    lo = np.minimum(np.floor(pos).astype(np.int64), t - 2)
-    frac = (pos - lo)[:, None, :]  # (N, 1, T')
-    lo = np.broadcast_to(lo[:, None, :], (X.shape[0], X.shape[1], pos.shape[1]))
-    left = np.take_along_axis(X, lo, axis=2)
-    right = np.take_along_axis(X, lo + 1, axis=2)
-    return left + frac * (right - left)
-
-
-def _check_knots(n_knots: int) -> None:
-    if int(n_knots) != n_knots or n_knots < 1:
-        raise ConfigError(f"must be an integer >= 1, got {n_knots}", field="n_knots")
