@@ -44,3 +44,32 @@ def test_training_with_the_term_runs_and_a_negative_weight_is_refused(tiny_windo
     with pytest.raises(ConfigError) as info:
         load_config(None, ["train.mode_seeking=-1"])
     assert info.value.field == "train.mode_seeking"
+
+
+def test_the_cap_stops_the_push_once_synthetic_pairs_differ_more_than_real_ones():
+    torch.manual_seed(0)
+    z = torch.randn(8, 4)
+    same = torch.ones(8, 8, dtype=torch.bool)
+    real = torch.randn(8, 20)
+    # Half as spread as the real windows: the cap (1x real) does not bind, the push stays.
+    narrow = (0.5 * real).requires_grad_(True)
+    loss = mode_seeking_loss(narrow, z, same, real=real, cap=1.0)
+    assert loss.item() == pytest.approx(float(mode_seeking_loss(narrow.detach(), z, same)))
+    loss.backward()
+    assert narrow.grad.abs().sum() > 0
+    # Twice as spread: capped at the real spread, and no gradient pushes them further apart.
+    wide = (2.0 * real).requires_grad_(True)
+    capped = mode_seeking_loss(wide, z, same, real=real, cap=1.0)
+    assert capped.item() == pytest.approx(float(mode_seeking_loss(real, z, same)))
+    capped.backward()
+    assert float(wide.grad.abs().sum()) == 0.0
+    # A looser cap lets the same windows count further.
+    assert float(mode_seeking_loss(wide.detach(), z, same, real=real, cap=3.0)) < capped.item()
+
+
+def test_training_with_a_capped_term_runs_and_a_negative_cap_is_refused(tiny_windows):
+    cfg = load_config(None, [*TINY, "train.mode_seeking=1.0", "train.mode_seeking_cap=1.0"])
+    assert train_run(cfg, tiny_windows, None, device="cpu", plots=False).step == 3
+    with pytest.raises(ConfigError) as info:
+        load_config(None, ["train.mode_seeking_cap=-0.5"])
+    assert info.value.field == "train.mode_seeking_cap"

@@ -179,6 +179,11 @@ class TrainConfig:
     ac_weight: float = 1.0  # weight of the auxiliary-classifier loss (ac_head only)
     residual_weight: float = 1.0  # penalty on the kinematic generator's residual branch
     mode_seeking: float = 0.0  # weight of MSGAN's mode-seeking term (Mao et al. 2019); 0 = off
+    # Cap of that term's ratio (output over latent distance of same-class pairs) at this
+    # multiple of what the real windows of the same batch give (their same-class pairs'
+    # distance over the latents'): 1 = seek modes only until synthetic windows of a class
+    # differ as much as real ones do; 0 = no cap (MSGAN as published)
+    mode_seeking_cap: float = 0.0
     # Window GANs: batches drawn (with replacement) with weight n_class ** -class_balance per
     # window: 0 = as the data, 1 = every class equally often (rare classes of an imbalanced
     # set are then seen, and generated, as often as the others)
@@ -409,6 +414,7 @@ def validate_config(cfg: GANConfig) -> None:
         "ac_weight",
         "residual_weight",
         "mode_seeking",
+        "mode_seeking_cap",
     ):
         value = getattr(t, key)
         if not (math.isfinite(value) and value >= 0):

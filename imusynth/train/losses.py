@@ -92,7 +92,15 @@ ADVERSARIAL_LOSSES = {
 }
 
 
-def mode_seeking_loss(fake: Tensor, z: Tensor, same: Tensor, eps: float = 1e-5) -> Tensor:
+def mode_seeking_loss(
+    fake: Tensor,
+    z: Tensor,
+    same: Tensor,
+    eps: float = 1e-5,
+    *,
+    real: Tensor | None = None,
+    cap: float = 0.0,
+) -> Tensor:
     """Mode-seeking term of MSGAN (Mao et al. 2019), over pairs within a batch.
 
     For every pair of samples that share their condition (``same``, ``(B, B)`` bool), the
@@ -100,20 +108,33 @@ def mode_seeking_loss(fake: Tensor, z: Tensor, same: Tensor, eps: float = 1e-5) 
     is the inverse of the mean ratio, so minimising it spreads the outputs of one class over
     its latents (against mode collapse). Zero when no two samples share a condition.
 
+    With ``real`` (real windows with the same conditions, row for row) and ``cap`` > 0, the
+    mean ratio counts only up to ``cap`` times the real windows' own: the mean absolute
+    difference of the real same-condition pairs over the same latent distances. Beyond it
+    the term has no gradient, so it stops spreading a class once synthetic windows of it
+    differ ``cap`` times as much as real ones do.
+
     >>> z = torch.randn(4, 8)
     >>> same = torch.ones(4, 4, dtype=torch.bool)
     >>> float(mode_seeking_loss(2 * z, z, same)) < float(mode_seeking_loss(0.5 * z, z, same))
+    True
+    >>> capped = mode_seeking_loss(2 * z, z, same, real=z, cap=1.0)  # at most as spread as real
+    >>> bool(torch.isclose(capped, mode_seeking_loss(z, z, same)))
     True
     """
     f = fake.flatten(1).float()  # (B, C*T)
     z = z.flatten(1).float()  # (B, D)
     pairs = same & ~torch.eye(len(f), dtype=torch.bool, device=f.device)  # (B, B)
-    d_out = torch.cdist(f, f, p=1) / f.shape[1]  # (B, B) mean |G(z_i) - G(z_j)|
-    d_lat = torch.cdist(z, z, p=1) / z.shape[1]  # (B, B) mean |z_i - z_j|
-    ratio = (d_out / (d_lat + eps))[pairs]
-    if ratio.numel() == 0:
+    d_lat = torch.cdist(z, z, p=1)[pairs] / z.shape[1]  # mean |z_i - z_j| of the pairs
+    if d_lat.numel() == 0:
         return fake.sum() * 0.0
-    return 1.0 / (ratio.mean() + eps)
+    d_out = torch.cdist(f, f, p=1)[pairs] / f.shape[1]  # mean |G(z_i) - G(z_j)|
+    ratio = (d_out / (d_lat + eps)).mean()
+    if real is not None and cap > 0:
+        r = real.flatten(1).float()
+        d_real = torch.cdist(r, r, p=1)[pairs] / r.shape[1]
+        ratio = ratio.clamp(max=float(cap * (d_real / (d_lat + eps)).mean()))
+    return 1.0 / (ratio + eps)
 
 
 def classifier_loss(class_logits: Tensor, y: Tensor) -> Tensor:

@@ -77,6 +77,7 @@ class DStep:
 
     n: int  # the global batch size
     cond: tuple[Tensor | None, ...]  # labels (and sides) of this process's rows
+    real: Tensor  # this process's real windows (the mode-seeking cap compares with them)
     loss: Tensor
     adv_real: Tensor
     adv_fake: Tensor
@@ -130,7 +131,7 @@ def update_d(state: GANTrainingState, setup: StepSetup, batch: Batch, sigma: flo
     ac_d = classifier_loss(cls_real, cond[0]) if cls_real is not None else d_penalty * 0
     state.opt_d.zero_grad(set_to_none=True)
     amp.backward_step(loss_d + d_penalty + cfg.ac_weight * ac_d, state.opt_d, state.scaler_d)
-    return DStep(n, cond, loss_d, adv_real, adv_fake, d_penalty, ac_d)
+    return DStep(n, cond, x, loss_d, adv_real, adv_fake, d_penalty, ac_d)
 
 
 def update_g(state: GANTrainingState, setup: StepSetup, d: DStep, sigma: float) -> GStep:
@@ -151,7 +152,8 @@ def update_g(state: GANTrainingState, setup: StepSetup, d: DStep, sigma: float) 
     penalty_fn = setup.penalty_fn
     g_penalty = full(penalty_fn()) if penalty_fn is not None else loss_g.detach() * 0
     if cfg.mode_seeking > 0:
-        loss_g = loss_g + cfg.mode_seeking * _mode_seeking(fake, z, cond, G)
+        ms = _mode_seeking(fake, z, cond, G, d.real, cfg.mode_seeking_cap)
+        loss_g = loss_g + cfg.mode_seeking * ms
     state.opt_g.zero_grad(set_to_none=True)
     amp.backward_step(
         loss_g + cfg.ac_weight * ac_g + cfg.residual_weight * g_penalty,
@@ -166,16 +168,24 @@ def update_g(state: GANTrainingState, setup: StepSetup, d: DStep, sigma: float) 
 _ONE_PROCESS = Shard()  # the whole batch
 
 
-def _mode_seeking(fake: Tensor, z: Tensor, cond: tuple[Tensor | None, ...], G: nn.Module) -> Tensor:
+def _mode_seeking(
+    fake: Tensor,
+    z: Tensor,
+    cond: tuple[Tensor | None, ...],
+    G: nn.Module,
+    real: Tensor,
+    cap: float,
+) -> Tensor:
     """:func:`mode_seeking_loss` over pairs with the same class (and side); only the global
     latent counts (the first ``trunk.latent_dim`` entries of a 1D generator's ``z``; the
-    per-sample noise maps and sensor noise after them say nothing about modes)."""
+    per-sample noise maps and sensor noise after them say nothing about modes). ``real``
+    has the conditions of ``fake`` row for row (both are this process's rows)."""
     same = torch.ones(len(z), len(z), dtype=torch.bool, device=z.device)
     for c in cond:  # class labels, then sides (None: unconditional)
         if c is not None:
             same &= c[:, None] == c[None, :]
     k = getattr(getattr(G, "trunk", None), "latent_dim", z.shape[1])
-    return mode_seeking_loss(fake, z[:, :k], same)
+    return mode_seeking_loss(fake, z[:, :k], same, real=real, cap=cap)
 
 
 def _randn(shape: tuple[int, ...], rng: torch.Generator, dev, shard: Shard) -> Tensor:
