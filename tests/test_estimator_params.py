@@ -58,3 +58,27 @@ def test_keyword_only_parameters_stay_keyword_only():
         first, *rest = inspect.signature(cls).parameters.values()
         assert first.kind is first.POSITIONAL_OR_KEYWORD
         assert all(p.kind is p.KEYWORD_ONLY for p in rest)
+
+
+@pytest.mark.parametrize("cls", [ConditionalGAN, ImageGAN], ids=lambda c: c.__name__)
+def test_gan_parameters_each_have_constraints_and_an_existing_config_key(cls):
+    from imusynth.train.config import GANConfig
+
+    names = list(inspect.signature(cls).parameters)
+    assert list(cls._parameter_constraints) == names
+    cfg = GANConfig()
+    for name, section in cls._param_sections.items():
+        assert hasattr(getattr(cfg, section), name), (name, section)
+    assert set(names) - set(cls._param_sections) == {"config", "device", "progress"}
+
+
+def test_a_gan_parameter_declared_without_its_constraints_is_refused():
+    import dataclasses
+
+    from imusynth.gan import estimators
+
+    with pytest.raises(TypeError, match=r"Bad\.width: declare"):
+
+        @estimators._estimator
+        class Bad(estimators.GANEstimator):
+            width: int | None = dataclasses.field(default=None)

@@ -16,7 +16,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from numbers import Integral, Real
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 import torch
@@ -41,44 +41,38 @@ from imusynth.train.config import GANConfig, apply_overrides, validate_config
 
 __all__ = ["ConditionalGAN", "GANEstimator", "ImageGAN", "NotFittedError"]
 
+_E = TypeVar("_E")
+
 _OPTIONAL_INT = [Integral, None]
 _OPTIONAL_REAL = [Real, None]
 _OPTIONAL_BOOL = ["boolean", None]
-# Estimator parameter -> config section, for the parameters both estimators take; the
-# defaults live in the config dataclasses only.
-_COMMON_SECTIONS: dict[str, str] = {
-    "generator": "model",
-    "latent_dim": "model",
-    "loss": "train",
-    "steps": "train",
-    "batch_size": "train",
-    "lr_g": "train",
-    "lr_d": "train",
-    "ema_decay": "train",
-    "seed": "train",
-}
-_COMMON_CONSTRAINTS: dict[str, list] = {
-    "config": [GANConfig, None],
-    "generator": [str, None],
-    "latent_dim": _OPTIONAL_INT,
-    "loss": [str, None],
-    "steps": _OPTIONAL_INT,
-    "batch_size": _OPTIONAL_INT,
-    "lr_g": _OPTIONAL_REAL,
-    "lr_d": _OPTIONAL_REAL,
-    "ema_decay": _OPTIONAL_REAL,
-    "seed": _OPTIONAL_INT,
-    "device": [str, torch.device],
-    "progress": ["boolean"],
-}
 
 
-def _own_params(**params: tuple[str, list]) -> tuple[dict[str, str], dict[str, list]]:
-    """The ``_param_sections`` and ``_parameter_constraints`` of an estimator: the common
-    ones and its own, each given once as ``name=(config section, constraints)``."""
-    sections = {**_COMMON_SECTIONS, **{k: section for k, (section, _) in params.items()}}
-    constraints = {**_COMMON_CONSTRAINTS, **{k: c for k, (_, c) in params.items()}}
-    return sections, constraints
+def _param(section: str | None, constraints: list, default: Any = None) -> Any:
+    """An estimator parameter, declared once: a dataclass field with its default (``None``:
+    the config's), the config section it overrides (``None``: not a config key) and its
+    scikit-learn constraints, which :func:`_estimator` gathers into the class's tables."""
+    return dataclasses.field(
+        default=default, metadata={"section": section, "constraints": constraints}
+    )
+
+
+def _estimator(cls: type[_E]) -> type[_E]:
+    """Make ``cls`` a ``dataclass(repr=False, eq=False, kw_only=True)`` and set its
+    ``_param_sections`` (parameter -> config section) and ``_parameter_constraints`` from the
+    fields' :func:`_param` declarations."""
+    cls = dataclasses.dataclass(repr=False, eq=False, kw_only=True)(cls)
+    params = dataclasses.fields(cls)  # type: ignore[arg-type]
+    for f in params:
+        if "constraints" not in f.metadata:
+            raise TypeError(f"{cls.__name__}.{f.name}: declare estimator parameters with _param")
+    cls._param_sections = {  # type: ignore[attr-defined]
+        f.name: f.metadata["section"] for f in params if f.metadata["section"]
+    }
+    cls._parameter_constraints = {  # type: ignore[attr-defined]
+        f.name: f.metadata["constraints"] for f in params
+    }
+    return cls
 
 
 class NotFittedError(_SklearnNotFittedError, RuntimeError):
@@ -86,34 +80,33 @@ class NotFittedError(_SklearnNotFittedError, RuntimeError):
     ``RuntimeError`` as the estimators raised before."""
 
 
-@dataclasses.dataclass(repr=False, eq=False, kw_only=True)
+@_estimator
 class GANEstimator(BaseEstimator):
     """What :class:`ConditionalGAN` and :class:`ImageGAN` share, parameters included.
 
-    A ``dataclass(repr=False, eq=False, kw_only=True)`` whose fields are the parameters both
-    estimators take; a subclass (a dataclass the same way) adds its own fields after them,
-    sets ``_modality``, ``_param_sections`` (parameter -> config section) and
-    ``_parameter_constraints``, and builds its training set from arrays in ``fit``. The
-    generated ``__init__`` only stores the parameters, and repr, equality and
+    A dataclass (made by :func:`_estimator`) whose fields are the parameters both estimators
+    take, each declared once with :func:`_param`; a subclass (decorated the same way) adds
+    its own fields after them, sets ``_modality`` and builds its training set from arrays in
+    ``fit``. The generated ``__init__`` only stores the parameters, and repr, equality and
     ``get_params`` stay scikit-learn's.
     """
 
     _modality: ClassVar[Modality]
-    _param_sections: ClassVar[Mapping[str, str]] = _COMMON_SECTIONS
-    _parameter_constraints: ClassVar[dict[str, list]] = _COMMON_CONSTRAINTS
+    _param_sections: ClassVar[Mapping[str, str]]
+    _parameter_constraints: ClassVar[dict[str, list]]
 
-    config: GANConfig | None = None
-    generator: str | None = None
-    latent_dim: int | None = None
-    loss: str | None = None
-    steps: int | None = None
-    batch_size: int | None = None
-    lr_g: float | None = None
-    lr_d: float | None = None
-    ema_decay: float | None = None
-    seed: int | None = None
-    device: str | torch.device = "auto"
-    progress: bool = False
+    config: GANConfig | None = _param(None, [GANConfig, None])
+    generator: str | None = _param("model", [str, None])
+    latent_dim: int | None = _param("model", _OPTIONAL_INT)
+    loss: str | None = _param("train", [str, None])
+    steps: int | None = _param("train", _OPTIONAL_INT)
+    batch_size: int | None = _param("train", _OPTIONAL_INT)
+    lr_g: float | None = _param("train", _OPTIONAL_REAL)
+    lr_d: float | None = _param("train", _OPTIONAL_REAL)
+    ema_decay: float | None = _param("train", _OPTIONAL_REAL)
+    seed: int | None = _param("train", _OPTIONAL_INT)
+    device: str | torch.device = _param(None, [str, torch.device], "auto")
+    progress: bool = _param(None, ["boolean"], False)
 
     def resolved_config(self) -> GANConfig:
         """The config these parameters describe (``config`` with non-None overrides)."""
@@ -167,15 +160,12 @@ class GANEstimator(BaseEstimator):
         n_per_class: int | Mapping[str, int] = 100,
         seed: int = 0,
         classes: Sequence[str] | None = None,
-        return_joints: bool = False,
-    ):
-        """``(X, y)``, ``n_per_class`` of each class (see :func:`~imusynth.gan.sample_run`).
-
-        With ``return_joints`` also the kinematic generator's joint angles (or ``None``).
-        """
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``(X, y)``, ``n_per_class`` of each class (see :func:`~imusynth.gan.sample_run`):
+        images in [-1, 1], windows in the units they were trained in."""
         self._check_fitted()
-        X, y, joints = sample_run(self.run_, n_per_class, classes, seed)
-        return (X, y, joints) if return_joints else (X, y)
+        X, y, _ = sample_run(self.run_, n_per_class, classes, seed)
+        return X, y
 
     def save(self, run_dir: str | Path) -> Path:
         """Write a run folder (checkpoints, ``config.toml``, ``run.json``) that :meth:`load`
@@ -201,7 +191,7 @@ class GANEstimator(BaseEstimator):
 # ----------------------------------------------------------------------------- windows
 
 
-@dataclasses.dataclass(repr=False, eq=False, kw_only=True)
+@_estimator
 class ConditionalGAN(GANEstimator):
     """A class-conditional GAN of windows ``(N, C, T)``, scikit-learn style.
 
@@ -255,21 +245,13 @@ sampling rate in Hz (sampling_rate_hz=50.0)
     """
 
     _modality = WINDOWS
-    _param_sections, _parameter_constraints = _own_params(
-        spectral_norm=("model", _OPTIONAL_BOOL),
-        ac_head=("model", _OPTIONAL_BOOL),
-        condition_on_side=("model", _OPTIONAL_BOOL),
-        n_critic=("train", _OPTIONAL_INT),
-        r1_weight=("train", _OPTIONAL_REAL),
-        instance_noise=("train", _OPTIONAL_REAL),
-    )
 
-    spectral_norm: bool | None = None
-    ac_head: bool | None = None
-    condition_on_side: bool | None = None
-    n_critic: int | None = None
-    r1_weight: float | None = None
-    instance_noise: float | None = None
+    spectral_norm: bool | None = _param("model", _OPTIONAL_BOOL)
+    ac_head: bool | None = _param("model", _OPTIONAL_BOOL)
+    condition_on_side: bool | None = _param("model", _OPTIONAL_BOOL)
+    n_critic: int | None = _param("train", _OPTIONAL_INT)
+    r1_weight: float | None = _param("train", _OPTIONAL_REAL)
+    instance_noise: float | None = _param("train", _OPTIONAL_REAL)
 
     def fit(
         self,
@@ -366,8 +348,10 @@ sampling rate in Hz (sampling_rate_hz=50.0)
 
         With ``return_joints`` also the kinematic generator's joint angles (or ``None``).
         """
-        out = super().sample(n_per_class, seed, classes, return_joints)
-        return (in_source_units(out[0], self.run_), *out[1:])
+        self._check_fitted()
+        X, y, joints = sample_run(self.run_, n_per_class, classes, seed)
+        X = in_source_units(X, self.run_)
+        return (X, y, joints) if return_joints else (X, y)
 
     @classmethod
     def load(cls, run_dir: str | Path, device: str = "cpu") -> ConditionalGAN:
@@ -383,7 +367,7 @@ sampling rate in Hz (sampling_rate_hz=50.0)
 _IMAGE_BASE = {"model.generator": "dcgan", "train.loss": "bce"}
 
 
-@dataclasses.dataclass(repr=False, eq=False, kw_only=True)
+@_estimator
 class ImageGAN(GANEstimator):
     """A GAN of 64x64 images ``(N, 1, 64, 64)`` in [-1, 1], scikit-learn style.
 
@@ -423,15 +407,10 @@ class ImageGAN(GANEstimator):
     """
 
     _modality = IMAGES
-    _param_sections, _parameter_constraints = _own_params(
-        g_width=("model", _OPTIONAL_INT),
-        d_width=("model", _OPTIONAL_INT),
-        minibatch_std=("model", _OPTIONAL_BOOL),
-    )
 
-    g_width: int | None = None
-    d_width: int | None = None
-    minibatch_std: bool | None = None
+    g_width: int | None = _param("model", _OPTIONAL_INT)
+    d_width: int | None = _param("model", _OPTIONAL_INT)
+    minibatch_std: bool | None = _param("model", _OPTIONAL_BOOL)
 
     def _default_config(self) -> GANConfig:
         return apply_overrides(GANConfig(), [f"{k}={v}" for k, v in _IMAGE_BASE.items()])
@@ -465,12 +444,3 @@ class ImageGAN(GANEstimator):
         )
         self._fit_set(cfg, ims)
         return self
-
-    def sample(
-        self,
-        n_per_class: int | Mapping[str, int] = 100,
-        seed: int = 0,
-        classes: Sequence[str] | None = None,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """``(X, y)``: images in [-1, 1], ``n_per_class`` of each class."""
-        return super().sample(n_per_class, seed, classes)

@@ -9,8 +9,8 @@ from imusynth.kinematics.arm import (
     ArmGeometry,
     ArmModel,
     ArmOutput,
-    time_derivative,
 )
+from imusynth.kinematics.derivatives import time_derivative
 from imusynth.kinematics.ik import IKResult, fit_joint_angles, r2_score
 from imusynth.kinematics.ik_windows import WindowsFit, fit_windows
 from imusynth.kinematics.simulate import (

@@ -94,7 +94,6 @@ __all__ = [
     "ArmGeometry",
     "ArmModel",
     "ArmOutput",
-    "time_derivative",
 ]
 
 GRAVITY = 9.80665  # m/s^2, standard gravity: the "g" of the accelerometer unit

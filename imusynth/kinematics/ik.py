@@ -39,7 +39,8 @@ import torch
 from torch import Tensor
 
 from imusynth.errors import ConfigError, DataError
-from imusynth.kinematics.arm import ArmModel, time_derivative
+from imusynth.kinematics.arm import ArmModel
+from imusynth.kinematics.derivatives import time_derivative
 from imusynth.kinematics.simulate import EXERCISES, template_pose
 from imusynth.runtime import resolve_device
 
