@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -212,6 +213,22 @@ def test_gans_of_a_results_folder_train_from_one_frozen_config(tmp_path, caplog)
     with pytest.raises(ConfigError, match="no_such_key"):
         run_experiment(load_experiment(exp), tmp_path / "res2", windows=_windows(n_subjects=2))
     assert not (tmp_path / "res2" / "results.csv").exists()
+
+
+def test_the_frozen_gan_config_reads_the_same_data_spec(tmp_path, caplog):
+    import logging
+
+    from imusynth.experiments.config import freeze_gan_config
+    from imusynth.train.config import load_config
+
+    exp = load_experiment(ROOT / "experiments" / "watch_augmentation_all8.toml")
+    (tmp_path / "res").mkdir()
+    frozen = freeze_gan_config(exp, tmp_path / "res")
+    assert Path(frozen.gan.config).parent == tmp_path / "res"
+    with caplog.at_level(logging.INFO, logger="imusynth.train.config"):
+        spec = load_config(frozen.gan.config).data.spec
+    assert Path(spec).resolve() == (ROOT / "data_specs" / "watch.toml").resolve()
+    assert "relative to the working directory" not in caplog.text
 
 
 def test_old_runner_module_still_exports_the_public_names():

@@ -366,7 +366,12 @@ def freeze_gan_config(cfg: ExperimentConfig, out: Path) -> ExperimentConfig:
         return cfg
     from imusynth.train.config import config_to_toml, load_config
 
-    current = config_to_toml(load_config(cfg.gan.config))
+    gan_cfg = load_config(cfg.gan.config)
+    spec = gan_cfg.data.spec
+    if spec and not Path(spec).is_absolute():
+        # Relative to the copy's folder, where the copy will be read from.
+        gan_cfg.data.spec = Path(os.path.relpath(Path(spec).resolve(), out.resolve())).as_posix()
+    current = config_to_toml(gan_cfg)
     snapshot = out / GAN_SNAPSHOT
     if snapshot.exists():
         if snapshot.read_text() != current:
