@@ -234,3 +234,34 @@ def test_a_run_with_band_noise_and_spectral_critics_trains_resumes_and_samples(
     X, _, q = sample_run(load_run(out), per_class=3, seed=0)
     assert X.shape == (6, 6, tiny_windows.X.shape[-1]) and np.isfinite(X).all()
     assert q.shape[:2] == (6, 7)
+
+
+def test_band_noise_envelope_starts_stationary_keeps_the_level_and_moves_it_in_time():
+    torch.manual_seed(0)
+    plain, env = _band_generator(), _band_generator(sensor_noise_envelope=True)
+    env.load_state_dict(plain.state_dict(), strict=False)
+    z, y = torch.randn(32, plain.latent_dim), torch.zeros(32, dtype=torch.long)
+    quiet = torch.cat([z[:, : plain.trunk_z_dim], 0 * z[:, plain.trunk_z_dim :]], 1)
+    with torch.no_grad():
+        torch.testing.assert_close(env(z, y), plain(z, y))  # zero envelope: no change
+        base = plain(z, y) - plain(quiet, y)
+        env.noise_envelope.bias[2] = 1.0  # a constant log envelope is normalised away
+        torch.testing.assert_close(env(z, y) - env(quiet, y), base)
+        env.noise_envelope.weight.normal_(0, 0.5)
+        noise = env(z, y) - env(quiet, y)
+    log_ratio = (noise / base).abs().log()  # the envelope, sample by sample
+    torch.testing.assert_close(log_ratio.mean(-1), torch.zeros(32, 6), atol=1e-2, rtol=0)
+    assert log_ratio.std(-1).min() > 0.01  # it moves the noise level within the window
+    env(z, y).pow(2).mean().backward()
+    assert env.noise_envelope.weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="sensor_noise_bands"):
+        KinematicGenerator(6, 32, 2, sensor_noise_envelope=True)
+    with pytest.raises(ConfigError) as err:
+        validate_config(
+            apply_overrides(
+                GANConfig(), ["model.sensor_noise_bands=0", "model.sensor_noise_envelope=true"]
+            )
+        )
+    assert err.value.field == "model.sensor_noise_envelope"
+    cfg = ModelConfig(generator="kinematic", sensor_noise_bands=8, sensor_noise_envelope=True)
+    assert build_generator(cfg, 6, 250, 7).noise_envelope is not None

@@ -143,6 +143,13 @@ class KinematicGenerator(TrunkGenerator1d):
         learned 6x6 matrix, the identity at first (moving as fast as the log gains). Strap
         wobble and tremor move the sensor as a rigid body, so their fast content is
         correlated across axes; independent noise per axis is not.
+    sensor_noise_envelope : bool
+        With ``sensor_noise_bands``: modulate the shaped noise over time by a learned
+        envelope of the trunk's features (a 1x1 convolution, zero at first, so the noise
+        starts stationary), normalised to a mean log level of 0 per window and channel: the
+        band gains keep the window's level, the envelope only moves it in time. Real fast
+        content comes in bursts with the movement (impacts, a strap that wobbles at the
+        turns), where stationary noise is the same all through the window.
     gravity : bool
         The accelerometer channels hold specific force, gravity included (a raw
         accelerometer); False: linear acceleration with gravity removed (0 g at rest).
@@ -174,6 +181,7 @@ class KinematicGenerator(TrunkGenerator1d):
         sensor_noise_std: np.ndarray | None = None,
         sensor_noise_bands: int = 0,
         sensor_noise_mix: bool = False,
+        sensor_noise_envelope: bool = False,
         gravity: bool = True,
         placement: str = "",
         **trunk: int,
@@ -252,6 +260,15 @@ class KinematicGenerator(TrunkGenerator1d):
                 raise ValueError("sensor_noise_mix mixes the band noise: set sensor_noise_bands")
             # Scaled by 1 / _FAST like the log gains; the matrix is eye + _FAST * noise_mix.
             self.noise_mix = nn.Parameter(torch.zeros(n_channels, n_channels))
+        self.noise_envelope = None
+        if sensor_noise_envelope:
+            if not sensor_noise_bands:
+                raise ValueError(
+                    "sensor_noise_envelope modulates the band noise: set sensor_noise_bands"
+                )
+            self.noise_envelope = nn.Conv1d(feats, n_channels, 1)  # log envelope (B, 6, T)
+            nn.init.zeros_(self.noise_envelope.weight)
+            nn.init.zeros_(self.noise_envelope.bias)
         self._last_residual: Tensor | None = None
 
     @property
@@ -360,6 +377,9 @@ class KinematicGenerator(TrunkGenerator1d):
         if self.noise_mix is not None:
             mix = torch.eye(c, device=noise.device) + _FAST * self.noise_mix  # (6, 6)
             noise = torch.einsum("ij,bjt->bit", mix, noise)
+        if self.noise_envelope is not None:
+            log_env = self.noise_envelope(h)  # (B, 6, T)
+            noise = noise * torch.exp(log_env - log_env.mean(dim=-1, keepdim=True))
         return noise
 
     def _joint_angles(self, raw: Tensor) -> Tensor:

@@ -98,6 +98,10 @@ class ModelConfig:
     # at first): strap wobble and tremor move the sensor as a rigid body, so their fast
     # content is correlated across axes, where independent noise per axis is not
     sensor_noise_mix: bool = False
+    # Modulate the band-shaped noise over time by a learned envelope of the generator's
+    # features (zero at first; mean log level 0 per window): real fast content comes in
+    # bursts with the movement, not stationary through the window
+    sensor_noise_envelope: bool = False
 
     def sides_for(self, n_sides: int) -> int:
         """Side embeddings the generator and critics get for data with ``n_sides`` arm
@@ -386,6 +390,11 @@ def validate_config(cfg: GANConfig) -> None:
         raise ConfigError(
             "mixes the band-shaped noise: set model.sensor_noise_bands too",
             field="model.sensor_noise_mix",
+        )
+    if m.sensor_noise_envelope and not m.sensor_noise_bands:
+        raise ConfigError(
+            "modulates the band-shaped noise: set model.sensor_noise_bands too",
+            field="model.sensor_noise_envelope",
         )
     if not 0 <= m.d_stft <= 4:
         raise ConfigError(f"must lie in [0, 4], got {m.d_stft}", field="model.d_stft")
