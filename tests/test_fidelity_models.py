@@ -154,6 +154,20 @@ def test_band_noise_parameters_learn_and_exclude_fir_taps():
         KinematicGenerator(6, 32, 2, sensor_noise_bands=4, sensor_noise_taps=5)
 
 
+def _built_only_with_band_noise(option: str) -> KinematicGenerator:
+    """An option that reshapes the band noise: refused without it (by the model, and by the
+    config naming the key), and built from a config that has both."""
+    with pytest.raises(ValueError, match="sensor_noise_bands"):
+        KinematicGenerator(6, 32, 2, **{option: True})
+    with pytest.raises(ConfigError) as err:
+        validate_config(
+            apply_overrides(GANConfig(), ["model.sensor_noise_bands=0", f"model.{option}=true"])
+        )
+    assert err.value.field == f"model.{option}"
+    cfg = ModelConfig(generator="kinematic", sensor_noise_bands=8, **{option: True})
+    return build_generator(cfg, 6, 250, 7)
+
+
 def test_band_noise_mix_starts_as_identity_and_learns_cross_axis_correlation():
     torch.manual_seed(0)
     plain, mixed = _band_generator(), _band_generator(sensor_noise_mix=True)
@@ -172,17 +186,7 @@ def test_band_noise_mix_starts_as_identity_and_learns_cross_axis_correlation():
     torch.testing.assert_close(noise[:, :3], base[:, :3])
     mixed(z, y).pow(2).mean().backward()
     assert mixed.noise_mix.grad is not None and mixed.noise_mix.grad.abs().sum() > 0
-    with pytest.raises(ValueError, match="sensor_noise_bands"):
-        KinematicGenerator(6, 32, 2, sensor_noise_mix=True)
-    with pytest.raises(ConfigError) as err:
-        validate_config(
-            apply_overrides(
-                GANConfig(), ["model.sensor_noise_bands=0", "model.sensor_noise_mix=true"]
-            )
-        )
-    assert err.value.field == "model.sensor_noise_mix"
-    cfg = ModelConfig(generator="kinematic", sensor_noise_bands=8, sensor_noise_mix=True)
-    assert build_generator(cfg, 6, 250, 7).noise_mix is not None
+    assert _built_only_with_band_noise("sensor_noise_mix").noise_mix is not None
 
 
 def test_band_noise_from_config_and_invalid_combinations_name_the_key():
@@ -254,14 +258,4 @@ def test_band_noise_envelope_starts_stationary_keeps_the_level_and_moves_it_in_t
     assert log_ratio.std(-1).min() > 0.01  # it moves the noise level within the window
     env(z, y).pow(2).mean().backward()
     assert env.noise_envelope.weight.grad.abs().sum() > 0
-    with pytest.raises(ValueError, match="sensor_noise_bands"):
-        KinematicGenerator(6, 32, 2, sensor_noise_envelope=True)
-    with pytest.raises(ConfigError) as err:
-        validate_config(
-            apply_overrides(
-                GANConfig(), ["model.sensor_noise_bands=0", "model.sensor_noise_envelope=true"]
-            )
-        )
-    assert err.value.field == "model.sensor_noise_envelope"
-    cfg = ModelConfig(generator="kinematic", sensor_noise_bands=8, sensor_noise_envelope=True)
-    assert build_generator(cfg, 6, 250, 7).noise_envelope is not None
+    assert _built_only_with_band_noise("sensor_noise_envelope").noise_envelope is not None
