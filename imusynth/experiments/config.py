@@ -367,10 +367,9 @@ def freeze_gan_config(cfg: ExperimentConfig, out: Path) -> ExperimentConfig:
     from imusynth.train.config import config_to_toml, load_config
 
     gan_cfg = load_config(cfg.gan.config)
-    spec = gan_cfg.data.spec
-    if spec and not Path(spec).is_absolute():
+    if gan_cfg.data.spec and not Path(gan_cfg.data.spec).is_absolute():
         # Relative to the copy's folder, where the copy will be read from.
-        gan_cfg.data.spec = Path(os.path.relpath(Path(spec).resolve(), out.resolve())).as_posix()
+        gan_cfg.data.spec = _relative_to(gan_cfg.data.spec, out)
     current = config_to_toml(gan_cfg)
     snapshot = out / GAN_SNAPSHOT
     if snapshot.exists():
@@ -389,15 +388,20 @@ def freeze_gan_config(cfg: ExperimentConfig, out: Path) -> ExperimentConfig:
     return dataclasses.replace(cfg, gan=dataclasses.replace(cfg.gan, config=str(snapshot)))
 
 
+def _relative_to(path: str, folder: Path) -> str:
+    """``path`` (relative to the working directory, or absolute) as a POSIX path relative
+    to ``folder``; unchanged where none exists (another drive on Windows)."""
+    try:
+        return Path(os.path.relpath(Path(path).resolve(), folder.resolve())).as_posix()
+    except ValueError:
+        return path
+
+
 def portable_config(cfg: ExperimentConfig, folder: Path) -> dict[str, Any]:
     """``cfg`` as ``config.json`` holds it: its flat keys (:data:`SAVED_KEYS`), paths
     relative to ``folder`` (see :func:`load_saved_config`)."""
     out = {key: copy.deepcopy(attrgetter(dotted)(cfg)) for key, dotted in SAVED_KEYS.items()}
     for key in _PATH_KEYS:
         if out[key]:
-            try:
-                rel = os.path.relpath(Path(out[key]).resolve(), folder.resolve())
-            except ValueError:  # on another drive (Windows): no relative path exists
-                continue
-            out[key] = Path(rel).as_posix()
+            out[key] = _relative_to(out[key], folder)
     return out

@@ -163,9 +163,15 @@ class GANEstimator(BaseEstimator):
     ) -> tuple[np.ndarray, np.ndarray]:
         """``(X, y)``, ``n_per_class`` of each class (see :func:`~imusynth.gan.sample_run`):
         images in [-1, 1], windows in the units they were trained in."""
-        self._check_fitted()
-        X, y, _ = sample_run(self.run_, n_per_class, classes, seed)
+        X, y, _ = self._draw(n_per_class, seed, classes)
         return X, y
+
+    def _draw(
+        self, n_per_class: int | Mapping[str, int], seed: int, classes: Sequence[str] | None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """``(X, y, joints)`` from the fitted run, as :func:`~imusynth.gan.sample_run` gives."""
+        self._check_fitted()
+        return sample_run(self.run_, n_per_class, classes, seed)
 
     def save(self, run_dir: str | Path) -> Path:
         """Write a run folder (checkpoints, ``config.toml``, ``run.json``) that :meth:`load`
@@ -348,8 +354,7 @@ sampling rate in Hz (sampling_rate_hz=50.0)
 
         With ``return_joints`` also the kinematic generator's joint angles (or ``None``).
         """
-        self._check_fitted()
-        X, y, joints = sample_run(self.run_, n_per_class, classes, seed)
+        X, y, joints = self._draw(n_per_class, seed, classes)
         X = in_source_units(X, self.run_)
         return (X, y, joints) if return_joints else (X, y)
 

@@ -254,18 +254,17 @@ class KinematicGenerator(TrunkGenerator1d):
             nn.init.zeros_(self.band_head.bias)
             self.register_buffer("band_interp", _band_interp(k, length // 2 + 1), persistent=False)
             self.latent_dim += n_channels * length + 1 + n_channels * k
+        for name, on in (("mix", sensor_noise_mix), ("envelope", sensor_noise_envelope)):
+            if on and not sensor_noise_bands:
+                raise ValueError(
+                    f"sensor_noise_{name} reshapes the band noise: set sensor_noise_bands"
+                )
         self.noise_mix = None
         if sensor_noise_mix:
-            if not sensor_noise_bands:
-                raise ValueError("sensor_noise_mix mixes the band noise: set sensor_noise_bands")
             # Scaled by 1 / _FAST like the log gains; the matrix is eye + _FAST * noise_mix.
             self.noise_mix = nn.Parameter(torch.zeros(n_channels, n_channels))
         self.noise_envelope = None
         if sensor_noise_envelope:
-            if not sensor_noise_bands:
-                raise ValueError(
-                    "sensor_noise_envelope modulates the band noise: set sensor_noise_bands"
-                )
             self.noise_envelope = nn.Conv1d(feats, n_channels, 1)  # log envelope (B, 6, T)
             nn.init.zeros_(self.noise_envelope.weight)
             nn.init.zeros_(self.noise_envelope.bias)

@@ -386,16 +386,12 @@ def validate_config(cfg: GANConfig) -> None:
             "set sensor_noise_bands or sensor_noise_seconds (sensor_noise_taps), not both",
             field="model.sensor_noise_bands",
         )
-    if m.sensor_noise_mix and not m.sensor_noise_bands:
-        raise ConfigError(
-            "mixes the band-shaped noise: set model.sensor_noise_bands too",
-            field="model.sensor_noise_mix",
-        )
-    if m.sensor_noise_envelope and not m.sensor_noise_bands:
-        raise ConfigError(
-            "modulates the band-shaped noise: set model.sensor_noise_bands too",
-            field="model.sensor_noise_envelope",
-        )
+    for key, does in (("sensor_noise_mix", "mixes"), ("sensor_noise_envelope", "modulates")):
+        if getattr(m, key) and not m.sensor_noise_bands:
+            raise ConfigError(
+                f"{does} the band-shaped noise: set model.sensor_noise_bands too",
+                field=f"model.{key}",
+            )
     if not 0 <= m.d_stft <= 4:
         raise ConfigError(f"must lie in [0, 4], got {m.d_stft}", field="model.d_stft")
     if m.noise_channels < 0:
