@@ -259,3 +259,33 @@ def test_band_noise_envelope_starts_stationary_keeps_the_level_and_moves_it_in_t
     env(z, y).pow(2).mean().backward()
     assert env.noise_envelope.weight.grad.abs().sum() > 0
     assert _built_only_with_band_noise("sensor_noise_envelope").noise_envelope is not None
+
+
+def test_band_noise_envelope_bound_keeps_the_level_within_the_factor_given():
+    torch.manual_seed(0)
+    free = _band_generator(sensor_noise_envelope=True)
+    bounded = _band_generator(sensor_noise_envelope=True, sensor_noise_envelope_max=2.0)
+    bounded.load_state_dict(free.state_dict())
+    z, y = torch.randn(32, free.latent_dim), torch.zeros(32, dtype=torch.long)
+    quiet = torch.cat([z[:, : free.trunk_z_dim], 0 * z[:, free.trunk_z_dim :]], 1)
+    with torch.no_grad():
+        torch.testing.assert_close(bounded(z, y), free(z, y))  # zero envelope: no change
+        base = free(z, y) - free(quiet, y)  # the stationary noise
+        for g in (free, bounded):
+            g.noise_envelope.weight.normal_(0, 3.0, generator=torch.Generator().manual_seed(1))
+        ratios = [((g(z, y) - g(quiet, y)) / base).abs() for g in (free, bounded)]
+    assert ratios[0].max() > 4.0  # unbounded, the envelope reaches far beyond the factor
+    # within [1/2, 2] up to float32 rounding of the small noise values' ratio
+    assert ratios[1].max() <= 2.0 + 1e-2 and ratios[1].min() >= 0.5 - 1e-2
+    assert ratios[1].log().std(-1).min() > 0.01  # still moves the level within the window
+    with pytest.raises(ValueError, match="sensor_noise_envelope_max"):
+        _band_generator(sensor_noise_envelope_max=2.0)  # no envelope to bound
+    on = ["model.sensor_noise_bands=8", "model.sensor_noise_envelope=true"]
+    for keys in (
+        ["model.sensor_noise_envelope_max=2"],
+        [*on, "model.sensor_noise_envelope_max=0.5"],
+    ):
+        with pytest.raises(ConfigError) as err:
+            validate_config(apply_overrides(GANConfig(), keys))
+        assert err.value.field == "model.sensor_noise_envelope_max"
+    validate_config(apply_overrides(GANConfig(), [*on, "model.sensor_noise_envelope_max=3"]))

@@ -150,6 +150,11 @@ class KinematicGenerator(TrunkGenerator1d):
         band gains keep the window's level, the envelope only moves it in time. Real fast
         content comes in bursts with the movement (impacts, a strap that wobbles at the
         turns), where stationary noise is the same all through the window.
+    sensor_noise_envelope_max : float
+        With ``sensor_noise_envelope``: the largest factor by which the envelope may raise
+        or lower the noise level, a soft bound (``b tanh(log_env / b)`` with ``b = log`` of
+        it); 0: unbounded. An unbounded envelope learns to pile the noise onto the
+        movement's peaks, where the window then reaches many g.
     gravity : bool
         The accelerometer channels hold specific force, gravity included (a raw
         accelerometer); False: linear acceleration with gravity removed (0 g at rest).
@@ -182,6 +187,7 @@ class KinematicGenerator(TrunkGenerator1d):
         sensor_noise_bands: int = 0,
         sensor_noise_mix: bool = False,
         sensor_noise_envelope: bool = False,
+        sensor_noise_envelope_max: float = 0.0,
         gravity: bool = True,
         placement: str = "",
         **trunk: int,
@@ -268,6 +274,13 @@ class KinematicGenerator(TrunkGenerator1d):
             self.noise_envelope = nn.Conv1d(feats, n_channels, 1)  # log envelope (B, 6, T)
             nn.init.zeros_(self.noise_envelope.weight)
             nn.init.zeros_(self.noise_envelope.bias)
+        if sensor_noise_envelope_max and not (
+            sensor_noise_envelope and sensor_noise_envelope_max > 1
+        ):
+            raise ValueError("sensor_noise_envelope_max bounds the envelope: set it > 1 with one")
+        self.envelope_bound = (
+            math.log(sensor_noise_envelope_max) if sensor_noise_envelope_max else 0.0
+        )
         self._last_residual: Tensor | None = None
 
     @property
@@ -378,7 +391,10 @@ class KinematicGenerator(TrunkGenerator1d):
             noise = torch.einsum("ij,bjt->bit", mix, noise)
         if self.noise_envelope is not None:
             log_env = self.noise_envelope(h)  # (B, 6, T)
-            noise = noise * torch.exp(log_env - log_env.mean(dim=-1, keepdim=True))
+            log_env = log_env - log_env.mean(dim=-1, keepdim=True)
+            if self.envelope_bound:
+                log_env = self.envelope_bound * torch.tanh(log_env / self.envelope_bound)
+            noise = noise * torch.exp(log_env)
         return noise
 
     def _joint_angles(self, raw: Tensor) -> Tensor:

@@ -110,6 +110,7 @@ def build_generator(
                 sensor_noise_bands=cfg.sensor_noise_bands,
                 sensor_noise_mix=cfg.sensor_noise_mix,
                 sensor_noise_envelope=cfg.sensor_noise_envelope,
+                sensor_noise_envelope_max=cfg.sensor_noise_envelope_max,
                 sensor_noise_std=sensor_noise_std,
                 gravity=gravity,
                 placement=placement,

@@ -102,6 +102,9 @@ class ModelConfig:
     # features (zero at first; mean log level 0 per window): real fast content comes in
     # bursts with the movement, not stationary through the window
     sensor_noise_envelope: bool = False
+    # The largest factor by which that envelope may raise or lower the noise level within a
+    # window (a soft bound, tanh on the log envelope); 0 = unbounded
+    sensor_noise_envelope_max: float = 0.0
 
     def sides_for(self, n_sides: int) -> int:
         """Side embeddings the generator and critics get for data with ``n_sides`` arm
@@ -392,6 +395,16 @@ def validate_config(cfg: GANConfig) -> None:
                 f"{does} the band-shaped noise: set model.sensor_noise_bands too",
                 field=f"model.{key}",
             )
+    if m.sensor_noise_envelope_max and not m.sensor_noise_envelope:
+        raise ConfigError(
+            "bounds the band noise's envelope: set model.sensor_noise_envelope too",
+            field="model.sensor_noise_envelope_max",
+        )
+    if m.sensor_noise_envelope_max and not m.sensor_noise_envelope_max > 1:
+        raise ConfigError(
+            f"must be 0 (unbounded) or > 1, got {m.sensor_noise_envelope_max}",
+            field="model.sensor_noise_envelope_max",
+        )
     if not 0 <= m.d_stft <= 4:
         raise ConfigError(f"must lie in [0, 4], got {m.d_stft}", field="model.d_stft")
     if m.noise_channels < 0:
