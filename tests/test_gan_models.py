@@ -88,6 +88,23 @@ def test_projection_discriminator_outputs_and_conditioning():
     assert adv.shape == (2,) and cls.shape == (2, 4)
 
 
+def test_both_1d_critics_project_class_and_side_under_the_checkpoint_names():
+    from imusynth.models.spectral import STFTDiscriminator1d
+
+    x, y, side = torch.randn(2, 6, 64), torch.tensor([0, 2]), torch.tensor([1, 0])
+    for d in (
+        ProjectionDiscriminator1d(6, 3, width=8, n_sides=2),
+        STFTDiscriminator1d(6, 3, n_sides=2),
+    ):
+        # Saved checkpoints name these parameters.
+        head = [k.split(".parametrizations")[0] for k in d.state_dict() if k.endswith("original")]
+        assert head[-3:] == ["adv", "embed.classes", "embed.sides"]
+        assert not torch.equal(d(x, y, side), d(x, y, 1 - side))
+        assert not torch.equal(d(x, y, side), d(x, y.flip(0), side))
+    for d in (ProjectionDiscriminator1d(6, 0, width=8), STFTDiscriminator1d(6, 0)):
+        assert d(x).shape == (2,) and d.embed.dim == 0
+
+
 def test_spectral_norm_bounds_the_layer_gain():
     torch.manual_seed(0)
     d = ProjectionDiscriminator1d(6, 2, width=8, n_blocks=2, spectral_norm=True)

@@ -367,38 +367,23 @@ def _prepare(
         np.add.at(counts, (y, side), 1.0)
         totals = counts.sum(1, keepdims=True)
         side_freq = np.where(totals > 0, counts / np.maximum(totals, 1), 1.0 / n_sides)
-    n_channels, length = X.shape[1], X.shape[2]
     check_generator_data(config, ws)
     fir_noise = config.model.sensor_noise_taps_for(ws.sampling_rate_hz)
-    generator = build_generator(
-        config.model,
-        n_channels,
-        length,
-        ws.n_classes,
-        n_sides=n_sides,
-        sampling_rate_hz=ws.sampling_rate_hz,
-        channel_mean=norm.mean_,
-        channel_scale=norm.scale_,
-        sensor_noise_std=fast_variation(Z) if fir_noise else None,
-        gravity=gravity,
-        placement=placement,
-        seed=config.train.seed,
-    ).to(resolve_device(device))
-    run = GANRun(
-        config=config,
-        generator=generator,
+    fields = dict(
         normalizer=norm,
         classes=tuple(ws.classes),
         channels=tuple(ws.channels),
         units=tuple(ws.units),
         sampling_rate_hz=float(ws.sampling_rate_hz),
-        length=length,
+        length=X.shape[2],
         sides=SIDES if n_sides else (),
         side_freq=side_freq,
         gravity=gravity,
         placement=placement,
         source_units=_source_units(ws),
     )
+    run = _new_run(config, fields, sensor_noise_std=fast_variation(Z) if fir_noise else None)
+    run.generator.to(resolve_device(device))
     return run, (Z, y, side)
 
 
@@ -507,51 +492,64 @@ def _side_codes(side: np.ndarray | None) -> np.ndarray | None:
 # ----------------------------------------------------------------------------- sampling
 
 
-def _run_from_checkpoint(ckpt: dict[str, Any], path: Path | None, dev: torch.device) -> GANRun:
-    config = _runs.stored_config(ckpt, path)
-    meta = ckpt.get("meta") or {}
-    try:
-        norm = ChannelNormalizer.from_dict(meta["normalizer"])
-        classes, channels = tuple(meta["classes"]), tuple(meta["channels"])
-        units, fs = tuple(meta["units"]), float(meta["sampling_rate_hz"])
-        length, sides = int(meta["length"]), tuple(meta.get("sides") or ())
-        side_freq = meta.get("side_freq")
-        # Runs from before these were stored modelled gravity, on the wrist.
-        gravity, placement = bool(meta.get("gravity", True)), str(meta.get("placement", ""))
-        source_units = meta.get("source_units")
-    except (KeyError, TypeError, ValueError) as exc:
-        raise CheckpointError(f"checkpoint metadata lacks {exc}", path=path, field="meta") from None
+def _new_run(
+    config: GANConfig, fields: dict[str, Any], sensor_noise_std: np.ndarray | None = None
+) -> GANRun:
+    """A run of ``config`` with a new generator for the windows ``fields`` describe (the
+    fields of :class:`GANRun` but the generator), seeded by ``config.train.seed``.
+
+    Training and loading both build their generator here, so a checkpoint's weights always
+    meet the network they were trained in. ``sensor_noise_std``: see :func:`build_generator`.
+    """
+    norm = fields["normalizer"]
     generator = build_generator(
         config.model,
-        len(channels),
-        length,
-        len(classes),
-        n_sides=len(sides),
-        sampling_rate_hz=fs,
+        len(fields["channels"]),
+        fields["length"],
+        len(fields["classes"]),
+        n_sides=len(fields["sides"]),
+        sampling_rate_hz=fields["sampling_rate_hz"],
         channel_mean=norm.mean_,
         channel_scale=norm.scale_,
-        gravity=gravity,
-        placement=placement,
+        sensor_noise_std=sensor_noise_std,
+        gravity=fields["gravity"],
+        placement=fields["placement"],
         seed=config.train.seed,
     )
-    load_state(generator, ckpt["ema"], name="ema", path=path)
-    return GANRun(
-        config=config,
-        generator=generator.to(dev).eval(),
+    return GANRun(config=config, generator=generator, **fields)
+
+
+def _fields_from_meta(meta: dict[str, Any]) -> dict[str, Any]:
+    """The fields :meth:`GANRun.meta` stored, for :func:`_new_run`."""
+    norm = ChannelNormalizer.from_dict(meta["normalizer"])
+    side_freq, source_units = meta.get("side_freq"), meta.get("source_units")
+    return dict(
         normalizer=norm,
-        classes=classes,
-        channels=channels,
-        units=units,
-        sampling_rate_hz=fs,
-        length=length,
-        sides=sides,
+        classes=tuple(meta["classes"]),
+        channels=tuple(meta["channels"]),
+        units=tuple(meta["units"]),
+        sampling_rate_hz=float(meta["sampling_rate_hz"]),
+        length=int(meta["length"]),
+        sides=tuple(meta.get("sides") or ()),
         side_freq=None if side_freq is None else np.asarray(side_freq, dtype=np.float64),
-        gravity=gravity,
-        placement=placement,
+        # Runs from before these were stored modelled gravity, on the wrist.
+        gravity=bool(meta.get("gravity", True)),
+        placement=str(meta.get("placement", "")),
         source_units=None if source_units is None else tuple(source_units),
-        step=int(ckpt["step"]),
-        checkpoints=[lambda: ckpt],
     )
+
+
+def _run_from_checkpoint(ckpt: dict[str, Any], path: Path | None, dev: torch.device) -> GANRun:
+    config = _runs.stored_config(ckpt, path)
+    try:
+        fields = _fields_from_meta(ckpt.get("meta") or {})
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"checkpoint metadata lacks {exc}", path=path, field="meta") from None
+    run = _new_run(config, fields)
+    load_state(run.generator, ckpt["ema"], name="ema", path=path)
+    run.generator = run.generator.to(dev).eval()
+    run.step, run.checkpoints = int(ckpt["step"]), [lambda: ckpt]
+    return run
 
 
 @torch.no_grad()

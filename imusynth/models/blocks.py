@@ -14,6 +14,7 @@ __all__ = [
     "DownBlock1d",
     "GeneratorTrunk1d",
     "MinibatchStd",
+    "ProjectionCritic1d",
     "TrunkGenerator1d",
     "UpBlock1d",
     "maybe_spectral_norm",
@@ -202,6 +203,31 @@ class DownBlock1d(nn.Module):
 
     def forward(self, h: Tensor) -> Tensor:
         return F.leaky_relu(self.conv(h), 0.2)  # (B, C_out, ceil(T / 2))
+
+
+class ProjectionCritic1d(nn.Module):
+    """Base of the 1D critics: the projection logit of pooled features (Miyato & Koyama 2018).
+
+    :meth:`_add_projection` sets ``adv`` (the unconditional logit ``psi``) and ``embed`` (the
+    class and arm-side embeddings), all spectrally normalised when asked; :meth:`_project`
+    turns the pooled features ``phi`` into ``psi(phi) + <embed(y, side), phi>``.
+    """
+
+    def _add_projection(self, features: int, num_classes: int, n_sides: int, sn: bool) -> None:
+        """Build ``self.adv`` and ``self.embed`` for ``features`` pooled features."""
+        self.adv = maybe_spectral_norm(nn.Linear(features, 1), sn)
+        self.embed = ConditionEmbedding(num_classes, features, n_sides)
+        if self.embed.classes is not None:
+            self.embed.classes = maybe_spectral_norm(self.embed.classes, sn)
+        if self.embed.sides is not None:
+            self.embed.sides = maybe_spectral_norm(self.embed.sides, sn)
+
+    def _project(self, phi: Tensor, y: Tensor | None, side: Tensor | None) -> Tensor:
+        """Adversarial logits ``(B,)`` of pooled features ``phi (B, F)``."""
+        logits = self.adv(phi).squeeze(1)  # (B,)
+        if self.embed.dim:
+            logits = logits + (self.embed(phi.shape[0], y, side, phi.device) * phi).sum(dim=1)
+        return logits
 
 
 class MinibatchStd(nn.Module):

@@ -12,9 +12,9 @@ import torch
 from torch import Tensor, nn
 
 from imusynth.models.blocks import (
-    ConditionEmbedding,
     DownBlock1d,
     MinibatchStd,
+    ProjectionCritic1d,
     TrunkGenerator1d,
     maybe_spectral_norm,
 )
@@ -57,7 +57,7 @@ class Conv1dGenerator(TrunkGenerator1d):
         return self.head(self.trunk(z, y, side))  # (B, C, T)
 
 
-class ProjectionDiscriminator1d(nn.Module):
+class ProjectionDiscriminator1d(ProjectionCritic1d):
     """Strided 1D convolutions with projection conditioning (Miyato & Koyama 2018).
 
     The logit is ``psi(phi(x)) + <embed(y), phi(x)>`` where ``phi`` is the pooled feature
@@ -126,12 +126,7 @@ class ProjectionDiscriminator1d(nn.Module):
             blocks.append(DownBlock1d(c_in, widths[i + 1], kernel_size, spectral_norm))
         self.blocks = nn.Sequential(*blocks)
         features = widths[-1]
-        self.adv = maybe_spectral_norm(nn.Linear(features, 1), spectral_norm)
-        self.embed = ConditionEmbedding(num_classes, features, n_sides)
-        if self.embed.classes is not None:
-            self.embed.classes = maybe_spectral_norm(self.embed.classes, spectral_norm)
-        if self.embed.sides is not None:
-            self.embed.sides = maybe_spectral_norm(self.embed.sides, spectral_norm)
+        self._add_projection(features, num_classes, n_sides, spectral_norm)
         self.classifier = (
             maybe_spectral_norm(nn.Linear(features, num_classes), spectral_norm)
             if ac_head
@@ -146,9 +141,7 @@ class ProjectionDiscriminator1d(nn.Module):
             x = torch.cat([x, dx], dim=1)  # (B, 2C, T)
         h = self.blocks(x)  # (B, F, T')
         phi = h.mean(dim=-1)  # (B, F)
-        logits = self.adv(phi).squeeze(1)  # (B,)
-        if self.embed.dim:
-            logits = logits + (self.embed(x.shape[0], y, side, x.device) * phi).sum(dim=1)
+        logits = self._project(phi, y, side)  # (B,)
         if self.classifier is not None:
             return logits, self.classifier(phi)  # (B,), (B, K)
         return logits

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from imusynth.models.blocks import ConditionEmbedding, MinibatchStd, maybe_spectral_norm
+from imusynth.models.blocks import MinibatchStd, ProjectionCritic1d, maybe_spectral_norm
 
 __all__ = ["CombinedDiscriminator1d", "STFTDiscriminator1d", "log_stft_magnitude"]
 
@@ -52,7 +52,7 @@ def log_stft_magnitude(x: Tensor, n_fft: int, floor: float = 1e-3) -> Tensor:
     return torch.log(mag + floor).reshape(b, c, *mag.shape[1:])  # (B, C, F, frames)
 
 
-class STFTDiscriminator1d(nn.Module):
+class STFTDiscriminator1d(ProjectionCritic1d):
     """A projection critic over the log STFT magnitudes of one resolution.
 
     Channels and frequency bins are stacked as input channels of 1D convolutions over the
@@ -98,12 +98,7 @@ class STFTDiscriminator1d(nn.Module):
         self.blocks = nn.ModuleList([conv(c_in, width, 1), conv(width, width, 2)])
         self.mbstd = MinibatchStd()
         self.last = conv(width + 1, width, 2)
-        self.adv = maybe_spectral_norm(nn.Linear(width, 1), spectral_norm)
-        self.embed = ConditionEmbedding(num_classes, width, n_sides)
-        if self.embed.classes is not None:
-            self.embed.classes = maybe_spectral_norm(self.embed.classes, spectral_norm)
-        if self.embed.sides is not None:
-            self.embed.sides = maybe_spectral_norm(self.embed.sides, spectral_norm)
+        self._add_projection(width, num_classes, n_sides, spectral_norm)
 
     def forward(self, x: Tensor, y: Tensor | None = None, side: Tensor | None = None) -> Tensor:
         # The STFT runs in float32 even under autocast (torch.stft has no bf16 kernel).
@@ -114,10 +109,7 @@ class STFTDiscriminator1d(nn.Module):
             h = F.leaky_relu(block(h), 0.2)
         h = F.leaky_relu(self.last(self.mbstd(h)), 0.2)  # (B, W, frames')
         phi = h.mean(dim=-1)  # (B, W)
-        logits = self.adv(phi).squeeze(1)  # (B,)
-        if self.embed.dim:
-            logits = logits + (self.embed(x.shape[0], y, side, x.device) * phi).sum(dim=1)
-        return logits
+        return self._project(phi, y, side)  # (B,)
 
 
 class CombinedDiscriminator1d(nn.Module):
