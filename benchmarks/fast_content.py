@@ -36,7 +36,8 @@ def burstiness(X: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
 
 def summary(values: np.ndarray) -> str:
     lo, mid, hi = np.percentile(values, [10, 50, 90], axis=0)
-    return " ".join(f"{m:5.2f} [{a:.2f}-{b:.2f}]" for m, a, b in zip(mid, lo, hi, strict=True))
+    cells = (f"{m:.2f} [{a:.2f}, {b:.2f}]" for m, a, b in zip(mid, lo, hi, strict=True))
+    return " ".join(f"{c:>20}" for c in cells)
 
 
 def main() -> None:
@@ -53,11 +54,13 @@ def main() -> None:
         run = load_run(path, device="cpu")
         per_class = {c: int(n) for c, n in zip(real.classes, counts, strict=True)}
         sets[path] = sample(run, per_class=per_class, seed=args.seed).X
-    channels = " ".join(f"{c:>18}" for c in ws.channels)
+    width = max(map(len, sets)) + 1
+    channels = " ".join(f"{c:>20}" for c in ws.channels)
+    stats = {label: burstiness(X, fs) for label, X in sets.items()}
     for name, stat in (("excess kurtosis, 10-25 Hz", 0), ("peak / mean local RMS", 1)):
-        print(f"{name}: median [10-90 %] per channel\n{'':32}{channels}")
-        for label, X in sets.items():
-            print(f"{label[-32:]:32}{summary(burstiness(X, fs)[stat])}")
+        print(f"{name}: median [10-90 %] per channel\n{'':{width}}{channels}")
+        for label, values in stats.items():
+            print(f"{label:{width}}{summary(values[stat])}")
         print()
 
 
