@@ -23,13 +23,19 @@ Usage::
         --out experiments/results/gan_fidelity_watch.md
 
 Each generator trains with experiments/watch_cgan.toml (``--set`` adds overrides); runs go to
-``--runs`` and are reused with ``--reuse``. A smoke run: ``--set train.steps=20 --generators
+``--runs`` and are reused with ``--reuse``. ``--train-seeds 0,1,2`` trains each generator once
+per seed (``train.seed``: the networks' initial weights, the batches and the validation
+subjects of checkpoint selection) into ``RUNS/GENERATOR-seedS`` and adds a table of each
+figure's mean and sd over the seeds: one run's figures move with its seed by more than most
+changes of the config do. With ``--out``, the figures also go to a JSON file beside the
+report. A smoke run: ``--set train.steps=20 --generators
 conv1d --cnn-epochs 1 --judge-cnn-epochs 1 --judge-repeats 2 --gru-iterations 5,5``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import sys
 import time
@@ -37,6 +43,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from extreme_windows import shares
 
 from imusynth.data import load_windows
 from imusynth.gan import load_run, sample_windows, train_run
@@ -57,6 +64,7 @@ from imusynth.train.loop import CHECKPOINT_NAME
 TRAIN_SUBJECTS = {str(s) for s in range(1, 9)}
 TEST_SUBJECTS = {"9", "10"}
 FOREST, CNN = "random forest (window features)", "CNN (Frid-Adar)"
+SHORT = {FOREST: "forest", CNN: "CNN"}  # their labels in the JSON and the seeds table
 
 
 def classifiers(device: str, epochs: int) -> dict:
@@ -84,8 +92,7 @@ def judges(device: str, cnn_epochs: int) -> dict:
     return {"forest": "features", "CNN": "cnn" if cnn_epochs == JUDGE_CNN_EPOCHS else cnn}
 
 
-def trained_run(config_path, generator, overrides, runs: Path, train, reuse, device):
-    out = runs / generator
+def trained_run(config_path, generator, overrides, out: Path, train, reuse, device):
     cfg = load_config(config_path, [f"model.generator={generator}", *overrides])
     done = reuse and (out / CHECKPOINT_NAME).exists()
     if done and load_checkpoint(out / CHECKPOINT_NAME)["step"] >= cfg.train.steps:
@@ -120,6 +127,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--seed", type=int, default=0, help="sampling seed")
+    parser.add_argument(
+        "--train-seeds", default="", help="train.seed values, one run each (default: the config's)"
+    )
     parser.add_argument("--out", type=Path, default=None, help="write a markdown report here")
     args = parser.parse_args()
     if args.threads:
@@ -159,10 +169,17 @@ def main() -> None:
             flush=True,
         )
 
-    rows, judged, notes = [], [], []
-    for generator in args.generators.split(","):
+    seeds = [int(v) for v in args.train_seeds.split(",") if v.strip()]
+    arms = [
+        (generator, seed) for generator in args.generators.split(",") for seed in seeds or [None]
+    ]
+    rows, judged, notes, figures = [], [], [], []
+    for generator, seed in arms:
+        overrides = [*args.set, *([] if seed is None else [f"train.seed={seed}"])]
+        label = generator if seed is None else f"{generator} seed {seed}"
+        out = args.runs / (generator if seed is None else f"{generator}-seed{seed}")
         run, seconds = trained_run(
-            args.config, generator, args.set, args.runs, train, args.reuse, args.device
+            args.config, generator, overrides, out, train, args.reuse, args.device
         )
         took = "reused" if seconds is None else f"{seconds / 60:.1f} min"
         steps = f"{run.config.train.steps} steps"
@@ -171,7 +188,7 @@ def main() -> None:
                 f", step {run.step} chosen on validation subjects "
                 f"{', '.join(run.validation_subjects)} (held out of the GAN's training data)"
             )
-        notes.append(f"- `{generator}`: {steps} ({took}), run folder `{args.runs / generator}`")
+        notes.append(f"- `{label}`: {steps} ({took}), run folder `{out}`")
         synth = sample_windows(run, counts, seed=args.seed)
         scores = {
             name: heldout_discriminative_score(
@@ -181,9 +198,13 @@ def main() -> None:
             for name, kind in judge_kinds.items()
         }  # fmt: skip
         gru = None if args.no_gru else gru_scores(train.X, synth.X, gru_iterations, args.device)
-        judged.append((generator, scores, gru))
+        judged.append((label, scores, gru))
+        extreme, _ = shares(synth.X, synth.y, ws.classes)
+        figure = {"generator": generator, "train_seed": seed, "step": run.step}
+        figure |= {f"judge {name}": score.mean for name, score in scores.items()}
+        figure["extreme windows"] = extreme
         print(
-            f"{generator:9s} held-out forest {scores['forest']} [floor {floors['forest']}], "
+            f"{label:9s} held-out forest {scores['forest']} [floor {floors['forest']}], "
             f"CNN {scores['CNN']} [floor {floors['CNN']}]"
             + ("" if gru is None else f"; TimeGAN GRU disc {gru['disc']} pred {gru['pred']}"),
             flush=True,
@@ -194,19 +215,53 @@ def main() -> None:
                 real_model=real_models[name], labels=np.arange(ws.n_classes),
                 class_names=ws.classes,
             )  # fmt: skip
-            rows.append((generator, name, rep))
+            rows.append((label, name, rep))
             ratio = rep["tstr"]["accuracy"] / rep["trtr"]["accuracy"]
+            figure[f"{SHORT[name]} TSTR/TRTR"] = ratio
+            figure[f"{SHORT[name]} TRTS"] = rep["trts"]["accuracy"]
             print(
-                f"{generator:9s} {name:32s} TRTR {rep['trtr']['accuracy']:.3f} "
+                f"{label:9s} {name:32s} TRTR {rep['trtr']['accuracy']:.3f} "
                 f"TSTR {rep['tstr']['accuracy']:.3f} TRTS {rep['trts']['accuracy']:.3f} "
                 f"TSTR/TRTR {ratio:.2f}",
                 flush=True,
             )
+        figures.append(figure)
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         text = report(rows, judged, floors, gru_ref, notes, args, counts)
+        if seeds:
+            text += "\n" + over_seeds(figures)
         args.out.write_text(text, encoding="utf-8")
-        print(f"wrote {args.out}")
+        args.out.with_suffix(".json").write_text(json.dumps(figures, indent=1) + "\n")
+        print(f"wrote {args.out} and {args.out.with_suffix('.json')}")
+
+
+def over_seeds(figures: list[dict]) -> str:
+    """Markdown: each generator's figures as mean ± sd over its training seeds."""
+    keys = [k for k in figures[0] if k not in ("generator", "train_seed", "step")]
+    lines = [
+        "## Over training seeds",
+        "",
+        "| generator | seeds | " + " | ".join(keys) + " |",
+        "|---|---|" + "---|" * len(keys),
+    ]
+    for generator in dict.fromkeys(f["generator"] for f in figures):
+        mine = [f for f in figures if f["generator"] == generator]
+        cells = []
+        for key in keys:
+            values = np.array([f[key] for f in mine])
+            sd = f" ± {values.std(ddof=1):.2f}" if len(values) > 1 else ""
+            cells.append(f"{values.mean():.2f}{sd}")
+        seeds = ", ".join(str(f["train_seed"]) for f in mine)
+        lines.append(f"| {generator} | {seeds} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "Mean ± sd (n - 1) over the training seeds, one run each; judges: the held-out scores'",
+        "means over their subject splits; extreme windows: the share peaking above 3 g or",
+        "12 rad/s (real windows of subjects 1-8: 3.8 %).",
+        "",
+    ]
+    return "\n".join(lines)
 
 
 def report(rows, judged, floors, gru_ref, notes, args, counts) -> str:
