@@ -289,3 +289,31 @@ def test_band_noise_envelope_bound_keeps_the_level_within_the_factor_given():
             validate_config(apply_overrides(GANConfig(), keys))
         assert err.value.field == "model.sensor_noise_envelope_max"
     validate_config(apply_overrides(GANConfig(), [*on, "model.sensor_noise_envelope_max=3"]))
+
+
+def test_joint_harmonics_start_silent_then_repeat_the_movement_at_the_fundamental():
+    torch.manual_seed(0)
+    plain = KinematicGenerator(6, 250, 2, **SMALL, residual=False)
+    rep = KinematicGenerator(6, 250, 2, **SMALL, residual=False, joint_harmonics=4)
+    rep.load_state_dict(plain.state_dict(), strict=False)
+    z, y = torch.randn(16, plain.latent_dim), torch.zeros(16, dtype=torch.long)
+    with torch.no_grad():
+        torch.testing.assert_close(rep(z, y), plain(z, y))  # zero amplitudes: no change
+        rep.joint_head.weight.zero_()  # only the repeating part moves the joints
+        rep.joint_head.bias.zero_()
+        rep.harmonic_head.bias[:-1].normal_(0, 0.5)  # amplitudes of every joint and harmonic
+        rep.harmonic_head.bias[-1] = 0.0  # the middle of the range: 0.75 Hz, 1.33 s
+        q = rep.forward_with_joints(z, y).joint_angles  # (B, J, T)
+    period = round(50 / 0.75 * 3)  # three periods: a whole number of samples (200)
+    torch.testing.assert_close(q[..., period:], q[..., : 250 - period], atol=1e-4, rtol=0)
+    half = round(50 / 0.75 / 2)  # half a period later the joints are elsewhere
+    assert (q[..., half:] - q[..., :-half]).abs().amax() > 0.05
+    rep(z, y).pow(2).mean().backward()
+    assert rep.harmonic_head.weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="Nyquist"):  # 5 x 1.25 Hz above 10 Hz / 2
+        KinematicGenerator(6, 250, 2, **SMALL, joint_harmonics=5, joint_stride=5)
+    cfg = ModelConfig(generator="kinematic", joint_harmonics=3)
+    assert build_generator(cfg, 6, 250, 7).harmonic_head is not None
+    with pytest.raises(ConfigError) as err:
+        validate_config(apply_overrides(GANConfig(), ["model.joint_harmonics=-1"]))
+    assert err.value.field == "model.joint_harmonics"

@@ -150,6 +150,14 @@ class KinematicGenerator(TrunkGenerator1d):
         band gains keep the window's level, the envelope only moves it in time. Real fast
         content comes in bursts with the movement (impacts, a strap that wobbles at the
         turns), where stationary noise is the same all through the window.
+    joint_harmonics : int
+        0, or the number of harmonics of a repeating movement added to the joint paths (before
+        the joint limits): per window a fundamental between :data:`HARMONIC_HZ` and, per
+        joint and harmonic, a cosine and a sine amplitude, all from the trunk's window-wide
+        features (zero amplitudes at first). Exercises are done in repetitions at a steady
+        tempo, so real windows repeat themselves (autocorrelation near 1 at the period);
+        trajectories built by convolutions from noise seldom do. The highest harmonic must
+        stay below the joint rate's Nyquist frequency.
     sensor_noise_envelope_max : float
         With ``sensor_noise_envelope``: the largest factor by which the envelope may raise
         or lower the noise level, a soft bound (``b tanh(log_env / b)`` with ``b = log`` of
@@ -188,6 +196,7 @@ class KinematicGenerator(TrunkGenerator1d):
         sensor_noise_mix: bool = False,
         sensor_noise_envelope: bool = False,
         sensor_noise_envelope_max: float = 0.0,
+        joint_harmonics: int = 0,
         gravity: bool = True,
         placement: str = "",
         **trunk: int,
@@ -221,6 +230,21 @@ class KinematicGenerator(TrunkGenerator1d):
         self.joint_head = nn.Conv1d(
             feats, len(self.joint_names), kernel_size, padding=kernel_size // 2
         )
+        self.harmonic_head = None
+        if joint_harmonics:
+            if joint_harmonics < 0 or joint_harmonics * HARMONIC_HZ[1] > self.fs / joint_stride / 2:
+                raise ValueError(
+                    f"joint_harmonics={joint_harmonics}: the highest harmonic "
+                    f"({joint_harmonics} x {HARMONIC_HZ[1]} Hz) must stay below the joint rate's "
+                    f"Nyquist frequency ({self.fs / joint_stride / 2:g} Hz)"
+                )
+            # Per joint and harmonic a cosine and a sine amplitude, then the fundamental.
+            self.harmonic_head = nn.Linear(feats, len(self.joint_names) * 2 * joint_harmonics + 1)
+            nn.init.zeros_(self.harmonic_head.weight)
+            nn.init.zeros_(self.harmonic_head.bias)
+            t = torch.arange(length, dtype=torch.float32) / self.fs
+            k = torch.arange(1, joint_harmonics + 1, dtype=torch.float32)
+            self.register_buffer("harmonic_kt", k[:, None] * t[None, :], persistent=False)
         self.mount_head = nn.Linear(feats, 3)
         nn.init.zeros_(self.mount_head.weight)  # start at the nominal watch placement
         nn.init.zeros_(self.mount_head.bias)
@@ -302,7 +326,8 @@ class KinematicGenerator(TrunkGenerator1d):
         with torch.autocast(h.device.type, enabled=False):
             if h.dtype in (torch.float16, torch.bfloat16):  # the trunk ran under autocast
                 h = h.float()
-            q = self._joint_angles(self.joint_head(h))  # (B, J, T)
+            periodic = None if self.harmonic_head is None else self._repetition(h)
+            q = self._joint_angles(self.joint_head(h), periodic)  # (B, J, T)
             mount = self.mount_max * torch.tanh(self.mount_head(h.mean(dim=-1)))  # (B, 3)
             imu = self._imu(q, mount, side)  # (B, 6, T) physical units
             x = (imu - self.channel_mean) / self.channel_scale
@@ -397,7 +422,19 @@ class KinematicGenerator(TrunkGenerator1d):
             noise = noise * torch.exp(log_env)
         return noise
 
-    def _joint_angles(self, raw: Tensor) -> Tensor:
+    def _repetition(self, h: Tensor) -> Tensor:
+        """The periodic part ``(B, J, T)`` of the joint paths (before the joint limits)."""
+        out = self.harmonic_head(h.mean(dim=-1))  # (B, J 2 K + 1)
+        b, k = out.shape[0], self.harmonic_kt.shape[0]
+        lo, hi = HARMONIC_HZ
+        f0 = lo + (hi - lo) * torch.sigmoid(out[:, -1])  # (B,) Hz
+        amp = out[:, :-1].view(b, -1, 2, k)  # (B, J, cos | sin, K)
+        phase = 2 * math.pi * f0[:, None, None] * self.harmonic_kt  # (B, K, T)
+        return torch.einsum("bjk,bkt->bjt", amp[:, :, 0], torch.cos(phase)) + torch.einsum(
+            "bjk,bkt->bjt", amp[:, :, 1], torch.sin(phase)
+        )
+
+    def _joint_angles(self, raw: Tensor, periodic: Tensor | None = None) -> Tensor:
         # Band-limit: average to the coarse rate, interpolate back, then a Hann smoother, so
         # the trajectories have no kinks (which the accelerometer would see as spikes).
         coarse = F.avg_pool1d(
@@ -410,6 +447,8 @@ class KinematicGenerator(TrunkGenerator1d):
         fine = F.pad(fine, (pad, pad), mode="replicate")  # (B, J, T + 2 pad)
         kernel = self.smoother.expand(fine.shape[1], 1, -1)  # (J, 1, K) depthwise
         smooth = F.conv1d(fine, kernel, groups=fine.shape[1])  # (B, J, T)
+        if periodic is not None:
+            smooth = smooth + periodic
         return self.q_low + self.q_range * torch.sigmoid(smooth + self.q_offset)
 
     def _imu(self, q: Tensor, mount: Tensor, side: Tensor | None) -> Tensor:
@@ -430,6 +469,7 @@ class KinematicGenerator(TrunkGenerator1d):
 
 
 _FAST = 20.0  # learning-rate multiplier of the band-noise log gains
+HARMONIC_HZ = (0.25, 1.25)  # range of the repetition's fundamental (periods of 0.8-4 s)
 
 
 def _band_interp(k: int, n_bins: int) -> Tensor:

@@ -83,6 +83,9 @@ class ModelConfig:
     d_stft: int = 0
     condition_on_side: bool = True  # also condition on the arm side when the data has it
     # Kinematic generator only.
+    # Harmonics of a repeating movement (a fundamental of 0.25-1.25 Hz per window) added to
+    # the joint paths: exercises come in repetitions at a steady tempo; 0 = off (kinematic)
+    joint_harmonics: int = 0
     joint_rate_hz: float = 10.0  # joint angles are proposed at about this rate, then smoothed
     joint_stride: int = 0  # deprecated: samples between joint angles (wins when set); 0 = off
     mount_max_deg: float = 25.0  # per-sample watch mounting rotation, within +-this per axis
@@ -380,6 +383,8 @@ def validate_config(cfg: GANConfig) -> None:
             f"must be 0 or an odd number of taps, got {m.sensor_noise_taps}",
             field="model.sensor_noise_taps",
         )
+    if m.joint_harmonics < 0:
+        raise ConfigError(f"must be >= 0, got {m.joint_harmonics}", field="model.joint_harmonics")
     if m.sensor_noise_bands < 0:
         raise ConfigError(
             f"must be >= 0, got {m.sensor_noise_bands}", field="model.sensor_noise_bands"
