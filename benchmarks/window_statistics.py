@@ -1,4 +1,9 @@
-"""Is the synthetic windows' fast content shaped like the real one's in time, not only in power?
+"""Do synthetic windows repeat like real ones, and is their fast content bursty like real?
+
+Exercises are done in repetitions at a steady tempo: below 3 Hz, a real watch window
+correlates with itself shifted by one repetition (0.4-3 s) at nearly 1 (Pearson correlation of
+the overlapping parts, on the window's most repetitive channel). Per class: the median of that
+peak correlation and of the shift where it peaks.
 
 The 10-25 Hz band of the real watch windows (tremor, strap wobble, impacts at the turns of a
 movement) comes in bursts: its excess kurtosis is well above 0 and its local RMS over 0.5 s
@@ -7,7 +12,7 @@ shaped, has excess kurtosis 0 and a peak-to-mean local RMS near 1.4. Per channel
 and 10-90 % range of both statistics over the windows, for the real windows (subjects 1-8, as
 in gan_fidelity_watch.py) and for run folders sampled with as many windows per class.
 
-    python benchmarks/fast_content.py [RUN ...]
+    python benchmarks/window_statistics.py [RUN ...]
 """
 
 import argparse
@@ -23,6 +28,26 @@ from imusynth.gan import load_run, sample
 
 BAND_HZ = (10.0, 24.5)
 RMS_SECONDS = 0.5
+MOVEMENT_HZ = 3.0
+REPEAT_SECONDS = (0.4, 3.0)
+
+
+def repetition(X: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per window: the peak over shifts of 0.4-3 s of the correlation of its movement (below
+    3 Hz) with itself shifted, on its most repetitive channel, and that shift in s; ``(N,)``."""
+    slow = sosfiltfilt(butter(4, MOVEMENT_HZ, fs=fs, output="sos"), X, axis=-1)
+    lags = np.arange(round(REPEAT_SECONDS[0] * fs), round(REPEAT_SECONDS[1] * fs) + 1)
+    corr = np.empty((len(lags), *X.shape[:2]))
+    for i, lag in enumerate(lags):
+        a, b = slow[..., :-lag], slow[..., lag:]
+        a = a - a.mean(-1, keepdims=True)
+        b = b - b.mean(-1, keepdims=True)
+        den = np.sqrt((a * a).sum(-1) * (b * b).sum(-1))
+        corr[i] = (a * b).sum(-1) / np.maximum(den, 1e-12)
+    best = corr.max(axis=0)  # (N, C)
+    channel = best.argmax(axis=-1)
+    rows = np.arange(len(X))
+    return best[rows, channel], lags[corr[:, rows, channel].argmax(axis=0)] / fs
 
 
 def burstiness(X: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
@@ -49,12 +74,27 @@ def main() -> None:
     real = ws.subset(np.isin(ws.groups, sorted(TRAIN_SUBJECTS)))
     fs = ws.sampling_rate_hz
     sets = {"real (subjects 1-8)": real.X}
+    labels = {"real (subjects 1-8)": real.y}
     counts = np.bincount(real.y, minlength=len(real.classes))
     for path in args.runs:
         run = load_run(path, device="cpu")
         per_class = {c: int(n) for c, n in zip(real.classes, counts, strict=True)}
-        sets[path] = sample(run, per_class=per_class, seed=args.seed).X
+        synth = sample(run, per_class=per_class, seed=args.seed)
+        sets[path], labels[path] = synth.X, synth.y
     width = max(map(len, sets)) + 1
+    classes = " ".join(f"{c:>12}" for c in real.classes)
+    print(
+        f"repetition: median peak correlation [and its shift, s] per class\n{'':{width}}{classes}"
+    )
+    for label, X in sets.items():
+        peak, shift = repetition(X, fs)
+        y = labels[label]
+        cells = (
+            f"{np.median(peak[y == i]):.2f} [{np.median(shift[y == i]):.1f}]"
+            for i in range(len(real.classes))
+        )
+        print(f"{label:{width}}" + " ".join(f"{c:>12}" for c in cells))
+    print()
     channels = " ".join(f"{c:>20}" for c in ws.channels)
     stats = {label: burstiness(X, fs) for label, X in sets.items()}
     for name, stat in (("excess kurtosis, 10-25 Hz", 0), ("peak / mean local RMS", 1)):
