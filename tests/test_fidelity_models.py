@@ -228,6 +228,7 @@ def test_a_run_with_band_noise_and_spectral_critics_trains_resumes_and_samples(
 
     tiny = ["model.g_width=32", "model.g_blocks=2", "model.d_width=8", "model.d_blocks=2"]
     new = ["model.generator=kinematic", "model.sensor_noise_bands=4", "model.d_stft=2"]
+    new += ["model.d_repeat_seconds=0.5"]
     common = [*tiny, *new, "train.batch_size=8", "train.log_every=1", "train.precision=bf16"]
     out = tmp_path / "run"
     train_run(load_config(None, [*common, "train.steps=2"]), tiny_windows, out, plots=False)
@@ -317,3 +318,31 @@ def test_joint_harmonics_start_silent_then_repeat_the_movement_at_the_fundamenta
     with pytest.raises(ConfigError) as err:
         validate_config(apply_overrides(GANConfig(), ["model.joint_harmonics=-1"]))
     assert err.value.field == "model.joint_harmonics"
+
+
+def test_repetition_critic_sees_lags_up_to_the_seconds_asked_and_its_gradient_reaches_x():
+    from imusynth.models.spectral import RepetitionCritic1d, autocorrelation
+    from imusynth.train.build import build_discriminator
+
+    def critics(seconds, rate=50.0, length=250):
+        cfg = ModelConfig(d_stft=0, d_repeat_seconds=seconds)
+        d = build_discriminator(cfg, 6, 7, sampling_rate_hz=rate, length=length)
+        return [c for c in getattr(d, "spectral_critics", []) if isinstance(c, RepetitionCritic1d)]
+
+    assert critics(0.0) == []
+    assert [c.max_lag for c in critics(3.0)] == [150]
+    assert [c.max_lag for c in critics(3.0, rate=20.0)] == [60]
+    assert [c.max_lag for c in critics(3.0, length=100)] == [100]  # at most the window
+    d = critics(3.0)[0]
+    x = torch.randn(4, 6, 250, requires_grad=True)
+    d(x, torch.tensor([0, 1, 2, 6])).sum().backward()
+    assert x.grad.abs().sum() > 0
+    # a window that repeats every 40 samples correlates with itself there, noise does not
+    t = torch.arange(250.0)
+    ac = autocorrelation(
+        torch.stack([torch.sin(2 * torch.pi * t / 40), torch.randn(250)])[None], 60
+    )
+    assert ac[0, 0, 40] > 0.7 and ac[0, 1, 30:].abs().max() < 0.3
+    with pytest.raises(ConfigError) as err:
+        validate_config(apply_overrides(GANConfig(), ["model.d_repeat_seconds=-1"]))
+    assert err.value.field == "model.d_repeat_seconds"

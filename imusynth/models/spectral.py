@@ -10,6 +10,12 @@ loss of Parallel WaveGAN, Yamamoto et al. 2020). On a log scale every band weigh
 :class:`CombinedDiscriminator1d` runs a time-domain critic and any number of
 :class:`STFTDiscriminator1d` and returns the sum of their logits, so it fits the
 discriminator protocol of :func:`imusynth.train.loop.fit_gan` unchanged.
+
+A time-domain critic of a few stride-2 blocks sees about a second of the window at once, so
+it cannot tell whether the movement repeats; exercises are done in repetitions of 1-3 s, and
+a CNN judge tells windows that do not repeat from real ones. :class:`RepetitionCritic1d`
+looks at each channel's autocorrelation up to a few seconds instead, where a repetition is a
+peak at its period.
 """
 
 from __future__ import annotations
@@ -22,7 +28,13 @@ from torch import Tensor, nn
 
 from imusynth.models.blocks import MinibatchStd, ProjectionCritic1d, maybe_spectral_norm
 
-__all__ = ["CombinedDiscriminator1d", "STFTDiscriminator1d", "log_stft_magnitude"]
+__all__ = [
+    "CombinedDiscriminator1d",
+    "RepetitionCritic1d",
+    "STFTDiscriminator1d",
+    "autocorrelation",
+    "log_stft_magnitude",
+]
 
 
 def log_stft_magnitude(x: Tensor, n_fft: int, floor: float = 1e-3) -> Tensor:
@@ -50,6 +62,79 @@ def log_stft_magnitude(x: Tensor, n_fft: int, floor: float = 1e-3) -> Tensor:
     )  # (B*C, F, frames)
     mag = torch.sqrt(spec.real**2 + spec.imag**2 + floor**2)
     return torch.log(mag + floor).reshape(b, c, *mag.shape[1:])  # (B, C, F, frames)
+
+
+def autocorrelation(x: Tensor, max_lag: int) -> Tensor:
+    """Each channel's autocorrelation at lags ``0 .. max_lag - 1`` over its value at lag 0,
+    ``(B, C, T) -> (B, C, max_lag)``: the biased estimate (sums over the overlap, divided
+    alike), of the window less its mean, by FFT.
+
+    Examples
+    --------
+    >>> t = torch.arange(250.0)
+    >>> ac = autocorrelation(torch.sin(2 * torch.pi * t / 50)[None, None], 120)
+    >>> round(float(ac[0, 0, 0]), 3), int(ac[0, 0, 30:].argmax()) + 30  # a peak at the period
+    (1.0, 50)
+    """
+    t = x.shape[-1]
+    x = x - x.mean(dim=-1, keepdim=True)
+    spec = torch.fft.rfft(x, n=2 * t, dim=-1)
+    ac = torch.fft.irfft(spec.real**2 + spec.imag**2, n=2 * t, dim=-1)[..., :max_lag]
+    return ac / ac[..., :1].clamp_min(1e-8)
+
+
+class RepetitionCritic1d(ProjectionCritic1d):
+    """A projection critic over each channel's autocorrelation (lags up to ``max_lag``).
+
+    Convolutions run over the lags (channels as input channels), with a minibatch-stddev
+    feature before the last block, then the projection logit of the mean over lags.
+
+    Parameters
+    ----------
+    n_channels, num_classes : int
+        As for :class:`~imusynth.models.gan1d.ProjectionDiscriminator1d`.
+    max_lag : int
+        Lags seen, in samples (e.g. 3 s of the data's rate; at most the window's length).
+    width : int
+        Channels of the convolutions.
+    spectral_norm : bool
+    n_sides : int
+
+    Examples
+    --------
+    >>> d = RepetitionCritic1d(6, 7, max_lag=150)
+    >>> d(torch.randn(4, 6, 250), torch.tensor([0, 1, 2, 6])).shape
+    torch.Size([4])
+    """
+
+    def __init__(
+        self,
+        n_channels: int,
+        num_classes: int,
+        *,
+        max_lag: int,
+        width: int = 64,
+        spectral_norm: bool = True,
+        n_sides: int = 0,
+    ) -> None:
+        super().__init__()
+        self.max_lag, self.num_classes, self.n_sides = max_lag, num_classes, n_sides
+
+        def conv(c_i: int, c_o: int, stride: int) -> nn.Module:
+            return maybe_spectral_norm(nn.Conv1d(c_i, c_o, 5, stride, padding=2), spectral_norm)
+
+        self.blocks = nn.ModuleList([conv(n_channels, width, 1), conv(width, width, 2)])
+        self.mbstd = MinibatchStd()
+        self.last = conv(width + 1, width, 2)
+        self._add_projection(width, num_classes, n_sides, spectral_norm)
+
+    def forward(self, x: Tensor, y: Tensor | None = None, side: Tensor | None = None) -> Tensor:
+        with torch.autocast(x.device.type, enabled=False):  # FFT in float32
+            h = autocorrelation(x.float(), min(self.max_lag, x.shape[-1])).to(x.dtype)
+        for block in self.blocks:
+            h = F.leaky_relu(block(h), 0.2)
+        h = F.leaky_relu(self.last(self.mbstd(h)), 0.2)  # (B, W, lags')
+        return self._project(h.mean(dim=-1), y, side)  # (B,)
 
 
 class STFTDiscriminator1d(ProjectionCritic1d):

@@ -143,7 +143,9 @@ def build_discriminator(
     :class:`~imusynth.models.spectral.CombinedDiscriminator1d` with that many
     :class:`~imusynth.models.spectral.STFTDiscriminator1d`, ``n_fft`` from
     :func:`stft_sizes` for ``sampling_rate_hz`` and ``length`` (16, 32, 64, ... when they
-    are not given).
+    are not given); with ``cfg.d_repeat_seconds`` > 0 a
+    :class:`~imusynth.models.spectral.RepetitionCritic1d` over that many seconds of lags (at
+    50 Hz when the rate is not given) joins them.
 
     Examples
     --------
@@ -166,15 +168,22 @@ def build_discriminator(
             diff_input=cfg.d_diff_input,
         )
         sizes = stft_sizes(cfg.d_stft, sampling_rate_hz, length) if cfg.d_stft else []
-        if not sizes:
-            if cfg.d_stft:
-                log.info(
-                    "no spectral critics at %s Hz (below %s Hz a window holds only movement)",
-                    sampling_rate_hz,
-                    STFT_MIN_RATE_HZ,
-                )
+        if cfg.d_stft and not sizes:
+            log.info(
+                "no spectral critics at %s Hz (below %s Hz a window holds only movement)",
+                sampling_rate_hz,
+                STFT_MIN_RATE_HZ,
+            )
+        max_lag = round(cfg.d_repeat_seconds * (sampling_rate_hz or 50.0))
+        if length is not None:
+            max_lag = min(max_lag, length)
+        if not sizes and not max_lag:
             return time_critic
-        from imusynth.models.spectral import CombinedDiscriminator1d, STFTDiscriminator1d
+        from imusynth.models.spectral import (
+            CombinedDiscriminator1d,
+            RepetitionCritic1d,
+            STFTDiscriminator1d,
+        )
 
         spectral = [
             STFTDiscriminator1d(
@@ -187,6 +196,17 @@ def build_discriminator(
             )
             for n_fft in sizes
         ]
+        if max_lag:
+            spectral.append(
+                RepetitionCritic1d(
+                    n_channels,
+                    n_classes,
+                    max_lag=max_lag,
+                    width=2 * cfg.d_width,
+                    spectral_norm=cfg.spectral_norm,
+                    n_sides=sides,
+                )
+            )
         return CombinedDiscriminator1d(time_critic, spectral)
 
 

@@ -81,6 +81,10 @@ class ModelConfig:
     # resolutions, n_fft from about 0.32 s (16 samples at 50 Hz; at least 8) doubling, at most
     # the window length; their logits are summed with its logits. 0 = off
     d_stft: int = 0
+    # A critic over each channel's autocorrelation up to this many seconds beside the
+    # time-domain one (1D only): it sees whether the movement repeats, which a critic of a
+    # second's reach cannot; 0 = off
+    d_repeat_seconds: float = 0.0
     condition_on_side: bool = True  # also condition on the arm side when the data has it
     # Kinematic generator only.
     # Harmonics of a repeating movement (a fundamental of 0.25-1.25 Hz per window) added to
@@ -409,6 +413,10 @@ def validate_config(cfg: GANConfig) -> None:
         raise ConfigError(
             f"must be 0 (unbounded) or > 1, got {m.sensor_noise_envelope_max}",
             field="model.sensor_noise_envelope_max",
+        )
+    if m.d_repeat_seconds < 0:
+        raise ConfigError(
+            f"must be >= 0 seconds, got {m.d_repeat_seconds}", field="model.d_repeat_seconds"
         )
     if not 0 <= m.d_stft <= 4:
         raise ConfigError(f"must lie in [0, 4], got {m.d_stft}", field="model.d_stft")
