@@ -83,7 +83,30 @@ def autocorrelation(x: Tensor, max_lag: int) -> Tensor:
     return ac / ac[..., :1].clamp_min(1e-8)
 
 
-class RepetitionCritic1d(ProjectionCritic1d):
+class _LagCritic1d(ProjectionCritic1d):
+    """Shared trunk of the spectral critics: two convolutions (the second stride 2), a
+    minibatch-stddev feature, a last stride-2 convolution, then the projection logit of the
+    mean over the last axis (frames or lags)."""
+
+    def _add_trunk(
+        self, c_in: int, width: int, kernel: int, num_classes: int, n_sides: int, sn: bool
+    ) -> None:
+        def conv(c_i: int, c_o: int, stride: int) -> nn.Module:
+            return maybe_spectral_norm(nn.Conv1d(c_i, c_o, kernel, stride, kernel // 2), sn)
+
+        self.blocks = nn.ModuleList([conv(c_in, width, 1), conv(width, width, 2)])
+        self.mbstd = MinibatchStd()
+        self.last = conv(width + 1, width, 2)
+        self._add_projection(width, num_classes, n_sides, sn)
+
+    def _trunk(self, h: Tensor, y: Tensor | None, side: Tensor | None) -> Tensor:
+        for block in self.blocks:
+            h = F.leaky_relu(block(h), 0.2)
+        h = F.leaky_relu(self.last(self.mbstd(h)), 0.2)  # (B, W, L')
+        return self._project(h.mean(dim=-1), y, side)  # (B,)
+
+
+class RepetitionCritic1d(_LagCritic1d):
     """A projection critic over each channel's autocorrelation (lags up to ``max_lag``).
 
     Convolutions run over the lags (channels as input channels), with a minibatch-stddev
@@ -91,14 +114,10 @@ class RepetitionCritic1d(ProjectionCritic1d):
 
     Parameters
     ----------
-    n_channels, num_classes : int
-        As for :class:`~imusynth.models.gan1d.ProjectionDiscriminator1d`.
     max_lag : int
         Lags seen, in samples (e.g. 3 s of the data's rate; at most the window's length).
-    width : int
-        Channels of the convolutions.
-    spectral_norm : bool
-    n_sides : int
+    n_channels, num_classes, width, spectral_norm, n_sides
+        As for :class:`STFTDiscriminator1d`.
 
     Examples
     --------
@@ -119,25 +138,15 @@ class RepetitionCritic1d(ProjectionCritic1d):
     ) -> None:
         super().__init__()
         self.max_lag, self.num_classes, self.n_sides = max_lag, num_classes, n_sides
-
-        def conv(c_i: int, c_o: int, stride: int) -> nn.Module:
-            return maybe_spectral_norm(nn.Conv1d(c_i, c_o, 5, stride, padding=2), spectral_norm)
-
-        self.blocks = nn.ModuleList([conv(n_channels, width, 1), conv(width, width, 2)])
-        self.mbstd = MinibatchStd()
-        self.last = conv(width + 1, width, 2)
-        self._add_projection(width, num_classes, n_sides, spectral_norm)
+        self._add_trunk(n_channels, width, 5, num_classes, n_sides, spectral_norm)
 
     def forward(self, x: Tensor, y: Tensor | None = None, side: Tensor | None = None) -> Tensor:
         with torch.autocast(x.device.type, enabled=False):  # FFT in float32
             h = autocorrelation(x.float(), min(self.max_lag, x.shape[-1])).to(x.dtype)
-        for block in self.blocks:
-            h = F.leaky_relu(block(h), 0.2)
-        h = F.leaky_relu(self.last(self.mbstd(h)), 0.2)  # (B, W, lags')
-        return self._project(h.mean(dim=-1), y, side)  # (B,)
+        return self._trunk(h, y, side)  # (B,) from (B, C, lags)
 
 
-class STFTDiscriminator1d(ProjectionCritic1d):
+class STFTDiscriminator1d(_LagCritic1d):
     """A projection critic over the log STFT magnitudes of one resolution.
 
     Channels and frequency bins are stacked as input channels of 1D convolutions over the
@@ -176,25 +185,13 @@ class STFTDiscriminator1d(ProjectionCritic1d):
         super().__init__()
         self.n_fft, self.num_classes, self.n_sides = n_fft, num_classes, n_sides
         c_in = n_channels * (n_fft // 2 + 1)
-
-        def conv(c_i: int, c_o: int, stride: int) -> nn.Module:
-            return maybe_spectral_norm(nn.Conv1d(c_i, c_o, 3, stride, padding=1), spectral_norm)
-
-        self.blocks = nn.ModuleList([conv(c_in, width, 1), conv(width, width, 2)])
-        self.mbstd = MinibatchStd()
-        self.last = conv(width + 1, width, 2)
-        self._add_projection(width, num_classes, n_sides, spectral_norm)
+        self._add_trunk(c_in, width, 3, num_classes, n_sides, spectral_norm)
 
     def forward(self, x: Tensor, y: Tensor | None = None, side: Tensor | None = None) -> Tensor:
         # The STFT runs in float32 even under autocast (torch.stft has no bf16 kernel).
         with torch.autocast(x.device.type, enabled=False):
             s = log_stft_magnitude(x, self.n_fft)  # (B, C, F, frames)
-        h = s.flatten(1, 2).to(x.dtype)  # (B, C*F, frames)
-        for block in self.blocks:
-            h = F.leaky_relu(block(h), 0.2)
-        h = F.leaky_relu(self.last(self.mbstd(h)), 0.2)  # (B, W, frames')
-        phi = h.mean(dim=-1)  # (B, W)
-        return self._project(phi, y, side)  # (B,)
+        return self._trunk(s.flatten(1, 2).to(x.dtype), y, side)  # (B,) from (B, C*F, frames)
 
 
 class CombinedDiscriminator1d(nn.Module):
