@@ -185,28 +185,12 @@ def build_discriminator(
             STFTDiscriminator1d,
         )
 
+        common = {"width": 2 * cfg.d_width, "spectral_norm": cfg.spectral_norm, "n_sides": sides}
         spectral = [
-            STFTDiscriminator1d(
-                n_channels,
-                n_classes,
-                n_fft=n_fft,
-                width=2 * cfg.d_width,
-                spectral_norm=cfg.spectral_norm,
-                n_sides=sides,
-            )
-            for n_fft in sizes
+            STFTDiscriminator1d(n_channels, n_classes, n_fft=n_fft, **common) for n_fft in sizes
         ]
         if max_lag:
-            spectral.append(
-                RepetitionCritic1d(
-                    n_channels,
-                    n_classes,
-                    max_lag=max_lag,
-                    width=2 * cfg.d_width,
-                    spectral_norm=cfg.spectral_norm,
-                    n_sides=sides,
-                )
-            )
+            spectral.append(RepetitionCritic1d(n_channels, n_classes, max_lag=max_lag, **common))
         return CombinedDiscriminator1d(time_critic, spectral)
 
 
