@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pytest
 import torch
@@ -315,12 +317,17 @@ def test_joint_harmonics_start_silent_then_repeat_the_movement_at_the_fundamenta
         KinematicGenerator(6, 250, 2, **SMALL, joint_harmonics=5, joint_stride=5)
     cfg = ModelConfig(generator="kinematic", joint_harmonics=3)
     assert build_generator(cfg, 6, 250, 7).harmonic_head is not None
+    with pytest.raises(ConfigError, match="at most 4") as err:  # a config error, not a crash
+        build_generator(ModelConfig(generator="kinematic", joint_harmonics=5), 6, 250, 7)
+    assert err.value.field == "model.joint_harmonics"
+    fast = ModelConfig(generator="kinematic", joint_harmonics=5, joint_rate_hz=25.0)
+    assert build_generator(fast, 6, 250, 7).harmonic_head is not None  # 12.5 Hz Nyquist
     with pytest.raises(ConfigError) as err:
         validate_config(apply_overrides(GANConfig(), ["model.joint_harmonics=-1"]))
     assert err.value.field == "model.joint_harmonics"
 
 
-def test_repetition_critic_sees_lags_up_to_the_seconds_asked_and_its_gradient_reaches_x():
+def test_repetition_critic_sees_lags_up_to_the_seconds_asked_and_its_gradient_reaches_x(caplog):
     from imusynth.models.spectral import RepetitionCritic1d, autocorrelation
     from imusynth.train.build import build_discriminator
 
@@ -332,7 +339,9 @@ def test_repetition_critic_sees_lags_up_to_the_seconds_asked_and_its_gradient_re
     assert critics(0.0) == []
     assert [c.max_lag for c in critics(3.0)] == [150]
     assert [c.max_lag for c in critics(3.0, rate=20.0)] == [60]
-    assert [c.max_lag for c in critics(3.0, length=100)] == [100]  # at most the window
+    with caplog.at_level(logging.WARNING, logger="imusynth.train.build"):
+        assert [c.max_lag for c in critics(3.0, length=100)] == [100]  # at most the window
+    assert "longer than the 100-sample window" in caplog.text
     d = critics(3.0)[0]
     x = torch.randn(4, 6, 250, requires_grad=True)
     d(x, torch.tensor([0, 1, 2, 6])).sum().backward()

@@ -93,8 +93,16 @@ def build_generator(
         if cfg.generator == "conv1d":
             return Conv1dGenerator(n_channels, length, n_classes, **trunk)
         if cfg.generator == "kinematic":
-            from imusynth.models.kinematic import KinematicGenerator
+            from imusynth.models.kinematic import HARMONIC_HZ, KinematicGenerator
 
+            joint_nyquist = sampling_rate_hz / cfg.joint_stride_for(sampling_rate_hz) / 2
+            if cfg.joint_harmonics * HARMONIC_HZ[1] > joint_nyquist:
+                raise ConfigError(
+                    f"{cfg.joint_harmonics} harmonics of up to {HARMONIC_HZ[1]} Hz pass the joint "
+                    f"rate's Nyquist frequency ({joint_nyquist:g} Hz); use at most "
+                    f"{math.floor(joint_nyquist / HARMONIC_HZ[1])} or raise model.joint_rate_hz",
+                    field="model.joint_harmonics",
+                )
             return KinematicGenerator(
                 n_channels,
                 length,
@@ -175,8 +183,14 @@ def build_discriminator(
                 STFT_MIN_RATE_HZ,
             )
         max_lag = round(cfg.d_repeat_seconds * (sampling_rate_hz or 50.0))
-        if length is not None:
-            max_lag = min(max_lag, length)
+        if length is not None and max_lag > length:
+            log.warning(
+                "model.d_repeat_seconds = %g s is longer than the %d-sample window: the "
+                "repetition critic sees lags up to the window's length",
+                cfg.d_repeat_seconds,
+                length,
+            )
+            max_lag = length
         if not sizes and not max_lag:
             return time_critic
         from imusynth.models.spectral import (
