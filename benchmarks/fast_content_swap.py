@@ -28,12 +28,13 @@ from gan_fidelity_watch import (
     TRAIN_SUBJECTS,
     classifiers,
     judges,
+    usefulness,
 )
 from scipy import signal
 
 from imusynth.data import WindowSet, load_windows
 from imusynth.gan import load_run, sample_windows
-from imusynth.metrics import heldout_discriminative_score, tstr_trts
+from imusynth.metrics import heldout_discriminative_score
 from imusynth.metrics.judges import JUDGE_CNN_EPOCHS
 
 
@@ -106,11 +107,7 @@ def main() -> None:
             cells.append(f"{shares(windows.X, windows.y, ws.classes)[0]:.1%}")
             ratios, trts = [], []
             for name, make in makers.items():
-                rep = tstr_trts(
-                    make, train.X, train.y, windows.X, windows.y, test.X, test.y,
-                    real_model=real_models[name], labels=np.arange(ws.n_classes),
-                    class_names=ws.classes,
-                )  # fmt: skip
+                rep = usefulness(make, real_models[name], train, windows, test)
                 ratios.append(f"{rep['tstr']['accuracy'] / rep['trtr']['accuracy']:.2f}")
                 trts.append(f"{rep['trts']['accuracy']:.2f}")
             lines.append("| " + " | ".join(cells + ratios + trts) + " |")

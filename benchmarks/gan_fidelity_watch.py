@@ -102,6 +102,15 @@ def trained_run(config_path, generator, overrides, out: Path, train, reuse, devi
     return run, time.perf_counter() - start
 
 
+def usefulness(make, real_model, train, synth, test) -> dict:
+    """TRTR, TSTR and TRTS (:func:`~imusynth.metrics.tstr_trts`) of one classifier family:
+    ``make`` builds it, ``real_model`` is the one already fit on ``train``."""
+    return tstr_trts(
+        make, train.X, train.y, synth.X, synth.y, test.X, test.y,
+        real_model=real_model, labels=np.arange(train.n_classes), class_names=train.classes,
+    )  # fmt: skip
+
+
 def gru_scores(real, other, iterations, device) -> dict:
     n_disc, n_pred = iterations
     return {
@@ -210,11 +219,7 @@ def main() -> None:
             flush=True,
         )
         for name, make in makers.items():
-            rep = tstr_trts(
-                make, train.X, train.y, synth.X, synth.y, test.X, test.y,
-                real_model=real_models[name], labels=np.arange(ws.n_classes),
-                class_names=ws.classes,
-            )  # fmt: skip
+            rep = usefulness(make, real_models[name], train, synth, test)
             rows.append((label, name, rep))
             ratio = rep["tstr"]["accuracy"] / rep["trtr"]["accuracy"]
             figure[f"{SHORT[name]} TSTR/TRTR"] = ratio
