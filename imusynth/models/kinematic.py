@@ -232,7 +232,7 @@ class KinematicGenerator(TrunkGenerator1d):
         )
         self.harmonic_head = None
         if joint_harmonics:
-            if joint_harmonics < 0 or joint_harmonics * HARMONIC_HZ[1] > self.fs / joint_stride / 2:
+            if not 0 <= joint_harmonics <= max_joint_harmonics(self.fs, joint_stride):
                 raise ValueError(
                     f"joint_harmonics={joint_harmonics}: the highest harmonic "
                     f"({joint_harmonics} x {HARMONIC_HZ[1]} Hz) must stay below the joint rate's "
@@ -470,6 +470,16 @@ class KinematicGenerator(TrunkGenerator1d):
 
 _FAST = 20.0  # learning-rate multiplier of the band-noise log gains
 HARMONIC_HZ = (0.25, 1.25)  # range of the repetition's fundamental (periods of 0.8-4 s)
+
+
+def max_joint_harmonics(sampling_rate_hz: float, joint_stride: int) -> int:
+    """The most harmonics of the fastest fundamental (``HARMONIC_HZ[1]``) that stay at or
+    below the Nyquist frequency of joint angles proposed every ``joint_stride`` samples.
+
+    >>> max_joint_harmonics(50.0, 5), max_joint_harmonics(50.0, 2)
+    (4, 10)
+    """
+    return int(sampling_rate_hz / joint_stride / 2 // HARMONIC_HZ[1])
 
 
 def _band_interp(k: int, n_bins: int) -> Tensor:

@@ -93,14 +93,19 @@ def build_generator(
         if cfg.generator == "conv1d":
             return Conv1dGenerator(n_channels, length, n_classes, **trunk)
         if cfg.generator == "kinematic":
-            from imusynth.models.kinematic import HARMONIC_HZ, KinematicGenerator
+            from imusynth.models.kinematic import (
+                HARMONIC_HZ,
+                KinematicGenerator,
+                max_joint_harmonics,
+            )
 
-            joint_nyquist = sampling_rate_hz / cfg.joint_stride_for(sampling_rate_hz) / 2
-            if cfg.joint_harmonics * HARMONIC_HZ[1] > joint_nyquist:
+            stride = cfg.joint_stride_for(sampling_rate_hz)
+            most = max_joint_harmonics(sampling_rate_hz, stride)
+            if cfg.joint_harmonics > most:
                 raise ConfigError(
                     f"{cfg.joint_harmonics} harmonics of up to {HARMONIC_HZ[1]} Hz pass the joint "
-                    f"rate's Nyquist frequency ({joint_nyquist:g} Hz); use at most "
-                    f"{math.floor(joint_nyquist / HARMONIC_HZ[1])} or raise model.joint_rate_hz",
+                    f"rate's Nyquist frequency ({sampling_rate_hz / stride / 2:g} Hz); use at "
+                    f"most {most} or raise model.joint_rate_hz",
                     field="model.joint_harmonics",
                 )
             return KinematicGenerator(
@@ -111,7 +116,7 @@ def build_generator(
                 channel_mean=channel_mean,
                 channel_scale=channel_scale,
                 **trunk,
-                joint_stride=cfg.joint_stride_for(sampling_rate_hz),
+                joint_stride=stride,
                 mount_max_deg=cfg.mount_max_deg,
                 residual=cfg.residual,
                 sensor_noise_taps=cfg.sensor_noise_taps_for(sampling_rate_hz),
