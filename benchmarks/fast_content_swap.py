@@ -27,6 +27,7 @@ from gan_fidelity_watch import (
     TEST_SUBJECTS,
     TRAIN_SUBJECTS,
     classifiers,
+    judged,
     judges,
     usefulness,
 )
@@ -34,7 +35,6 @@ from scipy import signal
 
 from imusynth.data import WindowSet, load_windows
 from imusynth.gan import load_run, sample_windows
-from imusynth.metrics import heldout_discriminative_score
 from imusynth.metrics.judges import JUDGE_CNN_EPOCHS
 
 
@@ -98,12 +98,7 @@ def main() -> None:
         ):
             start = time.perf_counter()
             cells = [str(path), kind]
-            for judge in judge_kinds.values():
-                score = heldout_discriminative_score(
-                    train.X, train.groups, windows.X, windows.groups,
-                    y_real=train.y, y_fake=windows.y, classifier=judge, **kw,
-                )  # fmt: skip
-                cells.append(str(score))
+            cells += [str(score) for score in judged(judge_kinds, train, windows, kw).values()]
             cells.append(f"{shares(windows.X, windows.y, ws.classes)[0]:.1%}")
             ratios, trts = [], []
             for name, make in makers.items():

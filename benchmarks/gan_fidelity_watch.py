@@ -111,6 +111,17 @@ def usefulness(make, real_model, train, synth, test) -> dict:
     )  # fmt: skip
 
 
+def judged(judge_kinds: dict, train, synth, kw: dict) -> dict:
+    """Each held-out judge's score of ``synth`` against the real ``train`` windows."""
+    return {
+        name: heldout_discriminative_score(
+            train.X, train.groups, synth.X, synth.groups,
+            y_real=train.y, y_fake=synth.y, classifier=kind, **kw,
+        )
+        for name, kind in judge_kinds.items()
+    }  # fmt: skip
+
+
 def gru_scores(real, other, iterations, device) -> dict:
     n_disc, n_pred = iterations
     return {
@@ -199,13 +210,7 @@ def main() -> None:
             )
         notes.append(f"- `{label}`: {steps} ({took}), run folder `{out}`")
         synth = sample_windows(run, counts, seed=args.seed)
-        scores = {
-            name: heldout_discriminative_score(
-                train.X, train.groups, synth.X, synth.groups,
-                y_real=train.y, y_fake=synth.y, classifier=kind, **kw,
-            )
-            for name, kind in judge_kinds.items()
-        }  # fmt: skip
+        scores = judged(judge_kinds, train, synth, kw)
         gru = None if args.no_gru else gru_scores(train.X, synth.X, gru_iterations, args.device)
         judged.append((label, scores, gru))
         extreme, _ = shares(synth.X, synth.y, ws.classes)

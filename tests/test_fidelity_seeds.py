@@ -25,8 +25,8 @@ def write(path: Path, records) -> str:
 
 
 def test_arms_are_summarised_and_compared_seed_by_seed(tmp_path, capsys):
-    [write(tmp_path / f"a{s}.json", [record(s, j, c)])
-            for s, j, c in ((0, 0.30, 0.60), (1, 0.40, 0.62), (2, 0.20, 0.64))]  # fmt: skip
+    for s, j, c in ((0, 0.30, 0.60), (1, 0.40, 0.62), (2, 0.20, 0.64)):
+        write(tmp_path / f"a{s}.json", [record(s, j, c)])
     write(tmp_path / "b.json", [record(0, 0.20, 0.70), record(1, 0.42, 0.76), record(3, 0.0, 1.0)])
     out = tmp_path / "seeds.md"
     fidelity_seeds.main(
