@@ -53,6 +53,7 @@ from imusynth.train.build import build_discriminator, build_generator
 from imusynth.train.config import GANConfig, apply_overrides, load_config, validate_config
 from imusynth.train.loop import epoch_loader, fit_gan
 from imusynth.train.losses import ADVERSARIAL_LOSSES
+from imusynth.train.precision import resolve_precision
 
 
 def bare_loop(G, D, loader, cfg, steps: int, device) -> float:
@@ -219,14 +220,17 @@ def main() -> None:
     parser.add_argument(
         "--precision",
         default="fp32",
-        help="train.precision: fp32, bf16 or fp16, or several (fp32,bf16) run alternately",
+        help="train.precision: fp32, bf16, fp16 or auto (timed as what it resolves to here), "
+        "or several (fp32,bf16) run alternately",
     )
     parser.add_argument("--compile", action="store_true", help="train.compile=true")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
-    precisions = [p.strip() for p in args.precision.split(",") if p.strip()]
+    precisions = [
+        resolve_precision(p.strip(), device) for p in args.precision.split(",") if p.strip()
+    ]
     if "fp16" in precisions and device.type != "cuda":
         parser.error("fp16 needs --device cuda")
     cfg = load_config(args.config, [f"train.compile={args.compile}"])

@@ -13,6 +13,7 @@ benchmarks/cuda_smoke.py cover it too.
 from __future__ import annotations
 
 import functools
+import logging
 import math
 
 import pytest
@@ -198,8 +199,8 @@ def test_bad_precision_or_compile_is_a_config_error(tmp_path, text, overrides, f
 def test_precision_and_compile_defaults_and_overrides():
     assert (TrainConfig().precision, TrainConfig().compile) == ("fp32", False)
     shipped = load_config("experiments/watch_cgan.toml").train
-    assert (shipped.precision, shipped.compile) == ("bf16", False)  # measured faster on CPU
-    for p in ("fp32", "bf16", "fp16"):  # fp16 is only refused at fit time, on the CPU
+    assert (shipped.precision, shipped.compile) == ("auto", False)
+    for p in ("fp32", "bf16", "fp16", "auto"):  # fp16 is only refused at fit time, on the CPU
         assert load_config(None, [f"train.precision={p}"]).train.precision == p
     assert load_config(None, ["train.compile=true"]).train.compile is True
 
@@ -318,3 +319,34 @@ def test_inductor_compiled_checkpoint_round_trip(tmp_path):
                 resumed.generator.state_dict()[key], value, rtol=1e-3, atol=1e-4
             )
     torch._dynamo.reset()
+
+
+@pytest.mark.parametrize("avx512_bf16, amx", [(False, False), (True, False), (False, True)])
+def test_auto_precision_is_bf16_only_on_a_cpu_that_computes_it_natively(
+    monkeypatch, avx512_bf16, amx
+):
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
+    native = avx512_bf16 or amx
+    assert precision.native_bf16("cpu") is native
+    assert precision.resolve_precision("auto", "cpu") == ("bf16" if native else "fp32")
+    amp = precision.Amp.of(TrainConfig(precision="auto"), torch.device("cpu"))
+    assert (amp.dtype, amp.name) == ((torch.bfloat16, "bf16") if native else (None, "fp32"))
+    # The named precisions do not depend on the machine.
+    for name in ("fp32", "bf16"):
+        assert precision.resolve_precision(name, "cpu") == name
+        assert precision.Amp.of(TrainConfig(precision=name), torch.device("cpu")).name == name
+
+
+def test_auto_precision_trains_as_what_it_resolved_to(monkeypatch, caplog):
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    X, y = _data()
+    states = {}
+    with caplog.at_level(logging.INFO, logger="imusynth.train.loop"):
+        for p in ("auto", "fp32"):
+            states[p] = fit_gan(
+                *_models(), epoch_loader(X, y, batch_size=16, seed=0), _cfg(precision=p)
+            )
+    assert "train.precision auto: fp32 on cpu" in caplog.text
+    assert torch.equal(_flat(states["auto"].generator), _flat(states["fp32"].generator))

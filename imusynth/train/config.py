@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 IMAGE_GENERATORS = ("dcgan", "acgan")  # 64x64 ROIs (imusynth.gan.images)
 GENERATORS = ("conv1d", "kinematic", *IMAGE_GENERATORS)
 LOSSES = ("bce", "hinge", "wgan-gp")
-PRECISIONS = ("fp32", "bf16", "fp16")
+PRECISIONS = ("fp32", "bf16", "fp16", "auto")
 SELECT_METRICS = ("tstr-disc", "tstr", "disc")
 
 
@@ -206,8 +206,9 @@ class TrainConfig:
     log_every: int = 50  # steps between loss syncs, CSV rows and NaN checks
     checkpoint_every: int = 500  # steps between checkpoints (0: only at the end)
     sample_every: int = 0  # steps between real-vs-synthetic figures (0: only at the end)
-    # fp32 | bf16 (autocast, CPU or CUDA) | fp16 (autocast + loss scaling, CUDA only); the
-    # kinematic layer, penalties, losses, optimiser and EMA stay float32 (see train/precision.py)
+    # fp32 | bf16 (autocast, CPU or CUDA) | fp16 (autocast + loss scaling, CUDA only) | auto
+    # (bf16 where the device computes bfloat16 natively, else fp32); the kinematic layer,
+    # penalties, losses, optimiser and EMA stay float32 (see train/precision.py)
     precision: str = "fp32"
     compile: bool = False  # torch.compile the generator and discriminator (needs a C++ compiler)
     # Checkpoint selection (windows only): every select_every steps the EMA generator is scored

@@ -174,6 +174,8 @@ def fit_gan(
     dev = resolve_device(device)
     check_train_setup(train, dev)
     amp = Amp.of(train, dev)
+    if train.precision == "auto":
+        log.info("train.precision auto: %s on %s", amp.name, dev)
     ctx = distributed_context()
     # Rank 0 alone writes; the other processes train in memory.
     run_dir = None if out_dir is None or not ctx.is_main else Path(out_dir)

@@ -22,6 +22,12 @@ states go into the checkpoint as ``"grad_scaler"``; a checkpoint without them, f
 or bf16 run, resumes with fresh scalers). Adam then runs fused, so the scalers' inf check
 stays on the device instead of syncing every step.
 
+``"auto"`` is bf16 where the device computes bfloat16 natively (a CUDA GPU that does; a CPU
+with AVX512-BF16 or AMX) and fp32 elsewhere: on a CPU without them bf16 autocast is emulated
+and slower than fp32 (0.80x fp32's steps/s on a 2-core AVX-512 Xeon without BF16, where the
+CPU of earlier measurements ran it 1.3-1.4x faster; ``benchmarks/gan_training.py
+--precision fp32,bf16``). What ``"auto"`` resolved to is logged when a run starts.
+
 ``train.compile = true`` wraps G and D in :func:`torch.compile` (default mode) after they are
 moved to the device; checkpoints hold the uncompiled modules' weights, so compiled and
 uncompiled runs resume from each other's checkpoints. The passes that differentiate twice
@@ -50,6 +56,8 @@ __all__ = [
     "float_logits",
     "full",
     "is_compile_error",
+    "native_bf16",
+    "resolve_precision",
 ]
 
 
@@ -79,6 +87,36 @@ def check_train_setup(config: TrainConfig, device: str | torch.device) -> None:
         check_compile(dev)
 
 
+def native_bf16(device: str | torch.device) -> bool:
+    """Whether ``device`` computes bfloat16 natively (so bf16 autocast pays there).
+
+    A CUDA GPU with native bfloat16; a CPU with AVX512-BF16 or AMX tiles (where torch cannot
+    tell, False); nothing else.
+    """
+    dev = resolve_device(device)
+    if dev.type == "cuda":
+        return _cuda_bf16(dev)
+    if dev.type != "cpu":
+        return False
+    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in probes)
+
+
+def resolve_precision(precision: str, device: str | torch.device) -> str:
+    """``train.precision`` as a run uses it on ``device``: ``"auto"`` becomes bf16 or fp32.
+
+    Examples
+    --------
+    >>> resolve_precision("fp32", "cpu")
+    'fp32'
+    >>> resolve_precision("auto", "cpu") in ("bf16", "fp32")
+    True
+    """
+    if precision != "auto":
+        return precision
+    return "bf16" if native_bf16(device) else "fp32"
+
+
 # fp16 autocast and loss scaling are for GPUs (on the CPU, fp16 convolutions are slow or
 # emulated, and bf16 has the range fp16 lacks). Tests widen this to run the fp16 path.
 _FP16_DEVICES = ("cuda",)
@@ -92,6 +130,11 @@ class Amp:
     dtype: torch.dtype | None = None  # None: float32 throughout, no autocast
     scaled: bool = False  # fp16: losses scaled by GradScalers
 
+    @property
+    def name(self) -> str:
+        """The precision in ``train.precision``'s words (``"auto"`` resolved)."""
+        return {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(self.dtype, "fp32")
+
     @classmethod
     def of(cls, cfg: TrainConfig, dev: torch.device) -> Amp:
         if cfg.precision not in PRECISIONS:
@@ -99,17 +142,18 @@ class Amp:
                 f"expected one of {', '.join(PRECISIONS)}, got {cfg.precision!r}",
                 field="train.precision",
             )
-        if cfg.precision == "fp16" and dev.type not in _FP16_DEVICES:
+        precision = resolve_precision(cfg.precision, dev)
+        if precision == "fp16" and dev.type not in _FP16_DEVICES:
             raise ConfigError(
                 f"fp16 needs a CUDA device (this run is on {dev.type}); use bf16 or fp32 there",
                 field="train.precision",
             )
-        if cfg.precision == "bf16" and dev.type == "cuda" and not _cuda_bf16(dev):
+        if precision == "bf16" and dev.type == "cuda" and not _cuda_bf16(dev):
             raise ConfigError(
                 "this GPU has no native bfloat16; use fp16 or fp32", field="train.precision"
             )
-        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.precision)
-        return cls(dev.type, dtype, cfg.precision == "fp16")
+        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+        return cls(dev.type, dtype, precision == "fp16")
 
     def autocast(self) -> contextlib.AbstractContextManager:
         if self.dtype is None:
