@@ -69,7 +69,7 @@ def test_gan_parameters_each_have_constraints_and_an_existing_config_key(cls):
     cfg = GANConfig()
     for name, section in cls._param_sections.items():
         assert hasattr(getattr(cfg, section), name), (name, section)
-    assert set(names) - set(cls._param_sections) == {"config", "device", "progress"}
+    assert set(names) - set(cls._param_sections) == {"config", "device", "progress", "run_dir"}
 
 
 def test_a_gan_parameter_declared_without_its_constraints_is_refused():

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from imusynth.data import read_windows, write_windows
 from imusynth.errors import CheckpointError, ConfigError, DataError
@@ -211,3 +212,28 @@ def test_estimator_follows_the_scikit_learn_conventions(tmp_path):
     with pytest.raises(ConfigError) as info:  # types checked in fit, named by parameter
         ConditionalGAN(steps="many").fit(np.zeros((8, 6, 32), np.float32), np.zeros(8, int))
     assert info.value.field == "steps"
+
+
+def test_estimator_with_a_run_dir_resumes_a_killed_fit_exactly(tmp_path, rng):
+    X = rng.normal(size=(40, 6, 32)).astype(np.float32)
+    y = np.repeat([0, 1], 20)
+    params = TINY_PARAMS | dict(steps=4)
+    whole = ConditionalGAN(**params).fit(X, y, **WATCH)
+    # A fit that stopped after its step-2 checkpoint (as a killed one leaves its folder) ...
+    ConditionalGAN(**params | dict(steps=2), run_dir=tmp_path / "run").fit(X, y, **WATCH)
+    assert load_run(tmp_path / "run").step == 2
+    # ... is resumed by the same fit called again, to the weights of the uninterrupted one.
+    resumed = ConditionalGAN(**params, run_dir=str(tmp_path / "run")).fit(X, y, **WATCH)
+    assert resumed.run_.step == 4
+    for a, b in zip(
+        resumed.run_.generator.state_dict().values(),
+        whole.run_.generator.state_dict().values(),
+        strict=True,
+    ):
+        assert torch.equal(a, b)
+    # The folder it wrote is what load reads: the same samples as the fitted estimator's.
+    again = ConditionalGAN.load(tmp_path / "run")
+    assert np.array_equal(again.sample(n_per_class=3, seed=1)[0], whole.sample(3, seed=1)[0])
+    # Other windows in that folder are refused, not trained over.
+    with pytest.raises(CheckpointError):
+        ConditionalGAN(**params, run_dir=tmp_path / "run").fit(X[:20] * 3, y[:20], **WATCH)

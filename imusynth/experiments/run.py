@@ -333,7 +333,8 @@ def _fitted_gan(
         f"model.generator={generator}",
         f"train.seed={cell_seed('gan', unit.fold, unit.seed, unit.train_subjects) % 2**31}",
     ]
-    gan = estimator(config=load_config(cfg.gan.config, overrides), device=device)
+    # Training writes checkpoints into run_dir, so a killed experiment resumes its GANs too.
+    gan = estimator(config=load_config(cfg.gan.config, overrides), device=device, run_dir=run_dir)
     X, y, src = train.X, train.y, np.arange(len(train))
     if cfg.gan.augment_to:
         from imusynth.augment import augment_to_counts
@@ -360,7 +361,6 @@ def _fitted_gan(
             gravity=train.gravity,
             placement=train.placement,
         )
-    gan.save(run_dir)
     (run_dir / "DONE").write_text("ok\n")
     return gan
 

@@ -107,6 +107,7 @@ class GANEstimator(BaseEstimator):
     seed: int | None = _param("train", _OPTIONAL_INT)
     device: str | torch.device = _param(None, [str, torch.device], "auto")
     progress: bool = _param(None, ["boolean"], False)
+    run_dir: str | Path | None = _param(None, [str, Path, None])
 
     def resolved_config(self) -> GANConfig:
         """The config these parameters describe (``config`` with non-None overrides)."""
@@ -136,11 +137,16 @@ class GANEstimator(BaseEstimator):
                 raise ConfigError(str(exc), field=name) from None
 
     def _fit_set(self, config: GANConfig, data: WindowSet) -> list[dict[str, Any]]:
+        # With run_dir, fit writes a run folder and checkpoints there; a folder a killed fit
+        # left (its run.json written) is resumed, after the checks that it is the same run.
+        out = None if self.run_dir is None else Path(self.run_dir)
+        resume = out is not None and (out / _runs.META_NAME).exists()
         run, history = fit_run(
             self._modality,
             config,
             data,
-            None,
+            out,
+            resume=resume,
             device=self.device,
             progress=self.progress,
             plots=False,
@@ -219,6 +225,11 @@ class ConditionalGAN(GANEstimator):
         ``"auto"``, ``"cpu"`` or ``"cuda"``.
     progress : bool
         tqdm progress bar while fitting.
+    run_dir : str or Path, optional
+        A run folder that ``fit`` writes as it trains (``config.toml``, ``run.json``, a
+        checkpoint every ``train.checkpoint_every`` steps), so a killed fit called again
+        with the same data and parameters resumes from its last checkpoint; :meth:`load`
+        reads the folder of a finished fit. Default: train in memory only.
 
     Attributes
     ----------
@@ -394,6 +405,11 @@ class ImageGAN(GANEstimator):
     seed : int, optional
     device : str
     progress : bool
+    run_dir : str or Path, optional
+        A run folder that ``fit`` writes as it trains (``config.toml``, ``run.json``, a
+        checkpoint every ``train.checkpoint_every`` steps), so a killed fit called again
+        with the same data and parameters resumes from its last checkpoint; :meth:`load`
+        reads the folder of a finished fit. Default: train in memory only.
 
     Attributes
     ----------
