@@ -13,7 +13,7 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
 
     Run a grid of arms x training sizes x added samples x folds x seeds with subject-wise CV (GANs
     and augmenters fit in-fold only), write results.csv, summary.md and figures. An interrupted
-    experiment resumes from the rows it has.
+    experiment resumes from the rows it has, and a GAN it was training from its last checkpoint.
     """
     from imusynth.experiments import load_experiment, run_experiment, summarise
 

@@ -5,7 +5,8 @@ learns from data -- the classifier's normaliser, the augmenters' choice of sourc
 the GANs -- sees the training subjects of the cell's fold only. GANs are trained once per
 (fold, seed, training size, generator) and cached on disk, so every arm that uses synthetic
 data reuses the same generator. Rows are appended to ``results.csv`` as cells finish; an
-interrupted experiment resumes from the rows it has. One experiment at a time writes to a
+interrupted experiment resumes from the rows it has, and a GAN killed while it trained from its
+last checkpoint in its cache folder. One experiment at a time writes to a
 results folder (:mod:`imusynth.locks`); a second one is refused.
 
 Generators: ``conv1d`` and ``kinematic`` for windows (:class:`imusynth.gan.ConditionalGAN`),
