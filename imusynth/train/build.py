@@ -158,7 +158,8 @@ def build_discriminator(
     :func:`stft_sizes` for ``sampling_rate_hz`` and ``length`` (16, 32, 64, ... when they
     are not given); with ``cfg.d_repeat_seconds`` > 0 a
     :class:`~imusynth.models.spectral.RepetitionCritic1d` over that many seconds of lags (at
-    50 Hz when the rate is not given) joins them.
+    50 Hz when the rate is not given) joins them (seeing the time asymmetry too with
+    ``cfg.d_repeat_asymmetry``).
 
     Examples
     --------
@@ -209,7 +210,15 @@ def build_discriminator(
             STFTDiscriminator1d(n_channels, n_classes, n_fft=n_fft, **common) for n_fft in sizes
         ]
         if max_lag:
-            spectral.append(RepetitionCritic1d(n_channels, n_classes, max_lag=max_lag, **common))
+            spectral.append(
+                RepetitionCritic1d(
+                    n_channels,
+                    n_classes,
+                    max_lag=max_lag,
+                    asymmetry=cfg.d_repeat_asymmetry,
+                    **common,
+                )
+            )
         return CombinedDiscriminator1d(time_critic, spectral)
 
 

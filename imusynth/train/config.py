@@ -85,6 +85,10 @@ class ModelConfig:
     # time-domain one (1D only): it sees whether the movement repeats, which a critic of a
     # second's reach cannot; 0 = off
     d_repeat_seconds: float = 0.0
+    # That critic also sees each channel's time-reversal asymmetry at the same lags
+    # (models.spectral.time_asymmetry): autocorrelations cannot tell a movement from itself
+    # played backwards (needs d_repeat_seconds > 0)
+    d_repeat_asymmetry: bool = False
     condition_on_side: bool = True  # also condition on the arm side when the data has it
     # Kinematic generator only.
     # Harmonics of a repeating movement (a fundamental of 0.25-1.25 Hz per window) added to
@@ -418,6 +422,11 @@ def validate_config(cfg: GANConfig) -> None:
     if m.d_repeat_seconds < 0:
         raise ConfigError(
             f"must be >= 0 seconds, got {m.d_repeat_seconds}", field="model.d_repeat_seconds"
+        )
+    if m.d_repeat_asymmetry and not m.d_repeat_seconds:
+        raise ConfigError(
+            "the repetition critic sees the asymmetry: set model.d_repeat_seconds > 0 too",
+            field="model.d_repeat_asymmetry",
         )
     if not 0 <= m.d_stft <= 4:
         raise ConfigError(f"must lie in [0, 4], got {m.d_stft}", field="model.d_stft")
