@@ -193,7 +193,7 @@ def main() -> None:
     arms = [
         (generator, seed) for generator in args.generators.split(",") for seed in seeds or [None]
     ]
-    rows, judged, notes, figures = [], [], [], []
+    rows, judge_rows, notes, figures = [], [], [], []
     for generator, seed in arms:
         overrides = [*args.set, *([] if seed is None else [f"train.seed={seed}"])]
         label = generator if seed is None else f"{generator} seed {seed}"
@@ -212,7 +212,7 @@ def main() -> None:
         synth = sample_windows(run, counts, seed=args.seed)
         scores = judged(judge_kinds, train, synth, kw)
         gru = None if args.no_gru else gru_scores(train.X, synth.X, gru_iterations, args.device)
-        judged.append((label, scores, gru))
+        judge_rows.append((label, scores, gru))
         extreme, _ = shares(synth.X, synth.y, ws.classes)
         figure = {"generator": generator, "train_seed": seed, "step": run.step}
         figure |= {f"judge {name}": score.mean for name, score in scores.items()}
@@ -238,7 +238,7 @@ def main() -> None:
         figures.append(figure)
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        text = report(rows, judged, floors, gru_ref, notes, args, counts)
+        text = report(rows, judge_rows, floors, gru_ref, notes, args, counts)
         if seeds:
             text += "\n" + over_seeds(figures)
         args.out.write_text(text, encoding="utf-8")
@@ -274,7 +274,7 @@ def over_seeds(figures: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def report(rows, judged, floors, gru_ref, notes, args, counts) -> str:
+def report(rows, judge_rows, floors, gru_ref, notes, args, counts) -> str:
     cmd = "python " + " ".join(sys.argv)
     lines = [
         "# Watch cGAN fidelity: TRTS, TSTR, TRTR and judges",
@@ -318,7 +318,7 @@ def report(rows, judged, floors, gru_ref, notes, args, counts) -> str:
         f"| real vs real (reference) | {floors['forest']} | {floors['CNN']} | "
         f"{gru_cells[0]} | {gru_cells[1]} |"
     )
-    for generator, scores, gru in judged:
+    for generator, scores, gru in judge_rows:
         g = ("not run", "not run") if gru is None else (str(gru["disc"]), str(gru["pred"]))
         lines.append(f"| {generator} | {scores['forest']} | {scores['CNN']} | {g[0]} | {g[1]} |")
     lines += [
