@@ -397,3 +397,31 @@ def test_the_asymmetry_tells_a_movement_from_itself_played_backwards():
     with pytest.raises(ConfigError) as err:
         validate_config(apply_overrides(GANConfig(), ["model.d_repeat_asymmetry=true"]))
     assert err.value.field == "model.d_repeat_asymmetry"
+
+
+def test_joint_reversal_plays_the_joint_paths_of_windows_with_a_negative_first_latent_backwards():
+    kw = dict(latent_dim=8, embed_dim=8, width=16, n_blocks=2, joint_harmonics=2)
+    plain = KinematicGenerator(6, 100, 3, **kw)
+    rev = KinematicGenerator(6, 100, 3, joint_reversal=True, **kw)
+    rev.load_state_dict(plain.state_dict())
+    plain.eval(), rev.eval()
+    z = torch.randn(8, plain.latent_dim, generator=torch.Generator().manual_seed(0))
+    z[:4, 0] = -z[:4, 0].abs()
+    z[4:, 0] = z[4:, 0].abs()
+    y = torch.arange(8) % 3
+    with torch.no_grad():
+        a, b = plain.forward_with_joints(z, y), rev.forward_with_joints(z, y)
+    assert torch.equal(b.joint_angles[:4], a.joint_angles[:4].flip(-1))
+    assert torch.equal(b.joint_angles[4:], a.joint_angles[4:])
+    assert torch.equal(b.x[4:], a.x[4:])
+    assert not torch.allclose(b.x[:4], a.x[:4])  # the arm measured the reversed paths
+    # ... and what it measures of a path played backwards is the movement backwards: the
+    # same accelerations in reverse order, the angular rates reversed and negated.
+    q = a.joint_angles[:2].double()
+    fwd, back = rev.arm.double()(q, rev.fs), rev.arm.double()(q.flip(-1), rev.fs)
+    inner = slice(5, -5)  # away from the ends, where the time derivatives are one-sided
+    assert torch.allclose(back.acc.flip(-1)[..., inner], fwd.acc[..., inner], atol=1e-6)
+    assert torch.allclose(back.gyro.flip(-1)[..., inner], -fwd.gyro[..., inner], atol=1e-6)
+    cfg = apply_overrides(GANConfig(), ["model.generator=kinematic", "model.joint_reversal=true"])
+    g = build_generator(cfg.model, 6, 100, 3, sampling_rate_hz=50.0)
+    assert g.joint_reversal

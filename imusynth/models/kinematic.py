@@ -158,6 +158,14 @@ class KinematicGenerator(TrunkGenerator1d):
         tempo, so real windows repeat themselves (autocorrelation near 1 at the period);
         trajectories built by convolutions from noise seldom do. The highest harmonic must
         stay below the joint rate's Nyquist frequency.
+    joint_reversal : bool
+        Play the joint paths of half the windows backwards (those whose first latent
+        coordinate is negative), before the arm turns them into accelerations and rates: a
+        real window shows repetitions in no preferred direction of time (lifting and
+        lowering look alike over a class), where a generator left to itself settles on one
+        shape per class that a judge reads backwards and forwards
+        (``benchmarks/judge_reversal.py``). The reversed path is as valid a movement: the arm
+        differentiates it again.
     sensor_noise_envelope_max : float
         With ``sensor_noise_envelope``: the largest factor by which the envelope may raise
         or lower the noise level, a soft bound (``b tanh(log_env / b)`` with ``b = log`` of
@@ -197,6 +205,7 @@ class KinematicGenerator(TrunkGenerator1d):
         sensor_noise_envelope: bool = False,
         sensor_noise_envelope_max: float = 0.0,
         joint_harmonics: int = 0,
+        joint_reversal: bool = False,
         gravity: bool = True,
         placement: str = "",
         **trunk: int,
@@ -206,6 +215,7 @@ class KinematicGenerator(TrunkGenerator1d):
             raise ValueError(f"the kinematic generator makes 6 channels, not {n_channels}")
         self.fs = float(sampling_rate_hz)
         self.joint_stride = joint_stride
+        self.joint_reversal = bool(joint_reversal)
         self.mount_max = math.radians(mount_max_deg)
         self.gravity, self.placement = bool(gravity), placement
         self.arm = ArmModel(side="right", gravity=gravity, segment=sensor_segment(placement))
@@ -328,6 +338,8 @@ class KinematicGenerator(TrunkGenerator1d):
                 h = h.float()
             periodic = None if self.harmonic_head is None else self._repetition(h)
             q = self._joint_angles(self.joint_head(h), periodic)  # (B, J, T)
+            if self.joint_reversal:  # half the windows backwards, chosen by the latent
+                q = torch.where(z[:, :1, None] < 0, q.flip(-1), q)
             mount = self.mount_max * torch.tanh(self.mount_head(h.mean(dim=-1)))  # (B, 3)
             imu = self._imu(q, mount, side)  # (B, 6, T) physical units
             x = (imu - self.channel_mean) / self.channel_scale
