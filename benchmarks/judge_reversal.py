@@ -1,6 +1,6 @@
 """What does the held-out CNN judge use? Test it on windows played backwards, and per channel.
 
-A CNN judge (the Frid-Adar CNN, as in ``heldout_discriminative_score(classifier="cnn")``) is
+The CNN judge of ``heldout_discriminative_score(classifier="cnn")`` (the Frid-Adar CNN) is
 trained to tell a run's synthetic windows from real ones of four of the training subjects
 and tested on the other four, both sides balanced class by class; then the same judge, not
 retrained, is tested on those test windows changed in one way:
@@ -13,7 +13,7 @@ retrained, is tested on those test windows changed in one way:
 Real windows: subjects 1-8 of the watch data (as in gan_fidelity_watch.py); synthetic: as many
 per class, sampled from RUN::
 
-    python benchmarks/judge_reversal.py RUN [--epochs 30] [--seed 0]
+    python benchmarks/judge_reversal.py RUN [--seed 0]
 """
 
 from __future__ import annotations
@@ -26,26 +26,14 @@ from gan_fidelity_watch import TRAIN_SUBJECTS
 
 from imusynth.data import load_windows
 from imusynth.gan import load_run, sample_windows
-from imusynth.train.classifiers import CNNClassifier
+from imusynth.metrics.judges import balance_indices, judge_estimator
 
 HALVES = (["1", "3", "5", "7"], ["2", "4", "6", "8"])
-
-
-def balanced(rng, y_real: np.ndarray, y_fake: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Indices of as many real as synthetic windows in every class."""
-    real, fake = [], []
-    for k in np.union1d(y_real, y_fake):
-        r, f = np.flatnonzero(y_real == k), np.flatnonzero(y_fake == k)
-        n = min(len(r), len(f))
-        real.append(rng.choice(r, n, replace=False))
-        fake.append(rng.choice(f, n, replace=False))
-    return np.concatenate(real), np.concatenate(fake)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", help="run folder of a GAN trained on subjects 1-8")
-    parser.add_argument("--epochs", type=int, default=30, help="the judge's epochs")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (0: default)")
     args = parser.parse_args()
@@ -64,18 +52,13 @@ def main() -> None:
         f_tr = fake_half if split == 0 else ~fake_half
         sets = []
         for r_mask, f_mask in ((r_tr, f_tr), (~r_tr, ~f_tr)):
-            ir, jf = balanced(rng, real.y[r_mask], synth.y[f_mask])
-            X = np.concatenate([real.X[r_mask][ir], synth.X[f_mask][jf]])
-            sets.append((X, np.r_[np.zeros(len(ir), int), np.ones(len(jf), int)]))
+            ir, jf = balance_indices(
+                np.flatnonzero(r_mask), np.flatnonzero(f_mask), real.y, synth.y, rng
+            )
+            X = np.concatenate([real.X[ir], synth.X[jf]])
+            sets.append((X, np.repeat([0, 1], [len(ir), len(jf)])))
         (X_tr, t_tr), (X_te, t_te) = sets
-        judge = CNNClassifier(
-            "frid_adar",
-            epochs=args.epochs,
-            val_fraction=0.0,
-            patience=None,
-            device="cpu",
-            random_state=args.seed + split,
-        ).fit(X_tr, t_tr)
+        judge = judge_estimator("cnn")(args.seed + split).fit(X_tr, t_tr)
 
         views = {"as they are": X_te, "played backwards": X_te[..., ::-1].copy()}
         for c, name in enumerate(real.channels):

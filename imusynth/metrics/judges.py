@@ -35,8 +35,10 @@ from imusynth.train.classifiers import CNNClassifier
 __all__ = [
     "JUDGE_BANDS",
     "JudgeScore",
+    "balance_indices",
     "heldout_discriminative_floor",
     "heldout_discriminative_score",
+    "judge_estimator",
     "judge_features",
 ]
 
@@ -293,26 +295,36 @@ def _judge(
 ) -> tuple[np.ndarray, np.ndarray, Callable[[int], Any]]:
     """Inputs of the judge (features are computed once, not once per repetition) and a
     factory ``make(seed) -> estimator``."""
-    if callable(classifier):
-        return real, fake, lambda _seed: classifier()
+    make = judge_estimator(classifier, device)
     if classifier == "features":
-        return (
-            judge_features(real),
-            judge_features(fake),
-            lambda s: RandomForestClassifier(JUDGE_TREES, random_state=s),
-        )
+        return judge_features(real), judge_features(fake), make
+    return real, fake, make
+
+
+def judge_estimator(
+    classifier: str | Callable[[], Any], device: str = "cpu"
+) -> Callable[[int], Any]:
+    """The judges' estimator factory ``make(seed)``: a random forest (on
+    :func:`judge_features`, which the caller computes) for ``"features"``, the Frid-Adar CNN
+    (30 epochs, no early stopping) for ``"cnn"``, ``classifier()`` for a callable.
+
+    Raises
+    ------
+    ConfigError
+        An unknown judge name.
+    """
+    if callable(classifier):
+        return lambda _seed: classifier()
+    if classifier == "features":
+        return lambda s: RandomForestClassifier(JUDGE_TREES, random_state=s)
     if classifier == "cnn":
-        return (
-            real,
-            fake,
-            lambda s: CNNClassifier(
-                "frid_adar",
-                epochs=JUDGE_CNN_EPOCHS,
-                val_fraction=0.0,
-                patience=None,
-                device=device,
-                random_state=s,
-            ),
+        return lambda s: CNNClassifier(
+            "frid_adar",
+            epochs=JUDGE_CNN_EPOCHS,
+            val_fraction=0.0,
+            patience=None,
+            device=device,
+            random_state=s,
         )
     raise ConfigError(
         f"unknown judge {classifier!r}; use 'features', 'cnn' or a callable", field="classifier"
@@ -334,7 +346,7 @@ def _judge_once(
     """Fit real (0) vs synthetic (1) on the training masks, ``|acc - 0.5|`` on the test masks."""
     sides = []
     for r_mask, f_mask in ((r_tr, f_tr), (r_te, f_te)):
-        ir, jf = _balance(np.flatnonzero(r_mask), np.flatnonzero(f_mask), yr, yf, rng)
+        ir, jf = balance_indices(np.flatnonzero(r_mask), np.flatnonzero(f_mask), yr, yf, rng)
         X = np.concatenate([Xr[ir], Xf[jf]])
         y = np.repeat([0, 1], [len(ir), len(jf)])
         sides.append((X, y))
@@ -344,14 +356,16 @@ def _judge_once(
     return abs(acc - 0.5)
 
 
-def _balance(
+def balance_indices(
     ir: np.ndarray,
     jf: np.ndarray,
     yr: np.ndarray | None,
     yf: np.ndarray | None,
     rng: np.random.Generator,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Subsample two index sets to equal size (class by class when labels are given)."""
+    """Subsample two index sets (of real and synthetic windows) to equal size, class by class
+    when labels ``yr``, ``yf`` (indexed by them) are given, so chance is 0.5 and the class
+    mix gives nothing away."""
     if yr is None or yf is None:
         n = min(len(ir), len(jf))
         out = (rng.choice(ir, n, replace=False), rng.choice(jf, n, replace=False))
