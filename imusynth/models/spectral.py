@@ -182,9 +182,10 @@ class RepetitionCritic1d(_LagCritic1d):
     def forward(self, x: Tensor, y: Tensor | None = None, side: Tensor | None = None) -> Tensor:
         lags = min(self.max_lag, x.shape[-1])
         with torch.autocast(x.device.type, enabled=False):  # FFT in float32
-            h = autocorrelation(x.float(), lags)
+            x32 = x.float()
+            h = autocorrelation(x32, lags)
             if self.asymmetry:
-                h = torch.cat((h, time_asymmetry(x.float(), lags)), dim=1)  # (B, 2C, lags)
+                h = torch.cat((h, time_asymmetry(x32, lags)), dim=1)  # (B, 2C, lags)
         return self._trunk(h.to(x.dtype), y, side)  # (B,) from (B, C, lags)
 
 

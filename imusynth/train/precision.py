@@ -117,6 +117,9 @@ def resolve_precision(precision: str, device: str | torch.device) -> str:
     return "bf16" if native_bf16(device) else "fp32"
 
 
+# The autocast dtype of each mixed precision (fp32: none).
+_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
 # fp16 autocast and loss scaling are for GPUs (on the CPU, fp16 convolutions are slow or
 # emulated, and bf16 has the range fp16 lacks). Tests widen this to run the fp16 path.
 _FP16_DEVICES = ("cuda",)
@@ -133,7 +136,7 @@ class Amp:
     @property
     def name(self) -> str:
         """The precision in ``train.precision``'s words (``"auto"`` resolved)."""
-        return {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(self.dtype, "fp32")
+        return next((name for name, dtype in _DTYPES.items() if dtype == self.dtype), "fp32")
 
     @classmethod
     def of(cls, cfg: TrainConfig, dev: torch.device) -> Amp:
@@ -152,8 +155,7 @@ class Amp:
             raise ConfigError(
                 "this GPU has no native bfloat16; use fp16 or fp32", field="train.precision"
             )
-        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
-        return cls(dev.type, dtype, precision == "fp16")
+        return cls(dev.type, _DTYPES.get(precision), precision == "fp16")
 
     def autocast(self) -> contextlib.AbstractContextManager:
         if self.dtype is None:
