@@ -39,13 +39,13 @@ def with_and_without_band_noise(
     y = torch.arange(len(run.classes)).repeat_interleave(n)
     z = torch.randn(len(y), G.latent_dim, generator=gen)
     if clip_levels > 0:  # the latents after the trunk's and the white noise's: band gains
-        first = G.trunk_z_dim + G.n_channels * run.length
-        z[:, first:] = z[:, first:].clamp(-clip_levels, clip_levels)
+        first, end = G.trunk_z_dim + G.n_channels * run.length, G.noise_z_end
+        z[:, first:end] = z[:, first:end].clamp(-clip_levels, clip_levels)
     side = torch.randint(0, 2, (len(y),), generator=gen) if run.sides else None
     with torch.no_grad():
         x = G(z, y, side)
         h = G.trunk(z[:, : G.trunk_z_dim], y, side).float()
-        kin = x - G._band_noise(z[:, G.trunk_z_dim :], h)
+        kin = x - G._band_noise(z[:, G.trunk_z_dim : G.noise_z_end], h)
     back = run.normalizer.inverse_transform
     return back(x.numpy()), back(kin.numpy()), y.numpy()
 

@@ -399,21 +399,22 @@ def test_the_asymmetry_tells_a_movement_from_itself_played_backwards():
     assert err.value.field == "model.d_repeat_asymmetry"
 
 
-def test_joint_reversal_plays_the_joint_paths_of_windows_with_a_negative_first_latent_backwards():
+def test_joint_reversal_plays_backwards_the_windows_whose_own_last_latent_is_negative():
     kw = dict(latent_dim=8, embed_dim=8, width=16, n_blocks=2, joint_harmonics=2)
-    plain = KinematicGenerator(6, 100, 3, **kw)
-    rev = KinematicGenerator(6, 100, 3, joint_reversal=True, **kw)
+    plain = KinematicGenerator(6, 100, 3, sensor_noise_bands=4, **kw)
+    rev = KinematicGenerator(6, 100, 3, sensor_noise_bands=4, joint_reversal=True, **kw)
     rev.load_state_dict(plain.state_dict())
     plain.eval(), rev.eval()
+    assert rev.latent_dim == plain.latent_dim + 1  # one coordinate of its own
     z = torch.randn(8, plain.latent_dim, generator=torch.Generator().manual_seed(0))
-    z[:4, 0] = -z[:4, 0].abs()
-    z[4:, 0] = z[4:, 0].abs()
+    sign = torch.tensor([-1.0] * 4 + [1.0] * 4)[:, None]
     y = torch.arange(8) % 3
     with torch.no_grad():
-        a, b = plain.forward_with_joints(z, y), rev.forward_with_joints(z, y)
+        a, b = plain.forward_with_joints(z, y), rev.forward_with_joints(torch.cat([z, sign], 1), y)
     assert torch.equal(b.joint_angles[:4], a.joint_angles[:4].flip(-1))
+    assert torch.equal(b.residual[:4], a.residual[:4].flip(-1))
     assert torch.equal(b.joint_angles[4:], a.joint_angles[4:])
-    assert torch.equal(b.x[4:], a.x[4:])
+    assert torch.equal(b.x[4:], a.x[4:])  # the trunk and the noise never read that coordinate
     assert not torch.allclose(b.x[:4], a.x[:4])  # the arm measured the reversed paths
     # ... and what it measures of a path played backwards is the movement backwards: the
     # same accelerations in reverse order, the angular rates reversed and negated.

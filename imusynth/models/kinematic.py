@@ -159,15 +159,15 @@ class KinematicGenerator(TrunkGenerator1d):
         trajectories built by convolutions from noise seldom do. The highest harmonic must
         stay below the joint rate's Nyquist frequency.
     joint_reversal : bool
-        Play the joint paths of half the windows backwards (those whose first latent
-        coordinate is negative), before the arm turns them into accelerations and rates: a
-        real window shows repetitions in no preferred direction of time (lifting and
-        lowering look alike over a class), where a generator left to itself settles on one
-        shape per class that a judge reads backwards and forwards
-        (``benchmarks/judge_reversal.py``). The reversed path is as valid a movement: the arm
-        differentiates it again. The trunk sees that latent too, so the generator can learn
-        to make those windows backwards first, and in the one run measured it did
-        (``experiments/results/fidelity_variants/joint_reversal.md``).
+        Play the joint paths (and the residual) of half the windows backwards, before the arm
+        turns them into accelerations and rates: a real window shows repetitions in no
+        preferred direction of time, where a generator left to itself settles on one shape
+        per class that a judge reads backwards and forwards (``benchmarks/judge_reversal.py``).
+        The reversed path is as valid a movement: the arm differentiates it again. The sign
+        of one latent coordinate of its own, the last (``latent_dim`` grows by one), chooses;
+        nothing else reads it, so the generator cannot make those windows backwards first
+        (as it did when the trunk's first latent chose, in the one run measured:
+        ``experiments/results/fidelity_variants/joint_reversal.md``).
     sensor_noise_envelope_max : float
         With ``sensor_noise_envelope``: the largest factor by which the envelope may raise
         or lower the noise level, a soft bound (``b tanh(log_env / b)`` with ``b = log`` of
@@ -301,6 +301,9 @@ class KinematicGenerator(TrunkGenerator1d):
                 raise ValueError(
                     f"sensor_noise_{name} reshapes the band noise: set sensor_noise_bands"
                 )
+        self.noise_z_end = self.latent_dim  # z[:, trunk_z_dim:noise_z_end]: the noise draws
+        if self.joint_reversal:
+            self.latent_dim += 1  # the last coordinate: its sign alone plays a window backwards
         self.noise_mix = None
         if sensor_noise_mix:
             # Scaled by 1 / _FAST like the log gains; the matrix is eye + _FAST * noise_mix.
@@ -340,20 +343,25 @@ class KinematicGenerator(TrunkGenerator1d):
                 h = h.float()
             periodic = None if self.harmonic_head is None else self._repetition(h)
             q = self._joint_angles(self.joint_head(h), periodic)  # (B, J, T)
-            if self.joint_reversal:  # half the windows backwards, chosen by the latent
-                q = torch.where(z[:, :1, None] < 0, q.flip(-1), q)
+            back = None
+            if self.joint_reversal:  # half the windows backwards, by a latent only this reads
+                back = z[:, -1:, None] < 0  # (B, 1, 1)
+                q = torch.where(back, q.flip(-1), q)
             mount = self.mount_max * torch.tanh(self.mount_head(h.mean(dim=-1)))  # (B, 3)
             imu = self._imu(q, mount, side)  # (B, 6, T) physical units
             x = (imu - self.channel_mean) / self.channel_scale
             if self.residual_head is not None:
                 residual = self.residual_head(h)  # (B, 6, T)
+                if back is not None:
+                    residual = torch.where(back, residual.flip(-1), residual)
                 x = x + residual
             else:
                 residual = torch.zeros_like(x)
+            noise_z = z[:, self.trunk_z_dim : self.noise_z_end]
             if self.sensor_taps is not None:
-                x = x + self._sensor_noise(z[:, self.trunk_z_dim :], h)
+                x = x + self._sensor_noise(noise_z, h)
             if self.noise_bands:
-                x = x + self._band_noise(z[:, self.trunk_z_dim :], h)
+                x = x + self._band_noise(noise_z, h)
         self._last_residual = residual
         return KinematicSample(x=x, joint_angles=q, mount=mount, residual=residual)
 

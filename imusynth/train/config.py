@@ -94,9 +94,9 @@ class ModelConfig:
     # Harmonics of a repeating movement (a fundamental of 0.25-1.25 Hz per window) added to
     # the joint paths: exercises come in repetitions at a steady tempo; 0 = off (kinematic)
     joint_harmonics: int = 0
-    # Half the windows' joint paths played backwards (kinematic): real repetitions show no
-    # preferred direction of time over a class, which a judge otherwise reads (one run: the
-    # generator undid it; results/fidelity_variants/joint_reversal.md)
+    # Half the windows' joint paths played backwards (kinematic), chosen by a latent
+    # coordinate nothing else reads: real repetitions show no preferred direction of time over
+    # a class, which a judge otherwise reads (results/fidelity_variants/joint_reversal.md)
     joint_reversal: bool = False
     joint_rate_hz: float = 10.0  # joint angles are proposed at about this rate, then smoothed
     joint_stride: int = 0  # deprecated: samples between joint angles (wins when set); 0 = off
