@@ -12,6 +12,12 @@ lowering take similar shapes; a generator whose movements rise fast and fall slo
 reverse) skews them. Per channel: the mean over classes of the absolute class median.
 Autocorrelations and spectra cannot see this; a CNN judge can.
 
+How much fast content a window carries varies many-fold between real windows, but within
+bounds: per window and channel, the RMS above 10 Hz (4th-order Butterworth, zero-phase); per
+class its median and 95th percentile over the windows, and per channel the mean of each over
+the classes, with the class whose 95th percentile lies furthest from the real one. A learned
+per-window noise level whose median is right can still have far too long an upper tail.
+
 The 10-25 Hz band of the real watch windows (tremor, strap wobble, impacts at the turns of a
 movement) comes in bursts: its excess kurtosis is well above 0 and its local RMS over 0.5 s
 peaks at about twice its mean. Stationary Gaussian noise, however well its spectrum is
@@ -76,6 +82,12 @@ def burstiness(X: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
     return kurtosis(fast, axis=-1), rms.max(axis=-1) / rms.mean(axis=-1)
 
 
+def fast_rms(X: np.ndarray, fs: float) -> np.ndarray:
+    """Per window and channel: the RMS of the content above 10 Hz, ``(N, C)``."""
+    sos = butter(4, BAND_HZ[0], btype="high", fs=fs, output="sos")
+    return np.sqrt((sosfiltfilt(sos, X, axis=-1) ** 2).mean(-1))
+
+
 def summary(values: np.ndarray) -> str:
     lo, mid, hi = np.percentile(values, [10, 50, 90], axis=0)
     cells = (f"{m:.2f} [{a:.2f}, {b:.2f}]" for m, a, b in zip(mid, lo, hi, strict=True))
@@ -121,6 +133,23 @@ def main() -> None:
         skew, y = increment_skew(X, fs), labels[label]
         per_class = np.stack([np.median(skew[y == i], axis=0) for i in range(len(real.classes))])
         print(f"{label:{width}}" + " ".join(f"{v:>20.2f}" for v in np.abs(per_class).mean(0)))
+    print()
+    print(
+        "fast-content level: RMS above 10 Hz per window, class median / class 95th percentile, "
+        f"mean over classes [class furthest from real at the 95th]\n{'':{width}}{channels}"
+    )
+    real_p95 = None
+    for label, X in sets.items():
+        rms, y = fast_rms(X, fs), labels[label]
+        q = np.stack([np.percentile(rms[y == i], [50, 95], axis=0) for i in range(len(counts))])
+        mid, p95 = q[:, 0].mean(0), q[:, 1].mean(0)  # (C,) each
+        cells = [f"{a:.2f} / {b:.2f}" for a, b in zip(mid, p95, strict=True)]
+        if real_p95 is None:
+            real_p95 = q[:, 1]  # (K, C)
+        else:
+            worst = np.abs(np.log(q[:, 1] / real_p95)).argmax(axis=0)  # (C,)
+            cells = [f"{c} [{real.classes[k]}]" for c, k in zip(cells, worst, strict=True)]
+        print(f"{label:{width}}" + " ".join(f"{c:>20}" for c in cells))
     print()
     stats = {label: burstiness(X, fs) for label, X in sets.items()}
     for name, stat in (("excess kurtosis, 10-25 Hz", 0), ("peak / mean local RMS", 1)):

@@ -1,0 +1,40 @@
+"""Known answers of the window statistics that compare synthetic and real movement
+(benchmarks/window_statistics.py)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+sys.path.insert(0, str(BENCH))  # the script imports its sibling gan_fidelity_watch
+spec = importlib.util.spec_from_file_location("window_statistics", BENCH / "window_statistics.py")
+window_statistics = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(window_statistics)
+sys.path.remove(str(BENCH))
+
+FS = 50.0
+T = np.arange(250) / FS
+
+
+def test_increment_skew_changes_sign_when_a_window_is_played_backwards():
+    # A slow rise and a fast fall every 1.25 s: the increments are skewed towards the fall.
+    phase = (T * 0.8) % 1.0
+    saw = np.where(phase < 0.8, phase / 0.8, (1.0 - phase) / 0.2)
+    sym = np.sin(2 * np.pi * 0.8 * T)
+    X = np.stack([np.stack([saw, sym]), np.stack([saw[::-1], sym[::-1]])])  # (2, 2, 250)
+    skew = window_statistics.increment_skew(X, FS)
+    assert skew[0, 0] < -0.5
+    assert np.isclose(skew[1, 0], -skew[0, 0], atol=0.05)
+    assert abs(skew[0, 1]) < 0.05  # a sine rises as it falls
+
+
+def test_fast_rms_measures_only_the_content_above_10_hz():
+    slow = 2.0 * np.sin(2 * np.pi * 1.0 * T)
+    fast = 0.3 * np.sin(2 * np.pi * 15.0 * T)
+    rms = window_statistics.fast_rms(np.stack([np.stack([slow, slow + fast])]), FS)
+    assert rms[0, 0] < 0.01
+    assert np.isclose(rms[0, 1], 0.3 / np.sqrt(2), rtol=0.05)
