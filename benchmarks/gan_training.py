@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
+import platform
 import statistics
 import time
 
@@ -53,7 +54,7 @@ from imusynth.train.build import build_discriminator, build_generator
 from imusynth.train.config import GANConfig, apply_overrides, load_config, validate_config
 from imusynth.train.loop import epoch_loader, fit_gan
 from imusynth.train.losses import ADVERSARIAL_LOSSES
-from imusynth.train.precision import resolve_precision
+from imusynth.train.precision import native_bf16, resolve_precision
 
 
 def bare_loop(G, D, loader, cfg, steps: int, device) -> float:
@@ -194,6 +195,19 @@ def sampling_rate(cfg, Z, norm, device, n: int = 4096) -> float:
     return len(X) / (time.perf_counter() - start)
 
 
+def processor_name(device) -> str:
+    """The GPU's name, or the CPU's model name (Linux) and machine type: figures of one
+    machine do not carry over to another, so the output says which made them."""
+    if resolve_device(device).type == "cuda":
+        return torch.cuda.get_device_name(resolve_device(device))
+    with contextlib.suppress(OSError):
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return f"{line.split(':', 1)[1].strip()} ({platform.machine()})"
+    return platform.processor() or platform.machine()
+
+
 def arm_ms(device, repeats: int = 5) -> float:
     arm = ArmModel(side="right").to(device)
     gen = torch.Generator().manual_seed(0)
@@ -244,6 +258,8 @@ def main() -> None:
     print(f"device {device}, torch threads {torch.get_num_threads()}, "
           f"{len(ws)} windows {ws.X.shape[1:]}, batch {cfg.train.batch_size}, "
           f"compile {args.compile}")  # fmt: skip
+    bf16 = native_bf16(device)
+    print(f"{processor_name(device)}, native bf16 {bf16}, torch {torch.__version__}")
     peak = peak_matmul_flops(device)
     print(f"peak: float32 torch.mm 1024x1024, best of 10: {peak / 1e9:.1f} GFLOP/s")
     for generator in ("conv1d", "kinematic"):
