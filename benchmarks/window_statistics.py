@@ -66,7 +66,8 @@ def repetition(X: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
 
 def increment_skew(X: np.ndarray, fs: float) -> np.ndarray:
     """Per window and channel: the skewness of the movement's (below 3 Hz) increments over
-    60 ms, ``(N, C)``; it changes sign when the window is played backwards."""
+    60 ms, ``(N, C)``; it changes sign when the window is played backwards (but not on the
+    angular rates of a movement played backwards: they change sign too)."""
     slow = sosfiltfilt(butter(4, MOVEMENT_HZ, fs=fs, output="sos"), X, axis=-1)
     k = max(1, round(INCREMENT_SECONDS * fs))
     d = slow[..., k:] - slow[..., :-k]

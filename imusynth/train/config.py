@@ -96,7 +96,8 @@ class ModelConfig:
     joint_harmonics: int = 0
     # Half the windows' joint paths played backwards (kinematic), chosen by a latent
     # coordinate nothing else reads: real repetitions show no preferred direction of time over
-    # a class, which a judge otherwise reads (results/fidelity_variants/joint_reversal.md)
+    # a class, which a judge otherwise reads (two seeds: below the default on the judges and
+    # TSTR; results/fidelity_variants/joint_reversal.md)
     joint_reversal: bool = False
     joint_rate_hz: float = 10.0  # joint angles are proposed at about this rate, then smoothed
     joint_stride: int = 0  # deprecated: samples between joint angles (wins when set); 0 = off
