@@ -198,8 +198,9 @@ def sampling_rate(cfg, Z, norm, device, n: int = 4096) -> float:
 def processor_name(device) -> str:
     """The GPU's name, or the CPU's model name (Linux) and machine type: figures of one
     machine do not carry over to another, so the output says which made them."""
-    if resolve_device(device).type == "cuda":
-        return torch.cuda.get_device_name(resolve_device(device))
+    dev = resolve_device(device)
+    if dev.type == "cuda":
+        return torch.cuda.get_device_name(dev)
     with contextlib.suppress(OSError):
         with open("/proc/cpuinfo") as f:
             for line in f:

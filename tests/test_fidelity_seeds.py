@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "fidelity_seeds.py"
-spec = importlib.util.spec_from_file_location("fidelity_seeds", SCRIPT)
-fidelity_seeds = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(fidelity_seeds)
+from .conftest import load_benchmark
+
+fidelity_seeds = load_benchmark("fidelity_seeds")
 
 
 def record(seed, judge, cnn):

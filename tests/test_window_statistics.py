@@ -3,18 +3,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
-sys.path.insert(0, str(BENCH))  # the script imports its sibling gan_fidelity_watch
-spec = importlib.util.spec_from_file_location("window_statistics", BENCH / "window_statistics.py")
-window_statistics = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(window_statistics)
-sys.path.remove(str(BENCH))
+from .conftest import load_benchmark
+
+window_statistics = load_benchmark("window_statistics")
 
 FS = 50.0
 T = np.arange(250) / FS
