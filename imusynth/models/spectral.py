@@ -116,20 +116,31 @@ def time_asymmetry(x: Tensor, max_lag: int) -> Tensor:
 
 
 class _LagCritic1d(ProjectionCritic1d):
-    """Shared trunk of the spectral critics: two convolutions (the second stride 2), a
-    minibatch-stddev feature, a last stride-2 convolution, then the projection logit of the
-    mean over the last axis (frames or lags)."""
+    """Shared trunk of the spectral critics: two convolutions of ``kernel`` taps (the second
+    stride 2) over ``c_in`` input channels, a minibatch-stddev feature, a last stride-2
+    convolution, then the projection logit of the mean over the last axis (frames or lags).
+    Subclasses turn a window into those ``c_in`` channels."""
 
-    def _add_trunk(
-        self, c_in: int, width: int, kernel: int, num_classes: int, n_sides: int, sn: bool
+    def __init__(
+        self,
+        c_in: int,
+        kernel: int,
+        num_classes: int,
+        width: int,
+        spectral_norm: bool,
+        n_sides: int,
     ) -> None:
+        super().__init__()
+        self.num_classes, self.n_sides = num_classes, n_sides
+
         def conv(c_i: int, c_o: int, stride: int) -> nn.Module:
-            return maybe_spectral_norm(nn.Conv1d(c_i, c_o, kernel, stride, kernel // 2), sn)
+            layer = nn.Conv1d(c_i, c_o, kernel, stride, kernel // 2)
+            return maybe_spectral_norm(layer, spectral_norm)
 
         self.blocks = nn.ModuleList([conv(c_in, width, 1), conv(width, width, 2)])
         self.mbstd = MinibatchStd()
         self.last = conv(width + 1, width, 2)
-        self._add_projection(width, num_classes, n_sides, sn)
+        self._add_projection(width, num_classes, n_sides, spectral_norm)
 
     def _trunk(self, h: Tensor, y: Tensor | None, side: Tensor | None) -> Tensor:
         for block in self.blocks:
@@ -173,11 +184,9 @@ class RepetitionCritic1d(_LagCritic1d):
         spectral_norm: bool = True,
         n_sides: int = 0,
     ) -> None:
-        super().__init__()
-        self.max_lag, self.num_classes, self.n_sides = max_lag, num_classes, n_sides
-        self.asymmetry = asymmetry
         c_in = 2 * n_channels if asymmetry else n_channels
-        self._add_trunk(c_in, width, 5, num_classes, n_sides, spectral_norm)
+        super().__init__(c_in, 5, num_classes, width, spectral_norm, n_sides)
+        self.max_lag, self.asymmetry = max_lag, asymmetry
 
     def forward(self, x: Tensor, y: Tensor | None = None, side: Tensor | None = None) -> Tensor:
         lags = min(self.max_lag, x.shape[-1])
@@ -225,10 +234,10 @@ class STFTDiscriminator1d(_LagCritic1d):
         spectral_norm: bool = True,
         n_sides: int = 0,
     ) -> None:
-        super().__init__()
-        self.n_fft, self.num_classes, self.n_sides = n_fft, num_classes, n_sides
-        c_in = n_channels * (n_fft // 2 + 1)
-        self._add_trunk(c_in, width, 3, num_classes, n_sides, spectral_norm)
+        super().__init__(
+            n_channels * (n_fft // 2 + 1), 3, num_classes, width, spectral_norm, n_sides
+        )
+        self.n_fft = n_fft
 
     def forward(self, x: Tensor, y: Tensor | None = None, side: Tensor | None = None) -> Tensor:
         # The STFT runs in float32 even under autocast (torch.stft has no bf16 kernel).
