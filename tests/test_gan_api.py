@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -100,8 +101,6 @@ def test_balance_windows_tops_classes_up_and_keeps_real_rows(run_dir, tiny_windo
 
 
 def test_balance_windows_rejects_other_channels(run_dir, tiny_windows):
-    import dataclasses
-
     other = dataclasses.replace(tiny_windows, channels=("a", "b", "c", "d", "e", "f"))
     with pytest.raises(DataError, match="channels"):
         balance_windows(other, load_run(run_dir))
@@ -112,6 +111,32 @@ def test_resume_with_other_data_is_a_checkpoint_error(run_dir, tiny_windows):
     with pytest.raises(CheckpointError) as info:
         train_run(cfg, tiny_windows.subset(np.arange(16)), run_dir, resume=True, device="cpu")
     assert info.value.field == "normalizer"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("sampling_rate_hz", 100.0), ("gravity", False), ("placement", "hip")]
+)
+def test_resume_with_the_same_arrays_described_otherwise_is_a_checkpoint_error(
+    run_dir, tiny_windows, field, value
+):
+    # The arrays, so the normaliser, are the same; the model they train is not.
+    cfg = load_config(None, [*TINY, "train.steps=4"])
+    other = dataclasses.replace(tiny_windows, **{field: value})
+    with pytest.raises(CheckpointError) as info:
+        train_run(cfg, other, run_dir, resume=True, device="cpu", plots=False)
+    assert info.value.field == field
+
+
+def test_a_run_json_from_before_gravity_and_placement_were_stored_resumes(run_dir, tiny_windows):
+    meta = json.loads((run_dir / "run.json").read_text())
+    assert (meta.pop("gravity"), meta.pop("placement")) == (True, "")
+    (run_dir / "run.json").write_text(json.dumps(meta))
+    cfg = load_config(None, [*TINY, "train.steps=4"])
+    assert train_run(cfg, tiny_windows, run_dir, resume=True, device="cpu").step == 4
+    gravity_free = dataclasses.replace(tiny_windows, gravity=False)
+    with pytest.raises(CheckpointError, match="differ") as info:
+        train_run(cfg, gravity_free, run_dir, resume=True, device="cpu")
+    assert info.value.field == "gravity"
 
 
 def test_resume_continues_a_longer_run(run_dir, tiny_windows):
@@ -185,8 +210,6 @@ def test_the_run_carries_its_modality_and_one_api_serves_it(run_dir, tiny_window
 
 
 def test_balance_checks_the_data_against_the_run(run_dir, tiny_windows):
-    import dataclasses
-
     run = load_run(run_dir)
     slower = dataclasses.replace(tiny_windows, sampling_rate_hz=tiny_windows.sampling_rate_hz / 2)
     with pytest.raises(DataError) as info:

@@ -11,9 +11,10 @@ generator names again. The two modalities are :data:`imusynth.gan.windows.WINDOW
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
@@ -75,6 +76,8 @@ class Modality:
     resume_keys: ClassVar[tuple[str, ...]]  # run.json keys a resumed run must agree on
     resume_differ: ClassVar[str]  # the message when they do not
     resume_missing_at_folder: ClassVar[bool] = False  # report a missing run.json at the folder
+    # what a run.json written before one of resume_keys was stored stands for
+    resume_defaults: ClassVar[Mapping[str, Any]] = MappingProxyType({})
     balance_checks: ClassVar[tuple[str, ...]]  # WindowSet.check_compatible checks for balance
 
     def __repr__(self) -> str:
@@ -102,6 +105,7 @@ class Modality:
             self.resume_keys,
             differ=self.resume_differ,
             missing_at=run_dir if self.resume_missing_at_folder else None,
+            defaults=self.resume_defaults,
         )
 
     # -- run folders -----------------------------------------------------------------------

@@ -58,13 +58,15 @@ def check_resume_meta(
     *,
     differ: str,
     missing_at: Path | None = None,
+    defaults: Mapping[str, Any] | None = None,
 ) -> None:
     """Refuse to resume ``run_dir`` unless its ``run.json`` agrees with ``now`` on ``keys``.
 
     ``differ`` is the message for a disagreement; ``missing_at`` the path a missing
-    ``run.json`` is reported at (default: the file itself). A folder with neither
-    ``run.json`` nor a checkpoint (a run killed before it wrote either) passes: the resume
-    starts the run from step 0.
+    ``run.json`` is reported at (default: the file itself); ``defaults`` what a ``run.json``
+    written before a key was stored stands for. A folder with neither ``run.json`` nor a
+    checkpoint (a run killed before it wrote either) passes: the resume starts the run from
+    step 0.
     """
     saved = read_meta(run_dir)
     if saved is None and not any(run_dir.glob(f"**/{CHECKPOINT_NAME}")):
@@ -74,8 +76,9 @@ def check_resume_meta(
             "nothing to resume: no run.json in the run folder",
             path=run_dir / META_NAME if missing_at is None else missing_at,
         )
+    defaults = defaults or {}
     for key in keys:
-        if saved.get(key) != now[key]:
+        if saved.get(key, defaults.get(key)) != now[key]:
             raise CheckpointError(differ, path=run_dir / META_NAME, field=key)
 
 

@@ -26,6 +26,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -167,7 +168,20 @@ class WindowModality(Modality):
     """Windows ``(N, C, T)`` in physical units; one conditional generator per run."""
 
     name = "windows"
-    resume_keys = ("classes", "channels", "length", "sides", "normalizer")
+    # The same arrays told another rate, gravity or placement keep the normaliser, yet train
+    # another kinematic model: those are compared too (older run.json: gravity, not stated).
+    resume_keys = (
+        "classes",
+        "channels",
+        "units",
+        "sampling_rate_hz",
+        "length",
+        "sides",
+        "gravity",
+        "placement",
+        "normalizer",
+    )
+    resume_defaults = MappingProxyType({"gravity": True, "placement": ""})
     resume_differ = "the training data differ from the run being resumed"
     balance_checks = ("channels", "units", "shape", "sampling_rate_hz")
 
