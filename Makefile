@@ -16,22 +16,27 @@ $(BIN)/python:
 # Torch first, so that installing imusynth (torch>=2.4) does not pull a CUDA build.
 $(VENV)/.installed: $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+# The test extras (pytest, ruff, pydicom, dask) on top, for the suite and the linters only.
+$(VENV)/.installed-test: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $@
 
 demo: $(VENV)/.installed
 	$(BIN)/imusynth demo --out runs/demo $(DEMO_ARGS)
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed-test
 	$(BIN)/ruff check imusynth tests benchmarks examples
 	$(BIN)/ruff format --check imusynth tests benchmarks examples
 	$(BIN)/python -m pytest
 
-lint: $(VENV)/.installed
+lint: $(VENV)/.installed-test
 	$(BIN)/ruff check imusynth tests benchmarks examples
 	$(BIN)/ruff format --check imusynth tests benchmarks examples
 
-format: $(VENV)/.installed
+format: $(VENV)/.installed-test
 	$(BIN)/ruff format imusynth tests benchmarks examples
 	$(BIN)/ruff check --fix imusynth tests benchmarks examples
 
