@@ -169,18 +169,9 @@ class WindowModality(Modality):
 
     name = "windows"
     # The same arrays told another rate, gravity or placement keep the normaliser, yet train
-    # another kinematic model: those are compared too (older run.json: gravity, not stated).
-    resume_keys = (
-        "classes",
-        "channels",
-        "units",
-        "sampling_rate_hz",
-        "length",
-        "sides",
-        "gravity",
-        "placement",
-        "normalizer",
-    )
+    # another kinematic model (an older run.json: gravity, placement not stated).
+    resume_keys = ("classes", "channels", "units", "sampling_rate_hz", "length", "sides")
+    resume_keys += ("gravity", "placement", "normalizer")
     resume_defaults = MappingProxyType({"gravity": True, "placement": ""})
     resume_differ = "the training data differ from the run being resumed"
     balance_checks = ("channels", "units", "shape", "sampling_rate_hz")
