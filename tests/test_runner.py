@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -134,13 +135,19 @@ def test_training_subjects_never_include_test_subjects(tmp_path, monkeypatch):
         assert train and test and not train & test
 
 
-def test_rebalancing_cuts_and_tops_up(tmp_path):
+def test_rebalancing_cuts_and_tops_up(tmp_path, caplog):
     ws = _windows(per_class=10)
     extra = '[rebalance]\nclasses = ["B"]\nfraction = 0.2'
     arms = ["reference", "none", "class_weight", "random_over", "smote", "classical_over"]
     cfg = load_experiment(_config(tmp_path, kind="rebalancing", arms=arms, extra=extra))
-    rows = _rows(run_experiment(cfg, tmp_path / "r", windows=ws))
+    with caplog.at_level(logging.INFO, logger="imusynth.experiments.run"):
+        rows = _rows(run_experiment(cfg, tmp_path / "r", windows=ws))
     assert len(rows) == 2 * len(arms)
+    # Without a progress bar, the log says the pace: a line per finished unit (two folds).
+    pace = [r.message for r in caplog.records if " cells, " in r.message]
+    assert len(pace) == 2
+    assert "fold 0 seed 0 done, 6/12 cells" in pace[0] and "min left" in pace[0]
+    assert "fold 1 seed 0 done, 12/12 cells" in pace[1] and "left" not in pace[1]
     by_arm = {r["arm"]: r for r in rows if r["fold"] == "0"}
     per_fold_class = 2 * 10  # two training subjects x 10 windows
     assert int(by_arm["reference"]["n_train_real"]) == 3 * per_fold_class

@@ -23,6 +23,7 @@ import json
 import logging
 import math
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -210,19 +211,17 @@ def _run_locked(cfg, ws, folds, out, jobs, device, progress, backend) -> Path:
         for s in cfg.cv.seeds
         for k in cfg.grid.train_subjects
     ]
-    todo = [
-        u
+    # What each unit still has to do (an interrupted run resumes where it stopped).
+    missing = {
+        u: [c for c in unit_cells(cfg, u) if (u.fold, u.seed, u.train_subjects, *c) not in done]
         for u in units
-        if any((u.fold, u.seed, u.train_subjects, n, a) not in done for n, a in unit_cells(cfg, u))
-    ]
+    }
+    todo = [u for u in units if missing[u]]
     total = sum(len(unit_cells(cfg, u)) for u in units)
+    n_todo = sum(len(cells) for cells in missing.values())
     bar = tqdm(
         total=total,
-        initial=total
-        - sum(
-            sum((u.fold, u.seed, u.train_subjects, n, a) not in done for n, a in unit_cells(cfg, u))
-            for u in todo
-        ),
+        initial=total - n_todo,
         desc=cfg.name,
         disable=not progress,
         unit="cell",
@@ -236,12 +235,28 @@ def _run_locked(cfg, ws, folds, out, jobs, device, progress, backend) -> Path:
     ]
     # Dask: send the data to every worker once, not inside every unit's task.
     scatter = {"scatter": [ws]} if backend == "dask" else {}
+    start, n = time.perf_counter(), total - n_todo
     with parallel_config(backend=backend, **scatter):
         for rows in Parallel(n_jobs=jobs, return_as="generator_unordered")(work):
             append_rows(results, rows)
             bar.update(len(rows))
+            n += len(rows)
+            if not progress:  # a log without a bar (nohup, a cluster) still shows the pace
+                log.info(_pace(cfg.name, rows, n, total, n_todo, start))
     bar.close()
     return results
+
+
+def _pace(
+    name: str, rows: list[dict[str, Any]], n: int, total: int, todo: int, start: float
+) -> str:
+    """A line for a finished unit: which, cells done of all, minutes so far and a linear
+    estimate of the rest (from this call's pace; ``todo`` cells were left when it started)."""
+    elapsed = time.perf_counter() - start
+    rest = elapsed / (todo - (total - n)) * (total - n)
+    unit = f"fold {rows[0]['fold']} seed {rows[0]['seed']}"
+    left = f", about {rest / 60:.0f} min left" if n < total else ""
+    return f"{name}: {unit} done, {n}/{total} cells, {elapsed / 60:.0f} min so far{left}"
 
 
 def _run_unit(cfg, ws, split, unit, done, out, device, jobs, pin) -> list[dict[str, Any]]:
