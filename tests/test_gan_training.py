@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import logging
 import math
 
 import pytest
@@ -123,6 +124,18 @@ def test_a_few_steps_change_the_weights_and_keep_losses_finite(overrides):
         assert any(row["ac_d"] > 0 for row in state.history)  # the AC head is trained
     if overrides["loss"] != "bce":
         assert any(row["d_penalty"] > 0 for row in state.history)
+
+
+def test_without_a_bar_the_log_says_the_pace_every_tenth_of_the_run(tmp_path, caplog):
+    X, y = _data()
+    g, d = _models()
+    cfg = TrainConfig(steps=20, batch_size=16, log_every=5, checkpoint_every=0)
+    loader = epoch_loader(X, y, batch_size=16, seed=0)
+    with caplog.at_level(logging.INFO, logger="imusynth.train.loop"):
+        fit_gan(g, d, loader, cfg, out_dir=tmp_path / "run-a", progress=False)
+    pace = [r.getMessage() for r in caplog.records if "steps/s" in r.getMessage()]
+    assert [m.split(",")[0] for m in pace] == [f"run-a: step {k}/20" for k in range(2, 20, 2)]
+    assert all("min left" in m for m in pace)
 
 
 def test_random_shift_rolls_each_sample_within_the_limit():

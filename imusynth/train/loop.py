@@ -279,6 +279,15 @@ def _start_or_resume(
     return ckpt_path
 
 
+def _log_pace(state: GANTrainingState, step_start: int, seconds: float) -> None:
+    rate = (state.step - step_start) / seconds
+    total, where = state.config.steps, state.out_dir.name if state.out_dir else "gan"
+    left = (total - state.step) / rate / 60
+    log.info(
+        "%s: step %d/%d, %.2f steps/s, about %.0f min left", where, state.step, total, rate, left
+    )
+
+
 def _train(
     state: GANTrainingState,
     setup: StepSetup,
@@ -301,7 +310,8 @@ def _train(
         desc="gan",
         leave=False,
     )
-    t_log = time.perf_counter()
+    t_log = t_start = time.perf_counter()
+    step_start, tenth = state.step, max(1, cfg.steps // 10)
     try:
         while state.step < cfg.steps:
             sigma = cfg.instance_noise * max(0.0, 1.0 - state.step / cfg.steps)
@@ -338,6 +348,10 @@ def _train(
                 if ckpt_path is not None:
                     save_checkpoint(ckpt_path, state.checkpoint())
                     last_good = ckpt_path
+            if main and bar.disable and state.step % tenth == 0 and not last:
+                # without a bar (no terminal: nohup, a cluster, experiment workers) a log
+                # line every tenth of the run
+                _log_pace(state, step_start, time.perf_counter() - t_start)
             for cb in callbacks:
                 cb.on_step(state)
     finally:
