@@ -327,6 +327,50 @@ def test_joint_harmonics_start_silent_then_repeat_the_movement_at_the_fundamenta
     assert err.value.field == "model.joint_harmonics"
 
 
+def test_symmetric_harmonics_make_each_joints_repetition_the_same_played_backwards():
+    torch.manual_seed(0)
+    k = 4
+    gens = {
+        sym: KinematicGenerator(
+            6, 250, 2, **SMALL, residual=False, joint_harmonics=k, joint_symmetric=sym
+        )
+        for sym in (False, True)
+    }
+    z, y = torch.randn(4, gens[True].latent_dim), torch.zeros(4, dtype=torch.long)
+    n_joints = len(gens[True].joint_names)
+    centre = 60 + 9 * torch.arange(n_joints)  # each joint's own time of symmetry, in samples
+    phi = 2 * torch.pi * 0.75 * centre / 50  # as a phase of the 0.75 Hz fundamental
+    amps = torch.randn(n_joints, k) * 0.5
+    q = {}
+    with torch.no_grad():
+        for sym, g in gens.items():
+            g.joint_head.weight.zero_()  # only the repeating part moves the joints
+            g.joint_head.bias.zero_()
+            g.harmonic_head.bias[-1] = 0.0  # the middle of the range: 0.75 Hz
+            per = g.harmonic_head.bias[:-1].view(n_joints, -1)
+            if sym:  # amplitudes, then the phase as a vector of any length
+                per[:, :k], per[:, k], per[:, k + 1] = amps, 3 * phi.cos(), 3 * phi.sin()
+            else:  # the same amplitudes as cosine and sine parts of free phases
+                per[:, :k], per[:, k:] = amps, torch.randn(n_joints, k) * 0.5
+            q[sym] = g.forward_with_joints(z, y).joint_angles  # (B, J, T)
+    for sym, expected in ((True, True), (False, False)):
+        mirrored = [
+            torch.allclose(
+                q[sym][:, j, c + 1 : c + 50], q[sym][:, j, c - 49 : c].flip(-1), atol=1e-4
+            )
+            for j, c in enumerate(centre.tolist())
+        ]
+        assert all(mirrored) is expected, (sym, mirrored)
+    assert (q[True][..., 1:] - q[True][..., :-1]).abs().amax() > 1e-3  # the joints move
+    gens[True](z, y).pow(2).mean().backward()
+    assert gens[True].harmonic_head.weight.grad.abs().sum() > 0
+    with pytest.raises(ConfigError) as err:
+        validate_config(apply_overrides(GANConfig(), ["model.joint_symmetric=true"]))
+    assert err.value.field == "model.joint_symmetric"
+    cfg = ModelConfig(generator="kinematic", joint_harmonics=3, joint_symmetric=True)
+    assert build_generator(cfg, 6, 250, 7).joint_symmetric
+
+
 def test_repetition_critic_sees_lags_up_to_the_seconds_asked_and_its_gradient_reaches_x(caplog):
     from imusynth.models.spectral import RepetitionCritic1d, autocorrelation
     from imusynth.train.build import build_discriminator

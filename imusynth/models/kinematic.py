@@ -158,6 +158,13 @@ class KinematicGenerator(TrunkGenerator1d):
         tempo, so real windows repeat themselves (autocorrelation near 1 at the period);
         trajectories built by convolutions from noise seldom do. The highest harmonic must
         stay below the joint rate's Nyquist frequency.
+    joint_symmetric : bool
+        With ``joint_harmonics``: each joint's repetition is the same played backwards, a
+        cosine series about a time of its own, ``sum_k A_jk cos(k (w t - phi_j))`` (per joint
+        an amplitude per harmonic and a phase, instead of a cosine and a sine amplitude per
+        harmonic). Lifting and lowering take mirror shapes, as in the real windows (their
+        movement's increments are about as skewed one way as the other), while joints may
+        still lag one another (a circle stays a circle). Not measured yet.
     joint_reversal : bool
         Play the joint paths (and the residual) of half the windows backwards, before the arm
         turns them into accelerations and rates: a real window shows repetitions in no
@@ -209,6 +216,7 @@ class KinematicGenerator(TrunkGenerator1d):
         sensor_noise_envelope: bool = False,
         sensor_noise_envelope_max: float = 0.0,
         joint_harmonics: int = 0,
+        joint_symmetric: bool = False,
         joint_reversal: bool = False,
         gravity: bool = True,
         placement: str = "",
@@ -220,6 +228,7 @@ class KinematicGenerator(TrunkGenerator1d):
         self.fs = float(sampling_rate_hz)
         self.joint_stride = joint_stride
         self.joint_reversal = bool(joint_reversal)
+        self.joint_symmetric = bool(joint_symmetric)
         self.mount_max = math.radians(mount_max_deg)
         self.gravity, self.placement = bool(gravity), placement
         self.arm = ArmModel(side="right", gravity=gravity, segment=sensor_segment(placement))
@@ -252,10 +261,15 @@ class KinematicGenerator(TrunkGenerator1d):
                     f"({joint_harmonics} x {HARMONIC_HZ[1]} Hz) must stay below the joint rate's "
                     f"Nyquist frequency ({self.fs / joint_stride / 2:g} Hz)"
                 )
-            # Per joint and harmonic a cosine and a sine amplitude, then the fundamental.
-            self.harmonic_head = nn.Linear(feats, len(self.joint_names) * 2 * joint_harmonics + 1)
+            # Per joint and harmonic a cosine and a sine amplitude, then the fundamental; or,
+            # symmetric, per joint an amplitude per harmonic and the phase as a 2D vector.
+            per_joint = joint_harmonics + 2 if joint_symmetric else 2 * joint_harmonics
+            self.harmonic_head = nn.Linear(feats, len(self.joint_names) * per_joint + 1)
             nn.init.zeros_(self.harmonic_head.weight)
             nn.init.zeros_(self.harmonic_head.bias)
+            if joint_symmetric:  # phase vectors (1, 0) at first: well away from atan2's pole
+                with torch.no_grad():
+                    self.harmonic_head.bias[:-1].view(-1, per_joint)[:, joint_harmonics] = 1.0
             t = torch.arange(length, dtype=torch.float32) / self.fs
             k = torch.arange(1, joint_harmonics + 1, dtype=torch.float32)
             self.register_buffer("harmonic_kt", k[:, None] * t[None, :], persistent=False)
@@ -452,7 +466,16 @@ class KinematicGenerator(TrunkGenerator1d):
         b, k = out.shape[0], self.harmonic_kt.shape[0]
         lo, hi = HARMONIC_HZ
         f0 = lo + (hi - lo) * torch.sigmoid(out[:, -1])  # (B,) Hz
-        amp = out[:, :-1].view(b, -1, 2, k)  # (B, J, cos | sin, K)
+        if self.joint_symmetric:
+            # q_j(t) = sum_k A_jk cos(k (w t - phi_j)): even about t = phi_j / w, so each
+            # joint's repetition is the same played backwards (joints keep their own lags)
+            per = out[:, :-1].view(b, -1, k + 2)  # (B, J, K amplitudes | phase vector)
+            phi = torch.atan2(per[:, :, k + 1], per[:, :, k])  # (B, J)
+            kphi = phi[:, :, None] * torch.arange(1, k + 1, device=out.device)  # (B, J, K)
+            a = per[:, :, :k]
+            amp = torch.stack((a * torch.cos(kphi), a * torch.sin(kphi)), dim=2)  # (B, J, 2, K)
+        else:
+            amp = out[:, :-1].view(b, -1, 2, k)  # (B, J, cos | sin, K)
         phase = 2 * math.pi * f0[:, None, None] * self.harmonic_kt  # (B, K, T)
         return torch.einsum("bjk,bkt->bjt", amp[:, :, 0], torch.cos(phase)) + torch.einsum(
             "bjk,bkt->bjt", amp[:, :, 1], torch.sin(phase)

@@ -125,6 +125,7 @@ def build_generator(
                 sensor_noise_envelope=cfg.sensor_noise_envelope,
                 sensor_noise_envelope_max=cfg.sensor_noise_envelope_max,
                 joint_harmonics=cfg.joint_harmonics,
+                joint_symmetric=cfg.joint_symmetric,
                 joint_reversal=cfg.joint_reversal,
                 sensor_noise_std=sensor_noise_std,
                 gravity=gravity,
