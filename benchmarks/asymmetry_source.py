@@ -9,7 +9,13 @@ Per channel: the mean over classes of the absolute class median of the skewness 
 movement's 60 ms increments (``window_statistics.increment_skew``), beside the real windows'
 (subjects 1-8). A movement that looks the same played backwards scores near 0.
 
-    python benchmarks/asymmetry_source.py RUN [RUN ...]
+With ``--per-window``, per class and channel the windows' own skewness, for the real windows
+and for windows sampled from each run as they are (with residual and noise): its median, the
+median of its absolute value and the share of windows where it is positive. Real windows are
+each skewed one way or the other; a class whose windows all lean one way has a direction of
+time a judge can read.
+
+    python benchmarks/asymmetry_source.py RUN [RUN ...] [--per-window]
 """
 
 import argparse
@@ -20,7 +26,7 @@ from gan_fidelity_watch import TRAIN_SUBJECTS
 from window_statistics import increment_skew
 
 from imusynth.data import load_windows
-from imusynth.gan import load_run
+from imusynth.gan import load_run, sample
 
 
 def class_asymmetry(X: np.ndarray, y: np.ndarray, fs: float, k: int) -> np.ndarray:
@@ -54,10 +60,22 @@ def parts(run, n: int, seed: int) -> dict[str, np.ndarray]:
         }
 
 
+def per_window(name: str, X: np.ndarray, y: np.ndarray, fs: float, classes) -> None:
+    """Per class and channel: median skewness / median |skewness| / share positive."""
+    skew = increment_skew(X, fs)
+    print(f"{name}: per class and channel, median / median |.| / share > 0 of the window skewness")
+    for c, cls in enumerate(classes):
+        mid, size, up = (np.median(skew[y == c], 0), np.median(np.abs(skew[y == c]), 0),
+                         (skew[y == c] > 0).mean(0))  # fmt: skip
+        cells = (f"{m:+5.2f}/{a:4.2f}/{p:3.1f}" for m, a, p in zip(mid, size, up, strict=True))
+        print(f"  {cls:6s}", " ".join(cells))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+")
     parser.add_argument("--per-class", type=int, default=200)
+    parser.add_argument("--per-window", action="store_true", help="also the windows' own skew")
     args = parser.parse_args()
     ws = load_windows("data_specs/watch.toml")
     real = ws.subset(np.isin(ws.groups, sorted(TRAIN_SUBJECTS)))
@@ -74,6 +92,13 @@ def main() -> None:
         for part, X in out.items():
             row = class_asymmetry(X, y, fs, k)
             print(f"  {part:38s}", " ".join(f"{v:6.2f}" for v in row))
+    if args.per_window:
+        per_window("real (subjects 1-8)", real.X, real.y, fs, real.classes)
+        counts = np.bincount(real.y, minlength=k)
+        for name in args.runs:
+            n = {c: int(m) for c, m in zip(real.classes, counts, strict=True)}
+            synth = sample(load_run(name, device="cpu"), per_class=n, seed=0)
+            per_window(name, synth.X, synth.y, fs, real.classes)
 
 
 if __name__ == "__main__":
