@@ -95,7 +95,8 @@ class ModelConfig:
     # the joint paths: exercises come in repetitions at a steady tempo; 0 = off (kinematic)
     joint_harmonics: int = 0
     # Each joint's harmonic repetition the same played backwards (a cosine series about a
-    # time of its own): real lifting and lowering take mirror shapes (needs joint_harmonics)
+    # time of its own; needs joint_harmonics): two seeds below the default on the forest
+    # judge and TSTR (results/fidelity_variants/joint_symmetric.md)
     joint_symmetric: bool = False
     # Half the windows' joint paths played backwards (kinematic), chosen by a latent
     # coordinate nothing else reads: real repetitions show no preferred direction of time over
