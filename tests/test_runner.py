@@ -146,7 +146,7 @@ def test_rebalancing_cuts_and_tops_up(tmp_path, caplog):
     # Without a progress bar, the log says the pace: a line per finished unit (two folds).
     pace = [r.message for r in caplog.records if " cells, " in r.message]
     assert len(pace) == 2
-    assert "fold 0 seed 0 done, 6/12 cells" in pace[0] and "min left" in pace[0]
+    assert "fold 0 seed 0 done, 6/12 cells" in pace[0] and pace[0].endswith(" left")
     assert "fold 1 seed 0 done, 12/12 cells" in pace[1] and "left" not in pace[1]
     by_arm = {r["arm"]: r for r in rows if r["fold"] == "0"}
     per_fold_class = 2 * 10  # two training subjects x 10 windows

@@ -255,7 +255,9 @@ def _pace(
     elapsed = time.perf_counter() - start
     rest = elapsed / (todo - (total - n)) * (total - n)
     unit = f"fold {rows[0]['fold']} seed {rows[0]['seed']}"
-    left = f", about {rest / 60:.0f} min left" if n < total else ""
+    left = ""
+    if n < total:
+        left = f", about {rest / 60:.0f} min left" if rest >= 60 else ", under a minute left"
     return f"{name}: {unit} done, {n}/{total} cells, {elapsed / 60:.0f} min so far{left}"
 
 

@@ -282,10 +282,9 @@ def _start_or_resume(
 def _log_pace(state: GANTrainingState, step_start: int, seconds: float) -> None:
     rate = (state.step - step_start) / seconds
     total, where = state.config.steps, state.out_dir.name if state.out_dir else "gan"
-    left = (total - state.step) / rate / 60
-    log.info(
-        "%s: step %d/%d, %.2f steps/s, about %.0f min left", where, state.step, total, rate, left
-    )
+    minutes = (total - state.step) / rate / 60
+    left = f"about {minutes:.0f} min left" if minutes >= 1 else "under a minute left"
+    log.info("%s: step %d/%d, %.2f steps/s, %s", where, state.step, total, rate, left)
 
 
 def _train(
