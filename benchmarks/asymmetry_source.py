@@ -23,16 +23,10 @@ import argparse
 import numpy as np
 import torch
 from gan_fidelity_watch import TRAIN_SUBJECTS
-from window_statistics import increment_skew
+from window_statistics import class_asymmetry, increment_skew
 
 from imusynth.data import load_windows
 from imusynth.gan import load_run, sample
-
-
-def class_asymmetry(X: np.ndarray, y: np.ndarray, fs: float, k: int) -> np.ndarray:
-    """Per channel: the mean over classes of |class median of the increment skewness|."""
-    skew = increment_skew(X, fs)
-    return np.mean([np.abs(np.median(skew[y == c], axis=0)) for c in range(k)], axis=0)
 
 
 def parts(run, n: int, seed: int) -> dict[str, np.ndarray]:

@@ -74,6 +74,13 @@ def increment_skew(X: np.ndarray, fs: float) -> np.ndarray:
     return (d**3).mean(-1) / np.maximum((d**2).mean(-1), 1e-12) ** 1.5
 
 
+def class_asymmetry(X: np.ndarray, y: np.ndarray, fs: float, n_classes: int) -> np.ndarray:
+    """Per channel: the mean over classes of the absolute class median of
+    :func:`increment_skew`, ``(C,)``."""
+    skew = increment_skew(X, fs)
+    return np.mean([np.abs(np.median(skew[y == c], axis=0)) for c in range(n_classes)], axis=0)
+
+
 def burstiness(X: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
     """Per window and channel: the 10-25 Hz band's excess kurtosis and the peak over the mean
     of its local RMS (0.5 s boxcar), each ``(N, C)``."""
@@ -131,9 +138,8 @@ def main() -> None:
         f"\n{'':{width}}{channels}"
     )
     for label, X in sets.items():
-        skew, y = increment_skew(X, fs), labels[label]
-        per_class = np.stack([np.median(skew[y == i], axis=0) for i in range(len(real.classes))])
-        print(f"{label:{width}}" + " ".join(f"{v:>20.2f}" for v in np.abs(per_class).mean(0)))
+        row = class_asymmetry(X, labels[label], fs, len(real.classes))
+        print(f"{label:{width}}" + " ".join(f"{v:>20.2f}" for v in row))
     print()
     print(
         "fast-content level: RMS above 10 Hz per window, class median / class 95th percentile, "
