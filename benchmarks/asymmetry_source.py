@@ -71,7 +71,7 @@ def main() -> None:
     parser.add_argument("--per-class", type=int, default=200)
     parser.add_argument("--per-window", action="store_true", help="also the windows' own skew")
     args = parser.parse_args()
-    ws = load_windows("data_specs/watch.toml")
+    ws = load_windows("watch.toml")
     real = ws.subset(np.isin(ws.groups, sorted(TRAIN_SUBJECTS)))
     fs, k = real.sampling_rate_hz, real.n_classes
     print("time asymmetry: mean over classes of |median skewness of 60 ms movement increments|")

@@ -77,8 +77,8 @@ def main() -> None:
     print(f"experiment results.csv {digest_csv(work / 'experiment' / 'results.csv')}")
 
     for name, config, steps in (
-        ("windows", "experiments/watch_cgan.toml", 40),
-        ("images", "experiments/ct_dcgan.toml", 20),
+        ("windows", "watch_cgan.toml", 40),
+        ("images", "ct_dcgan.toml", 20),
     ):
         run = work / f"run_{name}"
         imusynth(

@@ -3,7 +3,7 @@
 Trains both cGAN generators and a CNN classifier for a few steps on random windows on
 ``cuda``, checks outputs are finite and on the right device, and times ArmModel
 forward+backward on 256 x 250 and fit_gan steps/s. Then, for both generators with the
-default model of experiments/watch_cgan.toml (batch 64, 250 samples):
+default model of imusynth/configs/watch_cgan.toml (batch 64, 250 samples):
 
 * ``train.precision`` fp32 / bf16 / fp16: checks the weights, EMA and Adam states stay
   float32 and finite, the kinematic arm output is float32 under autocast, counts host-device
@@ -89,7 +89,7 @@ def basic_checks() -> None:
 def _setup():
     from imusynth.train.config import load_config
 
-    cfg = load_config(Path(__file__).resolve().parents[1] / "experiments" / "watch_cgan.toml")
+    cfg = load_config("watch_cgan.toml")
     rng = np.random.default_rng(0)
     X = torch.from_numpy(rng.normal(size=(512, 6, 250)).astype(np.float32))  # (N, C, T)
     y = torch.arange(512) % 7

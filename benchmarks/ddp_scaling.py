@@ -145,7 +145,7 @@ def _worker(rank: int, world: int, args: argparse.Namespace, store: str, out: st
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", default="experiments/watch_cgan.toml")
+    parser.add_argument("--config", default="watch_cgan.toml")
     parser.add_argument("--generator", default=None, help="default: the config's")
     parser.add_argument("--procs", default="1,2", help="numbers of processes to compare")
     parser.add_argument("--steps", type=int, default=30, help="steps per timed run")

@@ -56,7 +56,7 @@ def main() -> None:
     parser.add_argument("--parts", action="store_true", help="also without the band noise")
     parser.add_argument("--clip-levels", type=float, default=0.0, metavar="SD")
     args = parser.parse_args()
-    ws = load_windows("data_specs/watch.toml")
+    ws = load_windows("watch.toml")
     what = "share of windows with |a|>3 g or |w|>12 rad/s:"
     print("real", what, *shares(ws.X, ws.y, ws.classes))
     for name in args.runs:

@@ -74,7 +74,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    ws = load_windows("data_specs/watch.toml")
+    ws = load_windows("watch.toml")
     train = ws.subset(np.isin(ws.groups, sorted(TRAIN_SUBJECTS)))
     test = ws.subset(np.isin(ws.groups, sorted(TEST_SUBJECTS)))
     makers = classifiers("cpu", args.cnn_epochs)

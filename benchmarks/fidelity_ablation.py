@@ -3,7 +3,7 @@
 Protocol (issue #12): subjects 1-8 of the watch data train the GAN; subjects 9-10 are only
 test data for TSTR. Per call this script
 
-1. trains one GAN with ``experiments/watch_cgan.toml`` plus ``--set`` overrides on subjects
+1. trains one GAN with ``imusynth/configs/watch_cgan.toml`` plus ``--set`` overrides on subjects
    1-8 (the run goes to ``runs/fidelity_ablation/<name>``; ``--reuse`` skips training when
    the run is finished) and samples 300 windows per class (sides as the data has them);
 2. the subject-held-out judge: a random forest (200 trees) on window features (moments,
@@ -135,7 +135,7 @@ def trained_run(args, train, device):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--name", required=True)
-    parser.add_argument("--config", default="experiments/watch_cgan.toml")
+    parser.add_argument("--config", default="watch_cgan.toml")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--runs", type=Path, default=Path("runs/fidelity_ablation"))
     parser.add_argument("--reuse", action="store_true")
@@ -149,7 +149,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    ws = load_windows("data_specs/watch.toml")
+    ws = load_windows("watch.toml")
     train = ws.subset(np.isin(ws.groups, TRAIN_SUBJECTS))
     test = ws.subset(np.isin(ws.groups, TEST_SUBJECTS))
     run, seconds, cfg = trained_run(args, train, "cpu")

@@ -22,7 +22,7 @@ Usage::
     python benchmarks/gan_fidelity_watch.py --threads 1 \\
         --out experiments/results/gan_fidelity_watch.md
 
-Each generator trains with experiments/watch_cgan.toml (``--set`` adds overrides); runs go to
+Each generator trains with imusynth/configs/watch_cgan.toml (``--set`` adds overrides); runs go to
 ``--runs`` and are reused with ``--reuse``. ``--train-seeds 0,1,2`` trains each generator once
 per seed (``train.seed``: the networks' initial weights, the batches and the validation
 subjects of checkpoint selection) into ``RUNS/GENERATOR-seedS`` and adds a table of each
@@ -132,7 +132,7 @@ def gru_scores(real, other, iterations, device) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", default="experiments/watch_cgan.toml")
+    parser.add_argument("--config", default="watch_cgan.toml")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--generators", default="conv1d,kinematic")
     parser.add_argument("--runs", type=Path, default=Path("runs/gan_fidelity_watch"))
@@ -157,7 +157,7 @@ def main() -> None:
     args.runs.mkdir(parents=True, exist_ok=True)
     gru_iterations = tuple(int(v) for v in args.gru_iterations.split(","))
 
-    ws = load_windows("data_specs/watch.toml")
+    ws = load_windows("watch.toml")
     train = ws.subset(np.isin(ws.groups, sorted(TRAIN_SUBJECTS)))
     test = ws.subset(np.isin(ws.groups, sorted(TEST_SUBJECTS)))
     counts = train.class_counts()

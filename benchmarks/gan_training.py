@@ -1,6 +1,6 @@
 """How fast the default watch GAN trains and samples on this machine.
 
-Prints, for the default config (experiments/watch_cgan.toml) on the real watch windows:
+Prints, for the default config (imusynth/configs/watch_cgan.toml) on the real watch windows:
 
 * training steps/s of ``fit_gan`` and of a bare PyTorch loop with the same models, loss,
   optimiser and batches, run alternately in the same process, and their ratio (the loop's
@@ -227,7 +227,7 @@ def arm_ms(device, repeats: int = 5) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", default="experiments/watch_cgan.toml")
+    parser.add_argument("--config", default="watch_cgan.toml")
     parser.add_argument("--steps", type=int, default=40, help="steps per timed run")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")

@@ -2,7 +2,7 @@
 
 Cuts every recording of the seglearn watch data (Burns et al. 2018; 50 Hz, ax ay az in g,
 wx wy wz in rad/s) into 5 s windows with stride 2.5 s (250 samples, stride 125, as
-``data_specs/watch.toml``), fits :func:`imusynth.kinematics.fit_joint_angles` with the arm of
+``imusynth/configs/watch.toml``), fits :func:`imusynth.kinematics.fit_joint_angles` with the arm of
 the recorded side, and writes the median R^2 per exercise and channel as a Markdown table.
 
     python benchmarks/ik_real_watch.py                      # all windows, CPU

@@ -39,7 +39,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    ws = load_windows("data_specs/watch.toml")
+    ws = load_windows("watch.toml")
     real = ws.subset(np.isin(ws.groups, sorted(TRAIN_SUBJECTS)))
     counts = np.bincount(real.y, minlength=len(real.classes))
     per_class = {c: int(n) for c, n in zip(real.classes, counts, strict=True)}

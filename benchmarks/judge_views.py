@@ -75,7 +75,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    ws = load_windows("data_specs/watch.toml")
+    ws = load_windows("watch.toml")
     train = ws.subset(np.isin(ws.groups, TRAIN_SUBJECTS))
     run = load_run(args.run, device="cpu")
     synth = sample_windows(run, train.class_counts(), seed=args.seed)

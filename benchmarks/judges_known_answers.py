@@ -52,7 +52,7 @@ def matched_noise(X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--spec", default="data_specs/watch.toml")
+    parser.add_argument("--spec", default="watch.toml")
     parser.add_argument("--repeats", type=int, default=5, help="subject splits per score")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cnn", action="store_true", help="also the held-out CNN judge")

@@ -34,6 +34,7 @@ from scipy import signal
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from imusynth.config import BUNDLED_DIR  # noqa: E402
 from imusynth.data import load_recordings, read_windows  # noqa: E402
 
 G = 9.80665
@@ -91,7 +92,7 @@ def gravity_in_sensor_frame(
 
 def make_dataset(folder: Path) -> Path:
     """Write ``recordings.csv`` and ``spec.toml`` into ``folder``; return the spec path."""
-    recs = load_recordings(REPO / "data_specs" / "watch.toml")
+    recs = load_recordings(BUNDLED_DIR / "watch.toml")
     fs = recs.sampling_rate_hz
     up, down = 1, round(fs / RATE)
     frames = []
@@ -136,7 +137,7 @@ def _judge(score: dict) -> str:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--work", type=Path, default=REPO / "runs" / "user_data_10hz")
-    p.add_argument("--config", default=str(REPO / "experiments" / "watch_cgan.toml"))
+    p.add_argument("--config", default=str(BUNDLED_DIR / "watch_cgan.toml"))
     p.add_argument("--generators", default="kinematic,conv1d")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", type=Path, help="write a markdown report here")

@@ -2,7 +2,7 @@
 
 Subject-wise 5-fold cross-validation of the three classifiers of imusynth: the Frid-Adar CNN
 in 1D, the residual 1D CNN and the feature random forest. 5 s windows (250 samples at
-50 Hz) with a stride of 125 samples, as in ``data_specs/watch.toml``.
+50 Hz) with a stride of 125 samples, as in ``imusynth/configs/watch.toml``.
 
 The residual CNN is tuned honestly by nested cross-validation: inside each outer training
 fold, every candidate of a small, fixed grid is scored by an inner subject-wise k-fold, the
@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from imusynth.config import BUNDLED_DIR
 from imusynth.data import load_windows, subject_kfold
 from imusynth.metrics import classification_metrics
 from imusynth.models.features import FeatureRandomForest
@@ -92,7 +93,7 @@ def summary(rows: list[dict]) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--spec", default=str(ROOT / "data_specs" / "watch.toml"))
+    ap.add_argument("--spec", default=str(BUNDLED_DIR / "watch.toml"))
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--inner-folds", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)

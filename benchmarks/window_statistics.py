@@ -107,7 +107,7 @@ def main() -> None:
     parser.add_argument("runs", nargs="*")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    ws = load_windows("data_specs/watch.toml")
+    ws = load_windows("watch.toml")
     real = ws.subset(np.isin(ws.groups, sorted(TRAIN_SUBJECTS)))
     fs = ws.sampling_rate_hz
     sets = {"real (subjects 1-8)": real.X}

@@ -53,6 +53,7 @@ import dataclasses
 import tomllib
 import types
 import typing
+import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -61,12 +62,16 @@ from imusynth.config_values import _base_types, _join, check_choice, check_type,
 from imusynth.errors import ConfigError
 
 __all__ = [
+    "BUNDLED_DIR",
     "apply_overrides",
+    "bundled_names",
     "check_choice",
     "check_type",
     "coerce",
     "field_rules",
+    "find_config_file",
     "from_dict",
+    "path_beside",
     "read_toml",
     "to_dict",
     "to_toml",
@@ -74,9 +79,93 @@ __all__ = [
 
 T = TypeVar("T")
 
+# The configs imusynth installs with itself: the default GAN configs (``watch_cgan.toml``,
+# ``ct_dcgan.toml``) and the specs of its embedded datasets (``watch.toml``,
+# ``liver_phantoms.toml``), so that ``imusynth train`` and ``imusynth demo`` run from any
+# folder, a wheel install too.
+BUNDLED_DIR = Path(__file__).resolve().parent / "configs"
+# The repository folder each stood in before it moved into the package (0.1.0): a path
+# there still finds it, with a DeprecationWarning, for one release.
+_MOVED_FROM = {
+    "watch_cgan.toml": "experiments",
+    "ct_dcgan.toml": "experiments",
+    "watch.toml": "data_specs",
+    "liver_phantoms.toml": "data_specs",
+}
+
+
+def bundled_names() -> list[str]:
+    """The file names of the configs bundled with imusynth.
+
+    Examples
+    --------
+    >>> bundled_names()
+    ['ct_dcgan.toml', 'liver_phantoms.toml', 'watch.toml', 'watch_cgan.toml']
+    """
+    return sorted(p.name for p in BUNDLED_DIR.glob("*.toml"))
+
+
+def find_config_file(path: str | Path) -> Path:
+    """The TOML file ``path`` names, looking among the bundled configs too.
+
+    ``path`` itself when it exists; else, for a bare file name that is one of
+    :func:`bundled_names` (``"watch_cgan.toml"``), that bundled file; else, for a path that
+    file had in the repository before it moved into the package
+    (``experiments/watch_cgan.toml``, ``../data_specs/watch.toml``), the bundled file with a
+    :class:`DeprecationWarning`; else ``path`` unchanged, for its reader to say it is missing.
+
+    Examples
+    --------
+    >>> find_config_file("watch_cgan.toml") == BUNDLED_DIR / "watch_cgan.toml"
+    True
+    >>> find_config_file("no/such.toml")
+    PosixPath('no/such.toml')
+    """
+    path = Path(path)
+    if path.exists():
+        return path
+    bundled = BUNDLED_DIR / path.name
+    if path.name not in bundled_names():
+        return path
+    if len(path.parts) == 1:
+        return bundled
+    if path.parent.name == _MOVED_FROM.get(path.name):
+        warnings.warn(
+            f"{path}: this file moved into imusynth (imusynth/configs/{path.name}); name it "
+            f"{path.name!r}, which finds it from any folder",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        return bundled
+    return path
+
+
+def path_beside(name: str | Path, folder: str | Path) -> Path:
+    """Where a path that a TOML file in ``folder`` gives (a spec, a GAN config) points.
+
+    An absolute ``name`` as given; else ``folder / name`` when that exists; else a bundled
+    config that ``name`` (a bare file name) or ``folder / name`` (where it stood before it
+    moved) names, by :func:`find_config_file`; else ``folder / name``, for its reader to say
+    it is missing.
+
+    Examples
+    --------
+    >>> path_beside("watch.toml", "/anywhere") == BUNDLED_DIR / "watch.toml"
+    True
+    >>> path_beside("mine.toml", "/anywhere")
+    PosixPath('/anywhere/mine.toml')
+    """
+    name = Path(name)
+    beside = Path(folder) / name
+    if name.is_absolute() or beside.exists():
+        return beside
+    found = find_config_file(name if len(name.parts) == 1 else beside)
+    return found if found.exists() else beside
+
 
 def read_toml(path: str | Path, *, what: str = "config file") -> dict[str, Any]:
-    """Read a TOML file into nested dicts.
+    """Read a TOML file into nested dicts (a bundled config by its bare name too:
+    :func:`find_config_file`).
 
     Raises
     ------
@@ -90,7 +179,7 @@ def read_toml(path: str | Path, *, what: str = "config file") -> dict[str, Any]:
     ...
     imusynth.errors.ConfigError: no/such.toml: config file not found
     """
-    path = Path(path)
+    path = find_config_file(path)
     if not path.is_file():
         raise ConfigError(f"{what} not found", path=path)
     try:

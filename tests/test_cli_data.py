@@ -8,11 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from imusynth.config import BUNDLED_DIR
 from imusynth.data import read_windows, write_windows
 
 from .conftest import DATA, ROOT
 
-WATCH = ROOT / "data_specs" / "watch.toml"
+WATCH = BUNDLED_DIR / "watch.toml"
 EXAMPLE = ROOT / "data_specs" / "example_csv.toml"
 
 

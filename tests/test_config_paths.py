@@ -1,11 +1,20 @@
-"""GAN configs: a relative ``[data] spec`` is relative to the config file."""
+"""GAN configs: a relative ``[data] spec`` is relative to the config file; the configs
+bundled with imusynth are found by name from any folder, and from a wheel install."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 import pytest
 
+from imusynth.config import BUNDLED_DIR, bundled_names
+from imusynth.data import load_spec
+from imusynth.errors import ConfigError, SpecError
+from imusynth.experiments.config import load_experiment
 from imusynth.train.config import load_config
 
 from .conftest import ROOT
@@ -63,15 +72,81 @@ def test_overrides_and_absolute_specs_are_taken_as_given(project, monkeypatch):
     assert load_config(config).data.spec == str(project / "specs" / "s.toml")
     config = _config(project, "../specs/s.toml")
     assert load_config(config, ["data.spec=mine.toml"]).data.spec == "mine.toml"
-    assert load_config(None).data.spec == "data_specs/watch.toml"  # the default: untouched
+    assert load_config(None).data.spec == "watch.toml"  # the default: untouched
 
 
 @pytest.mark.parametrize("cwd", ["root", "other"])
 def test_shipped_gan_config_finds_its_spec_from_any_folder(cwd, tmp_path, monkeypatch):
     monkeypatch.chdir(ROOT if cwd == "root" else tmp_path)
-    config = ROOT / "experiments" / "watch_cgan.toml"
+    config = BUNDLED_DIR / "watch_cgan.toml"
     for path in (config, Path(config.relative_to(ROOT) if cwd == "root" else config)):
         spec = Path(load_config(path).data.spec)
-        assert spec.is_file() and spec.resolve() == ROOT / "data_specs" / "watch.toml"
+        assert spec.is_file() and spec.resolve() == BUNDLED_DIR / "watch.toml"
     if cwd == "root":
-        assert load_config(config).data.spec == str(Path("data_specs/watch.toml"))
+        assert load_config(config).data.spec == str(Path("imusynth/configs/watch.toml"))
+
+
+def test_bundled_configs_are_found_by_name_from_any_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert Path(load_config("watch_cgan.toml").data.spec) == BUNDLED_DIR / "watch.toml"
+    assert Path(load_config("ct_dcgan.toml").data.spec) == BUNDLED_DIR / "liver_phantoms.toml"
+    assert load_spec("watch.toml").name == "watch"
+    assert Path(load_config(None).data.spec).name == "watch.toml"
+    exp = tmp_path / "exp.toml"
+    text = (ROOT / "experiments" / "watch_rebalancing.toml").read_text()
+    exp.write_text(text)  # data = "watch.toml", gan.config = "watch_cgan.toml"
+    cfg = load_experiment(exp)
+    assert Path(cfg.data) == BUNDLED_DIR / "watch.toml"
+    assert Path(cfg.gan.config) == BUNDLED_DIR / "watch_cgan.toml"
+
+
+def test_a_file_of_that_name_in_the_folder_wins_over_the_bundled_one(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    text = (BUNDLED_DIR / "watch.toml").read_text()
+    (tmp_path / "watch.toml").write_text(text.replace('name = "watch"', 'name = "mine"'))
+    assert load_spec("watch.toml").name == "mine"
+    (tmp_path / "gan.toml").write_text('[data]\nspec = "watch.toml"\n')
+    assert load_config(tmp_path / "gan.toml").data.spec == "watch.toml"  # beside the config
+
+
+def test_paths_of_the_files_before_they_moved_still_find_them_with_a_warning(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.warns(DeprecationWarning, match="moved into imusynth"):
+        assert load_config("experiments/watch_cgan.toml").train.steps > 0
+    with pytest.warns(DeprecationWarning, match="moved into imusynth"):
+        assert load_spec("data_specs/liver_phantoms.toml").name == "liver-phantoms"
+    # A run folder written before: its config.toml names the spec relative to the old root.
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.toml").write_text('[data]\nspec = "data_specs/watch.toml"\n')
+    with pytest.warns(DeprecationWarning, match="moved into imusynth"):
+        assert Path(load_config(run / "config.toml").data.spec) == BUNDLED_DIR / "watch.toml"
+    # Only those folders: another missing path of the same name is an error, not a guess.
+    with pytest.raises(ConfigError, match="not found"):
+        load_config("other/watch_cgan.toml")
+    with pytest.raises(SpecError, match="not found"):
+        load_spec("experiments/watch.toml")
+
+
+def test_a_wheel_carries_the_bundled_configs(tmp_path):
+    """A non-editable install (a wheel, ``pip install git+...``) has the default config and
+    the embedded datasets' specs inside the package: ``imusynth train`` and ``imusynth
+    demo`` need no repository beside them."""
+    pytest.importorskip("setuptools", minversion="77")  # a test extra
+    src = tmp_path / "src"  # a copy, so that the build leaves nothing in the checkout
+    shutil.copytree(ROOT / "imusynth", src / "imusynth", ignore=shutil.ignore_patterns("__py*"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, src / name)
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q"]
+        + ["-w", str(tmp_path), str(src)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert build.returncode == 0, build.stderr
+    (wheel,) = tmp_path.glob("imusynth-*.whl")
+    with zipfile.ZipFile(wheel) as zf:
+        inside = {n for n in zf.namelist() if n.startswith("imusynth/configs/")}
+    assert inside == {f"imusynth/configs/{name}" for name in bundled_names()}
+    assert len(inside) == 4

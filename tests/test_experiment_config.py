@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from imusynth.config import apply_overrides, from_dict
+from imusynth.config import BUNDLED_DIR, apply_overrides, from_dict
 from imusynth.errors import ConfigError
 from imusynth.experiments import ExperimentConfig, load_experiment, load_saved_config
 from imusynth.experiments.config import BUNDLED_CONFIGS, SAVED_KEYS, portable_config
@@ -47,7 +47,7 @@ set = []
 
 def _write(tmp_path, text=TEXT, gan=True):
     if gan:
-        shutil.copy(ROOT / "experiments" / "watch_cgan.toml", tmp_path / "gan.toml")
+        shutil.copy(BUNDLED_DIR / "watch_cgan.toml", tmp_path / "gan.toml")
     path = tmp_path / "exp.toml"
     path.write_text(text)
     return path

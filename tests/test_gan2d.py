@@ -6,16 +6,15 @@ import numpy as np
 import pytest
 import torch
 
+from imusynth.config import BUNDLED_DIR
 from imusynth.data import ImageSet, read_windows, write_windows
 from imusynth.errors import CheckpointError, ConfigError, DataError
 from imusynth.gan import ImageGAN
 from imusynth.train.build import build_image_gan
 from imusynth.train.config import ModelConfig, load_config
 
-from .conftest import ROOT
-
 TINY = {"steps": 2, "batch_size": 4, "g_width": 4, "d_width": 4}
-CT_CONFIG = ROOT / "experiments" / "ct_dcgan.toml"
+CT_CONFIG = BUNDLED_DIR / "ct_dcgan.toml"
 CT_SET = ["train.steps=2", "train.batch_size=4", "model.g_width=4", "model.d_width=4"]
 
 

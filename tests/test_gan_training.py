@@ -10,6 +10,7 @@ import pytest
 import torch
 from torch import nn
 
+from imusynth.config import BUNDLED_DIR
 from imusynth.errors import CheckpointError, ConfigError, DataError
 from imusynth.models.gan1d import Conv1dGenerator, ProjectionDiscriminator1d
 from imusynth.train.checkpoint import CHECKPOINT_FORMAT, load_checkpoint, save_checkpoint
@@ -368,9 +369,8 @@ def test_config_round_trips_through_toml(tmp_path):
 
 
 def test_the_shipped_config_loads():
-    from tests.conftest import ROOT
 
-    cfg = load_config(ROOT / "experiments" / "watch_cgan.toml")
+    cfg = load_config(BUNDLED_DIR / "watch_cgan.toml")
     assert cfg.model.generator in ("conv1d", "kinematic")
 
 

@@ -7,11 +7,11 @@ import io
 import numpy as np
 import pytest
 
+from imusynth.config import BUNDLED_DIR
 from imusynth.errors import DataError
 from imusynth.metrics.embedding import embedding_features
 from imusynth.metrics.giveaway import feature_auc, giveaway_report, log_psd_comparison
 from imusynth.plots.giveaway import plot_giveaway_features, plot_log_psd
-from tests.conftest import ROOT
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +21,7 @@ def watch():
     a generator shows)."""
     from imusynth.data import load_windows
 
-    ws = load_windows(ROOT / "data_specs" / "watch.toml")
+    ws = load_windows(BUNDLED_DIR / "watch.toml")
     subject = np.array([int(g) for g in ws.groups])
     # Every second window: neighbours overlap by half, so little is lost and time halves.
     keep = np.arange(len(subject)) % 2 == 0

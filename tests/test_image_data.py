@@ -8,6 +8,7 @@ import tomllib
 import numpy as np
 import pytest
 
+from imusynth.config import BUNDLED_DIR
 from imusynth.data import (
     ImageSet,
     load_images,
@@ -22,7 +23,7 @@ from imusynth.errors import DataError, SpecError
 
 from .conftest import ROOT
 
-PHANTOMS = ROOT / "data_specs" / "liver_phantoms.toml"
+PHANTOMS = BUNDLED_DIR / "liver_phantoms.toml"
 ROIS = ROOT / "data_specs" / "example_rois.toml"
 
 
@@ -127,7 +128,7 @@ def test_imageset_round_trips_through_hdf5(tmp_path):
     assert back.classes == ims.classes and back.sampling_rate_hz == 0.0
 
 
-WATCH = ROOT / "data_specs" / "watch.toml"
+WATCH = BUNDLED_DIR / "watch.toml"
 TWO_CHANNELS = {"channels": ["a", "b"], "units": ["u", "u"]}
 
 

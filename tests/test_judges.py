@@ -37,7 +37,7 @@ def matched_noise(X, rng):
 def watch():
     from imusynth.data import load_windows
 
-    return load_windows("data_specs/watch.toml")
+    return load_windows("watch.toml")
 
 
 def test_real_subjects_against_real_subjects_score_near_zero(watch):

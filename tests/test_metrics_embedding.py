@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from imusynth.config import BUNDLED_DIR
 from imusynth.errors import DataError, ImusynthError
 from imusynth.metrics.embedding import (
     WindowEmbedding,
@@ -15,7 +16,6 @@ from imusynth.metrics.embedding import (
     embedding_feature_names,
     embedding_features,
 )
-from tests.conftest import ROOT
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +24,7 @@ def watch_split():
     and a collapsed generator (one fit window repeated with tiny noise)."""
     from imusynth.data import load_windows
 
-    ws = load_windows(ROOT / "data_specs" / "watch.toml")
+    ws = load_windows(BUNDLED_DIR / "watch.toml")
     subject = np.array([int(g) for g in ws.groups])
     # Every second window: neighbours overlap by half, so this keeps the information and
     # halves the time.

@@ -198,7 +198,7 @@ def test_bad_precision_or_compile_is_a_config_error(tmp_path, text, overrides, f
 
 def test_precision_and_compile_defaults_and_overrides():
     assert (TrainConfig().precision, TrainConfig().compile) == ("fp32", False)
-    shipped = load_config("experiments/watch_cgan.toml").train
+    shipped = load_config("watch_cgan.toml").train
     assert (shipped.precision, shipped.compile) == ("auto", False)
     for p in ("fp32", "bf16", "fp16", "auto"):  # fp16 is only refused at fit time, on the CPU
         assert load_config(None, [f"train.precision={p}"]).train.precision == p

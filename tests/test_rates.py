@@ -6,15 +6,14 @@ import numpy as np
 import pytest
 import torch
 
+from imusynth.config import BUNDLED_DIR
 from imusynth.data import WindowSet
 from imusynth.errors import ConfigError
 from imusynth.gan import sample, train_run
 from imusynth.train.build import build_discriminator, build_generator, stft_sizes
 from imusynth.train.config import ModelConfig, apply_overrides, load_config, validate_config
 
-from .conftest import ROOT
-
-WATCH_CONFIG = ROOT / "experiments" / "watch_cgan.toml"
+WATCH_CONFIG = BUNDLED_DIR / "watch_cgan.toml"
 GRID = [(50, 10.0), (64, 20.0), (250, 50.0), (500, 100.0), (400, 200.0)]  # (T, fs)
 
 

@@ -1,7 +1,6 @@
 """Every ```python block of README.md runs as written, each on its own (no snippet may lean on
-an earlier one), from a folder that looks like the repository root: ``data_specs/`` and
-``experiments/`` are reachable by the same relative paths, and what a snippet writes
-(``runs/...``) lands in a temporary folder."""
+an earlier one), from an empty temporary folder, as after ``pip install imusynth``: the
+bundled configs are found by name, and what a snippet writes (``runs/...``) lands there."""
 
 from __future__ import annotations
 
@@ -27,8 +26,6 @@ def test_readme_has_python_snippets():
     ("line", "code"), _snippets(), ids=lambda v: f"line{v}" if isinstance(v, int) else ""
 )
 def test_snippet_runs_as_written(line, code, tmp_path, monkeypatch):
-    for name in ("data_specs", "experiments"):
-        (tmp_path / name).symlink_to(ROOT / name, target_is_directory=True)
-    monkeypatch.chdir(tmp_path)
+    monkeypatch.chdir(tmp_path)  # no repository here: bundled configs are found by name
     namespace: dict[str, object] = {"__name__": "__readme__"}
     exec(compile(code, f"README.md:{line}", "exec"), namespace)

@@ -13,9 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from imusynth.config import BUNDLED_DIR
 from imusynth.data import WindowSet, read_windows, write_windows
 
-from .conftest import ROOT, tiny_window_set
+from .conftest import tiny_window_set
 
 TINY_GAN = [
     "--set",
@@ -84,8 +85,8 @@ def files(tmp_path_factory):
         "blocker": blocker,
         "user": user,
         "d": d,
-        "config": ROOT / "experiments" / "watch_cgan.toml",
-        "spec": ROOT / "data_specs" / "watch.toml",
+        "config": BUNDLED_DIR / "watch_cgan.toml",
+        "spec": BUNDLED_DIR / "watch.toml",
     }
 
 
@@ -219,7 +220,7 @@ def test_file_system_refusal_is_one_line(monkeypatch, capsys):
         raise PermissionError(13, "Permission denied", "/data/locked/w.h5")
 
     monkeypatch.setattr(cli_data, "_cmd_data_info", refuse)
-    code, _, _ = _cli("data", "info", "data_specs/watch.toml")
+    code, _, _ = _cli("data", "info", "watch.toml")
     err = capsys.readouterr().err
     assert code == 2 and err.strip() == "imusynth: error: /data/locked/w.h5: Permission denied"
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from imusynth.config import BUNDLED_DIR
 from imusynth.data import WindowSet
 from imusynth.errors import ConfigError
 from imusynth.experiments import load_experiment, run_experiment, summarise
@@ -53,7 +54,7 @@ epochs = 2
 val_fraction = 0.0
 batch_size = 16
 [gan]
-config = "{ROOT / "experiments" / "watch_cgan.toml"}"
+config = "{BUNDLED_DIR / "watch_cgan.toml"}"
 set = ["train.steps=3", "train.batch_size=8", "train.checkpoint_every=0",
        "model.g_width=32", "model.d_width=8"]
 {extra}
@@ -195,10 +196,10 @@ def test_gans_of_a_results_folder_train_from_one_frozen_config(tmp_path, caplog)
     import logging
 
     gan_cfg = tmp_path / "gan.toml"
-    gan_cfg.write_text((ROOT / "experiments" / "watch_cgan.toml").read_text())
+    gan_cfg.write_text((BUNDLED_DIR / "watch_cgan.toml").read_text())
     text = _config(tmp_path, arms=["real", "cgan:conv1d"]).read_text()
     exp = tmp_path / "exp.toml"
-    exp.write_text(text.replace(str(ROOT / "experiments" / "watch_cgan.toml"), str(gan_cfg)))
+    exp.write_text(text.replace(str(BUNDLED_DIR / "watch_cgan.toml"), str(gan_cfg)))
     out = tmp_path / "res"
     run_experiment(load_experiment(exp), out, windows=_windows(n_subjects=2), progress=False)
     frozen = (out / "gan_config.toml").read_text()
@@ -234,7 +235,7 @@ def test_the_frozen_gan_config_reads_the_same_data_spec(tmp_path, caplog):
     assert Path(frozen.gan.config).parent == tmp_path / "res"
     with caplog.at_level(logging.INFO, logger="imusynth.train.config"):
         spec = load_config(frozen.gan.config).data.spec
-    assert Path(spec).resolve() == (ROOT / "data_specs" / "watch.toml").resolve()
+    assert Path(spec).resolve() == (BUNDLED_DIR / "watch.toml").resolve()
     assert "relative to the working directory" not in caplog.text
 
 

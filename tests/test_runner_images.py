@@ -7,10 +7,9 @@ import csv
 import numpy as np
 import pytest
 
+from imusynth.config import BUNDLED_DIR
 from imusynth.errors import ConfigError
 from imusynth.experiments import load_experiment, run_experiment, summarise
-
-from .conftest import ROOT
 
 
 def _rows(path):
@@ -55,7 +54,7 @@ sample_budget = 20
 val_fraction = 0.0
 batch_size = 32
 [gan]
-config = "{ROOT / "experiments" / "ct_dcgan.toml"}"
+config = "{BUNDLED_DIR / "ct_dcgan.toml"}"
 set = ["train.steps=2", "train.batch_size=4", "model.g_width=4", "model.d_width=4"]
 augment_to = 6
 [augment]

@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from imusynth.config import BUNDLED_DIR
 from imusynth.data.spec import load_spec, parse_spec
 from imusynth.errors import SpecError
 
 from .conftest import ROOT
 
-WATCH = ROOT / "data_specs" / "watch.toml"
+WATCH = BUNDLED_DIR / "watch.toml"
 
 
 def _raw() -> dict:
@@ -130,8 +131,14 @@ def test_gravity_and_placement():
 def test_a_spec_written_back_as_toml_reads_the_same(tmp_path: Path):
     from imusynth.config import to_toml
 
-    for name in ("watch", "example_csv", "liver_phantoms", "example_rois"):
-        spec = load_spec((ROOT / "data_specs" / f"{name}.toml").resolve())
+    for path in (
+        BUNDLED_DIR / "watch.toml",
+        ROOT / "data_specs" / "example_csv.toml",
+        BUNDLED_DIR / "liver_phantoms.toml",
+        ROOT / "data_specs" / "example_rois.toml",
+    ):
+        name = path.stem
+        spec = load_spec(path)
         copy_path = tmp_path / f"{name}.toml"
         copy_path.write_text(to_toml(spec))
         again = load_spec(copy_path)

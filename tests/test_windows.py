@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from imusynth.config import BUNDLED_DIR
 from imusynth.data import (
     Recordings,
     WindowSet,
@@ -83,11 +84,11 @@ def test_resample_halves_length_and_keeps_slow_signal():
 
 
 def test_watch_data_loads_as_documented():
-    recs = load_recordings(ROOT / "data_specs" / "watch.toml")
+    recs = load_recordings(BUNDLED_DIR / "watch.toml")
     assert len(recs) == 140 and len(np.unique(recs.groups)) == 10
     assert np.bincount(recs.y).tolist() == [20] * 7
     assert set(recs.side) == {"left", "right"}
-    ws = load_windows(ROOT / "data_specs" / "watch.toml")
+    ws = load_windows(BUNDLED_DIR / "watch.toml")
     assert ws.X.shape[1:] == (6, 250) and 1600 < len(ws) < 1900
     # the accelerometer is in g: a watch at rest-ish averages about 1 g in magnitude
     mag = np.linalg.norm(ws.X[:, :3], axis=1).mean()

@@ -195,10 +195,6 @@ def _write_out(
     _say(args, f"wrote {what} to {args.out}")
 
 
-def _repo_file(*parts: str) -> Path:
-    return Path(__file__).resolve().parents[2].joinpath(*parts)
-
-
 def run_command(args: argparse.Namespace) -> int:
     """Run the parsed command ``args.func``; a user error becomes one line and exit code 2."""
     level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO

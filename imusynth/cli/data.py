@@ -192,9 +192,13 @@ def _cmd_data_split(args: argparse.Namespace) -> int:
 def _add_data(sub) -> None:
     dsub = _command_group(sub, "data", "inspect and window datasets")
     info = _command(dsub, "info", _cmd_data_info)
-    info.add_argument("spec", type=Path, help="dataset spec (TOML), e.g. data_specs/watch.toml")
+    info.add_argument(
+        "spec", type=Path, help="dataset spec (TOML), or a bundled one by name, e.g. watch.toml"
+    )
     win = _command(dsub, "windows", _cmd_data_windows)
-    win.add_argument("spec", type=Path, help="dataset spec (TOML)")
+    win.add_argument(
+        "spec", type=Path, help="dataset spec (TOML), or a bundled one by name, e.g. watch.toml"
+    )
     _out_option(win)
     win.add_argument("--length", type=_positive_int, help="window length in samples")
     win.add_argument("--stride", type=_positive_int, help="stride in samples")

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from imusynth.cli.common import _command, _new_out_dir, _progress, _repo_file, _say
+from imusynth.cli.common import _command, _new_out_dir, _progress, _say
 from imusynth.cli.gan import _config_option, _gan_config, _set_option
+from imusynth.config import BUNDLED_DIR
 from imusynth.errors import ConfigError, ImusynthError
 
 DEMO_MARK = ".imusynth-demo"  # in a demo folder: {"state": "running" | "done"}
@@ -131,8 +132,9 @@ def _add_demo(sub) -> None:
     p.add_argument("--out", default="runs/demo", type=_new_out_dir, help="output folder")
     p.add_argument(
         "--spec",
-        default=str(_repo_file("data_specs", "watch.toml")),
-        help="dataset spec (TOML; default: data_specs/watch.toml of imusynth)",
+        default=str(BUNDLED_DIR / "watch.toml"),
+        help="dataset spec (TOML), or one bundled with imusynth by name: watch.toml (the "
+        "default: Burns et al. smartwatch data) or liver_phantoms.toml",
     )
     _config_option(p)
     _set_option(p, "override a GAN config value, e.g. train.steps=300 (repeatable)")

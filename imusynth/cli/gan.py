@@ -16,10 +16,10 @@ from imusynth.cli.common import (
     _out_option,
     _positive_int,
     _progress,
-    _repo_file,
     _say,
     _write_out,
 )
+from imusynth.config import BUNDLED_DIR
 from imusynth.errors import ConfigError
 
 # Beside config.toml: the SHA-256 of the windows file a run trained on, as `sha256sum`
@@ -261,8 +261,9 @@ def _config_option(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--config",
         type=Path,
-        default=_repo_file("experiments", "watch_cgan.toml"),
-        help="GAN config (TOML; default: experiments/watch_cgan.toml of imusynth)",
+        default=BUNDLED_DIR / "watch_cgan.toml",
+        help="GAN config (TOML), or one bundled with imusynth by name: watch_cgan.toml "
+        "(the default) or ct_dcgan.toml",
     )
 
 

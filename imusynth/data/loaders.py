@@ -65,7 +65,7 @@ def load_recordings(spec: DatasetSpec | str | Path) -> Recordings:
 
     Examples
     --------
-    >>> recs = load_recordings("data_specs/watch.toml")  # doctest: +SKIP
+    >>> recs = load_recordings("watch.toml")  # doctest: +SKIP
     >>> len(recs), recs.classes[:3]  # doctest: +SKIP
     (140, ('PEN', 'ABD', 'FEL'))
     """
@@ -147,7 +147,7 @@ def load_images(spec: DatasetSpec | str | Path) -> ImageSet:
 
     Examples
     --------
-    >>> ims = load_images("data_specs/liver_phantoms.toml")  # doctest: +SKIP
+    >>> ims = load_images("liver_phantoms.toml")  # doctest: +SKIP
     >>> ims.X.shape, ims.class_counts()  # doctest: +SKIP
     ((182, 1, 64, 64), {'cyst': 53, 'metastasis': 64, 'hemangioma': 65})
     """

@@ -7,7 +7,7 @@ project's one config mechanism (:func:`imusynth.config.from_dict`), then checked
 missing required key, or a value of the wrong type raises
 :class:`~imusynth.errors.SpecError` naming the file and the dotted key.
 
-Layout (``data_specs/watch.toml`` is a complete example)::
+Layout (``imusynth/configs/watch.toml`` is a complete example)::
 
     name = "watch"
     description = "..."
@@ -45,7 +45,7 @@ Layout (``data_specs/watch.toml`` is a complete example)::
                                 # last sample up to one window)
     resample_hz = 50.0          # optional: resample every recording to this rate first
 
-Image specs (``data_specs/liver_phantoms.toml``, ``data_specs/example_rois.toml``) describe
+Image specs (``imusynth/configs/liver_phantoms.toml``, ``data_specs/example_rois.toml``) describe
 ROIs ``(N, 1, H, W)`` instead; they have no ``[windows]`` or ``[columns]`` section, one
 channel, and a sampling rate of 0 (``sampling_rate_hz`` may be left out)::
 
@@ -77,7 +77,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from imusynth.config import field_rules, from_dict
+from imusynth.config import field_rules, find_config_file, from_dict
 from imusynth.data.units import KINEMATIC_PLACEMENTS, KNOWN_UNITS, canonical_unit, placement_name
 from imusynth.errors import ConfigError, SpecError
 
@@ -186,8 +186,8 @@ class DatasetSpec:
 
     Examples
     --------
-    >>> spec = load_spec("data_specs/watch.toml")  # doctest: +SKIP
-    >>> spec.signal.channels  # doctest: +SKIP
+    >>> spec = load_spec("watch.toml")
+    >>> spec.signal.channels
     ('ax', 'ay', 'az', 'wx', 'wy', 'wz')
     """
 
@@ -219,14 +219,20 @@ class DatasetSpec:
 
 
 def load_spec(path: str | Path) -> DatasetSpec:
-    """Read and validate a dataset spec from a TOML file.
+    """Read and validate a dataset spec from a TOML file (a bundled one by its bare name:
+    :func:`imusynth.config.find_config_file`).
 
     Raises
     ------
     SpecError
         If the file cannot be read or parsed, or any key is unknown, missing or mistyped.
+
+    Examples
+    --------
+    >>> load_spec("watch.toml").classes  # bundled with imusynth, found by name
+    ('PEN', 'ABD', 'FEL', 'IR', 'ER', 'TRAP', 'ROW')
     """
-    path = Path(path)
+    path = find_config_file(path)
     try:
         data = path.read_bytes()
     except FileNotFoundError:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from imusynth.augment.recipes import AUGMENT_KEYS
-from imusynth.config import check_choice, from_dict, read_toml
+from imusynth.config import BUNDLED_DIR, check_choice, from_dict, path_beside, read_toml
 from imusynth.errors import ConfigError
 from imusynth.experiments.arms import arms_of, find_arm
 from imusynth.train.config import IMAGE_GENERATORS
@@ -49,9 +49,9 @@ WINDOW_GENERATORS = ("conv1d", "kinematic")
 DATA_INFO = "data.json"
 CONFIG_INFO = "config.json"
 GAN_SNAPSHOT = "gan_config.toml"
-# The GAN configs shipped with imusynth (``experiments/`` of the repository): where a
-# ``gan.config`` that is not beside the experiment file is looked for next.
-BUNDLED_CONFIGS = Path(__file__).resolve().parents[2] / "experiments"
+# The configs shipped with imusynth: where a ``gan.config`` or ``data`` that is not beside
+# the experiment file is looked for next (an alias of imusynth.config.BUNDLED_DIR).
+BUNDLED_CONFIGS = BUNDLED_DIR
 
 
 @dataclass(frozen=True)
@@ -237,7 +237,7 @@ def _from_toml(raw: dict[str, Any], path: Path, quick: bool) -> ExperimentConfig
     return dataclasses.replace(
         cfg,
         name=cfg.name if "name" in raw else path.stem,
-        data=cfg.data if Path(cfg.data).is_absolute() else str((path.parent / cfg.data).resolve()),
+        data=str(path_beside(cfg.data, path.parent).resolve()),
         gan=dataclasses.replace(cfg.gan, config=gan_config),
         path=str(path),
     )
@@ -245,21 +245,16 @@ def _from_toml(raw: dict[str, Any], path: Path, quick: bool) -> ExperimentConfig
 
 def _gan_config_path(name: str, experiment: Path, *, needed: bool) -> str:
     """``gan.config`` as an absolute path: beside the experiment file, else bundled with
-    imusynth. Not found: an error if the experiment has GAN arms (``needed``), else the
-    path beside the experiment file (nothing reads it)."""
-    if Path(name).is_absolute():
-        places = [Path(name)]
-    else:
-        places = [(experiment.parent / name).resolve(), BUNDLED_CONFIGS / name]
-    for place in places:
-        if place.is_file():
-            return str(place.resolve())
-    if needed:
+    imusynth (:func:`~imusynth.config.path_beside`). Not found: an error if the experiment
+    has GAN arms (``needed``), else the path beside the experiment file (nothing reads it)."""
+    place = path_beside(name, experiment.parent).resolve()
+    if needed and not place.is_file():
+        looked = [str(place)] + ([] if Path(name).is_absolute() else [str(BUNDLED_DIR / name)])
         raise ConfigError(
-            f"GAN config not found (looked for {' and '.join(map(str, places))})",
+            f"GAN config not found (looked for {' and '.join(dict.fromkeys(looked))})",
             field="gan.config",
         )
-    return str(places[0])
+    return str(place)
 
 
 def _check(cfg: ExperimentConfig) -> None:
@@ -367,7 +362,8 @@ def freeze_gan_config(cfg: ExperimentConfig, out: Path) -> ExperimentConfig:
     from imusynth.train.config import config_to_toml, load_config
 
     gan_cfg = load_config(cfg.gan.config)
-    if gan_cfg.data.spec and not Path(gan_cfg.data.spec).is_absolute():
+    spec = Path(gan_cfg.data.spec)
+    if gan_cfg.data.spec and not spec.is_absolute() and spec.exists():  # not a bundled name
         # Relative to the copy's folder, where the copy will be read from.
         gan_cfg.data.spec = _relative_to(gan_cfg.data.spec, out)
     current = config_to_toml(gan_cfg)

@@ -122,7 +122,7 @@ def train_run(
     --------
     >>> from imusynth.gan.windows import load_training_windows
     >>> from imusynth.train.config import load_config
-    >>> cfg = load_config("experiments/watch_cgan.toml", ["train.steps=2"])  # doctest: +SKIP
+    >>> cfg = load_config("watch_cgan.toml", ["train.steps=2"])  # doctest: +SKIP
     >>> run = train_run(cfg, load_training_windows(cfg), "runs/tiny")  # doctest: +SKIP
     """
     return _checked_fit(None, config, windows, out_dir, options)

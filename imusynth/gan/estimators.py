@@ -258,7 +258,7 @@ class ConditionalGAN(GANEstimator):
 sampling rate in Hz (sampling_rate_hz=50.0)
 
     A :class:`~imusynth.data.WindowSet` brings all of these itself:
-    ``ConditionalGAN(generator="kinematic").fit(load_windows("data_specs/watch.toml"))``.
+    ``ConditionalGAN(generator="kinematic").fit(load_windows("watch.toml"))``.
     """
 
     _modality = WINDOWS

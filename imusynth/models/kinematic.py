@@ -51,7 +51,7 @@ PLACEMENT_SEGMENTS = {
 }
 # Above this share of the output power (per sensor, normalised units) the residual branch,
 # not the arm, makes the windows. Measured (residual_share, 512 windows, 3 seeds): the watch
-# default (experiments/watch_cgan.toml, 1200 steps) ends at accelerometer 0.087, gyroscope
+# default (imusynth/configs/watch_cgan.toml, 1200 steps) ends at accelerometer 0.087, gyroscope
 # 0.048; the watch data with gravity removed, at 10 Hz, trained with gravity modelled, reach
 # 2.4-3.7 on the accelerometer from step 150 on (the residual cancels the arm's gravity).
 RESIDUAL_SHARE_BOUND = 0.25

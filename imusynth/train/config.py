@@ -21,7 +21,16 @@ from pathlib import Path
 from typing import Any
 
 from imusynth.config import apply_overrides as _apply_overrides
-from imusynth.config import check_choice, from_dict, read_toml, to_dict, to_toml
+from imusynth.config import (
+    bundled_names,
+    check_choice,
+    find_config_file,
+    from_dict,
+    path_beside,
+    read_toml,
+    to_dict,
+    to_toml,
+)
 from imusynth.errors import ConfigError
 
 __all__ = [
@@ -238,7 +247,7 @@ class TrainConfig:
 class DataConfig:
     """Which windows to train on (``windows`` overrides ``spec`` when set)."""
 
-    spec: str = "data_specs/watch.toml"
+    spec: str = "watch.toml"  # a bundled spec by name, or a path
     windows: str = ""  # an HDF5 windows file (what `imusynth train --data` sets)
     length: int | None = None  # window length in samples; None: the spec's
     stride: int | None = None
@@ -291,7 +300,7 @@ def load_config(
     """
     data: dict[str, Any] = {}
     if path is not None:
-        path = Path(path)
+        path = find_config_file(path)
         data = read_toml(path)
     try:
         cfg = config_from_dict(data)
@@ -313,6 +322,9 @@ def _spec_path(spec: str, config: Path) -> str:
 
     Configs used to give it relative to the working directory (the repository root); such a
     path is still taken, as written, when it exists and the config-relative one does not.
+    A spec found in neither place is looked for among the bundled configs
+    (:func:`imusynth.config.find_config_file`): a bare name such as ``spec = "watch.toml"``
+    stays as written, for every reader finds it.
     The result is relative to the working directory when it lies below it (so that run
     folders name no absolute paths), else absolute.
     """
@@ -327,6 +339,9 @@ def _spec_path(spec: str, config: Path) -> str:
             spec,
         )
         return spec
+    if not beside.exists() and spec in bundled_names():
+        return spec  # a bundled spec by its bare name: found from any folder, kept portable
+    beside = path_beside(spec, config.parent)  # or where a bundled spec stood before it moved
     full = Path(os.path.abspath(beside))
     try:
         return str(full.relative_to(Path.cwd()))
