@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 
 import numpy as np
@@ -17,6 +18,7 @@ import imusynth
 import imusynth.gan
 from imusynth.errors import ConfigError, DataError
 from imusynth.gan.oversampler import CGANOverSampler
+from imusynth.train.config import GANConfig, load_config
 
 # Small networks and two GAN steps: each fit takes a few hundredths of a second.
 TINY = {
@@ -267,3 +269,30 @@ def test_imblearn_checks_cover_what_an_over_sampler_needs():
 @_check_cases(sklearn_checks)
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
+
+
+# ----------------------------------------------------------------------------- base config
+
+
+def test_config_names_the_base_config_that_parameters_and_overrides_lie_over(tmp_path):
+    shipped = load_config("watch_cgan.toml")  # the tuned default of imusynth train
+    X, y = windows(counts=(12, 4), shape=(6, 64))
+    sampler = tiny(config="watch_cgan.toml", generator=None, **IMU)
+    sampler.fit_resample(X, y)
+    used = sampler.gan_.run_.config
+    assert used.model.generator == shipped.model.generator == "kinematic"
+    assert used.model.d_stft == shipped.model.d_stft > 0  # kept from the file
+    assert used.model.g_width == TINY["model.g_width"] != shipped.model.g_width  # overrides
+    assert used.train.steps == 2 != shipped.train.steps  # the steps parameter
+    path = tmp_path / "gan.toml"
+    path.write_text('[train]\nloss = "bce"\n')
+    assert tiny(config=path).fit_resample(*windows())[0].shape[0] > 40
+    with pytest.raises(ConfigError, match="config file not found"):
+        tiny(config=tmp_path / "missing.toml").fit_resample(*windows())
+
+
+def test_without_config_the_base_is_the_dataclass_defaults():
+    assert CGANOverSampler()._config() == GANConfig()
+    assert CGANOverSampler(overrides={"train.loss": "bce"})._config() == GANConfig(
+        train=dataclasses.replace(GANConfig().train, loss="bce")
+    )

@@ -260,3 +260,18 @@ def test_estimator_with_a_run_dir_resumes_a_killed_fit_exactly(tmp_path, rng):
     # Other windows in that folder are refused, not trained over.
     with pytest.raises(CheckpointError):
         ConditionalGAN(**params, run_dir=tmp_path / "run").fit(X[:20] * 3, y[:20], **WATCH)
+
+
+def test_an_estimator_takes_its_config_from_a_toml_file_or_a_bundled_name(tmp_path):
+    from imusynth.gan import ConditionalGAN, ImageGAN
+
+    shipped = load_config("watch_cgan.toml")
+    cfg = ConditionalGAN(config="watch_cgan.toml", steps=3).resolved_config()
+    assert cfg.model == shipped.model and cfg.train.steps == 3
+    assert ImageGAN(config="ct_dcgan.toml").resolved_config().model.generator == "dcgan"
+    path = tmp_path / "gan.toml"
+    path.write_text("[train]\nsteps = 7\n")
+    assert ConditionalGAN(config=path).resolved_config().train.steps == 7
+    assert ConditionalGAN().resolved_config().model.d_stft == 0  # the dataclass defaults
+    with pytest.raises(ConfigError, match="config file not found"):
+        ConditionalGAN(config="no_such.toml").resolved_config()

@@ -6,7 +6,9 @@ keyword parameters, ``_parameter_constraints`` names their types (the ranges are
 checked by :func:`~imusynth.train.config.validate_config`), everything is checked in
 ``fit``, fitted state ends in ``_`` (``run_``, ``classes_``), and using an unfitted estimator
 raises :class:`NotFittedError`. A parameter left at ``None`` takes its
-value from ``config`` (default: the config dataclasses), so each default lives in one place.
+value from ``config`` (default: the config dataclasses), so each default lives in one place;
+``config`` may also name a TOML file, such as the tuned default of ``imusynth train``,
+``config="watch_cgan.toml"`` (bundled with imusynth).
 Training, saving, loading and sampling are the run API's (:mod:`imusynth.gan.api`).
 """
 
@@ -37,7 +39,7 @@ from imusynth.gan.arrays import (
 from imusynth.gan.images import IMAGES
 from imusynth.gan.modality import Modality
 from imusynth.gan.windows import WINDOWS
-from imusynth.train.config import GANConfig, apply_overrides, validate_config
+from imusynth.train.config import GANConfig, apply_overrides, load_config, validate_config
 
 __all__ = ["ConditionalGAN", "GANEstimator", "ImageGAN", "NotFittedError"]
 
@@ -95,7 +97,7 @@ class GANEstimator(BaseEstimator):
     _param_sections: ClassVar[Mapping[str, str]]
     _parameter_constraints: ClassVar[dict[str, list]]
 
-    config: GANConfig | None = _param(None, [GANConfig, None])
+    config: GANConfig | str | Path | None = _param(None, [GANConfig, str, Path, None])
     generator: str | None = _param("model", [str, None])
     latent_dim: int | None = _param("model", _OPTIONAL_INT)
     loss: str | None = _param("train", [str, None])
@@ -111,7 +113,10 @@ class GANEstimator(BaseEstimator):
 
     def resolved_config(self) -> GANConfig:
         """The config these parameters describe (``config`` with non-None overrides)."""
-        cfg = self.config if self.config is not None else self._default_config()
+        if isinstance(self.config, str | Path):
+            cfg = load_config(self.config)  # a TOML file, or a bundled one by name
+        else:
+            cfg = self.config if self.config is not None else self._default_config()
         sections = {s: dataclasses.replace(getattr(cfg, s)) for s in ("model", "train", "data")}
         for key, section in self._param_sections.items():
             value = getattr(self, key)
@@ -212,8 +217,11 @@ class ConditionalGAN(GANEstimator):
 
     Parameters
     ----------
-    config : GANConfig, optional
-        A whole config to start from.
+    config : GANConfig or str or Path, optional
+        A whole config to start from, or a GAN config TOML file to read it from (a bundled
+        one by name: ``"watch_cgan.toml"``, the tuned default of ``imusynth train``, 3600
+        steps). Default: the :class:`~imusynth.train.config.GANConfig` dataclass defaults,
+        a plain conv1d GAN of 1000 steps without the spectral and repetition critics.
     generator : {"conv1d", "kinematic"}, optional
     latent_dim : int, optional
     spectral_norm, ac_head, condition_on_side : bool, optional
@@ -394,7 +402,8 @@ class ImageGAN(GANEstimator):
 
     Parameters
     ----------
-    config : GANConfig, optional
+    config : GANConfig or str or Path, optional
+        As for :class:`ConditionalGAN` (``"ct_dcgan.toml"`` is the bundled one).
     generator : {"dcgan", "acgan"}, optional
     latent_dim, g_width, d_width : int, optional
     minibatch_std : bool, optional

@@ -11,8 +11,10 @@ not know their sampling rate, units or gravity, so these are parameters it requi
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from numbers import Integral, Real
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -21,10 +23,11 @@ from scipy import sparse
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from imusynth.config import to_dict
 from imusynth.errors import ConfigError, DataError
 from imusynth.gan.arrays import array_params
 from imusynth.gan.estimators import ConditionalGAN
-from imusynth.train.config import GANConfig, config_from_dict, warn_deprecated
+from imusynth.train.config import GANConfig, config_from_dict, load_config, warn_deprecated
 
 __all__ = ["CGANOverSampler"]
 
@@ -82,6 +85,12 @@ class CGANOverSampler(BaseOverSampler):
         ``generator="kinematic"``.
     placement : str or None, default=None
         Where the sensor is worn (see :meth:`ConditionalGAN.fit`); ``None``: not stated.
+    config : str, Path, GANConfig or None, default=None
+        The GAN config to start from: a TOML file, or one bundled with imusynth by name
+        (``"watch_cgan.toml"``, the tuned default of ``imusynth train``: 3600 steps of the
+        kinematic generator with spectral and repetition critics), or a config object.
+        ``None``: the :class:`~imusynth.train.config.GANConfig` dataclass defaults, a plain
+        conv1d GAN of 1000 steps. The parameters above and ``overrides`` are laid over it.
     overrides : dict or None, default=None
         Further config values as ``{"section.key": value}``, the keys of
         ``imusynth train --set`` (for example ``{"model.g_width": 64, "train.loss":
@@ -158,6 +167,7 @@ class CGANOverSampler(BaseOverSampler):
         "channels": ["array-like", None],
         "gravity": ["boolean", None],
         "placement": [str, None],
+        "config": [str, Path, GANConfig, None],
         "overrides": [dict, None],
         "device": [str],
     }
@@ -173,6 +183,7 @@ class CGANOverSampler(BaseOverSampler):
     channels: tuple[str, ...] | None = None
     gravity: bool | None = None
     placement: str | None = None
+    config: str | Path | GANConfig | None = None
     overrides: dict[str, Any] | None = None
     device: str = "cpu"
     random_state: Any = None
@@ -336,10 +347,15 @@ array-like of shape (n_samples, C, T)
         return shape
 
     def _config(self) -> GANConfig:
-        """The base config: defaults with ``overrides`` applied (keys and types checked)."""
+        """The base config: ``config`` (default: the dataclass defaults) with ``overrides``
+        applied (keys and types checked)."""
+        if isinstance(self.config, str | Path):
+            base = load_config(self.config)  # a TOML file, or a bundled one by name
+        else:
+            base = self.config if self.config is not None else GANConfig()
         if not self.overrides:
-            return GANConfig()
-        nested: dict[str, dict[str, Any]] = {}
+            return copy.deepcopy(base)
+        nested: dict[str, dict[str, Any]] = to_dict(base)
         for key, value in self.overrides.items():
             section, dot, name = str(key).partition(".")
             if not dot or not name:
@@ -354,7 +370,7 @@ array-like of shape (n_samples, C, T)
                     "the sampler trains on the X it is given; data settings do not apply",
                     field=f"overrides[{key!r}]",
                 )
-            nested.setdefault(section, {})[name] = value
+            nested.setdefault(section, {})[name] = value  # over the base config's value
         try:
             config = config_from_dict(nested)
         except ConfigError as exc:
