@@ -93,13 +93,18 @@ def judges(device: str, cnn_epochs: int) -> dict:
 
 
 def trained_run(config_path, generator, overrides, out: Path, train, reuse, device):
+    """The run in ``out`` (trained, or with ``reuse`` finished or resumed there) and how long
+    this call trained it: ``"reused"``, ``"N min"``, or ``"resumed at step S, N min more"``
+    (the time of the earlier steps is not known here)."""
     cfg = load_config(config_path, [f"model.generator={generator}", *overrides])
     done = reuse and (out / CHECKPOINT_NAME).exists()
-    if done and load_checkpoint(out / CHECKPOINT_NAME)["step"] >= cfg.train.steps:
-        return load_run(out, device=device), None
+    at = load_checkpoint(out / CHECKPOINT_NAME)["step"] if done else 0
+    if done and at >= cfg.train.steps:
+        return load_run(out, device=device), "reused"
     start = time.perf_counter()
     run = train_run(cfg, train, out, device=device, resume=done)
-    return run, time.perf_counter() - start
+    minutes = f"{(time.perf_counter() - start) / 60:.1f} min"
+    return run, f"resumed at step {at}, {minutes} more" if at else minutes
 
 
 def usefulness(make, real_model, train, synth, test) -> dict:
@@ -198,10 +203,9 @@ def main() -> None:
         overrides = [*args.set, *([] if seed is None else [f"train.seed={seed}"])]
         label = generator if seed is None else f"{generator} seed {seed}"
         out = args.runs / (generator if seed is None else f"{generator}-seed{seed}")
-        run, seconds = trained_run(
+        run, took = trained_run(
             args.config, generator, overrides, out, train, args.reuse, args.device
         )
-        took = "reused" if seconds is None else f"{seconds / 60:.1f} min"
         steps = f"{run.config.train.steps} steps"
         if run.validation_subjects:  # checkpoint selection: the sampled step was chosen
             steps += (

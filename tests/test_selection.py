@@ -72,6 +72,7 @@ def test_selection_holds_subjects_out_and_samples_the_best_snapshot(tmp_path, si
     # The loaded run samples the chosen snapshot, as the trained one does.
     loaded = load_run(out)
     assert loaded.step == run.step
+    assert loaded.validation_subjects == run.validation_subjects  # what reports name
     a = sample(run, {"ABD": 3, "FEL": 3}, seed=5).X
     b = sample(loaded, {"ABD": 3, "FEL": 3}, seed=5).X
     np.testing.assert_allclose(a, b, atol=1e-5)
@@ -87,6 +88,10 @@ def test_a_resumed_run_keeps_the_scores_it_had(tmp_path, six_subjects):
     rows = _rows(out)
     assert [int(r["step"]) for r in rows] == [2, 4, 6]
     assert run.step == int(max(rows, key=lambda r: float(r["score"]))["step"])
+    # Loaded, it is the run of 6 steps, whichever step was chosen (best.pt may be older).
+    loaded = load_run(out)
+    assert loaded.config.train.steps == 6 and loaded.step == run.step
+    assert loaded.validation_subjects == run.validation_subjects != ()
 
 
 def test_selector_drops_scores_after_the_resumed_step(tmp_path, six_subjects):
