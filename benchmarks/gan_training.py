@@ -14,12 +14,16 @@ Prints, for the default config (imusynth/configs/watch_cgan.toml) on the real wa
   the peak is the best of several bare float32 ``torch.mm`` (1024 x 1024) on the same
   device and thread count, measured in the same run. Element-wise work (activations, Adam,
   the arm model's trigonometry) is not counted, so MFU is a lower bound on how busy the
-  arithmetic units are; with bf16 the FLOPs are the same and the peak stays float32.
+  arithmetic units are; with bf16 the FLOPs are the same and the peak stays float32;
+* where those FLOPs go: the forward FLOPs of a batch through the generator and through each
+  critic of the discriminator (a training step costs about six forwards of the
+  discriminator and three of the generator). ``--flops-only`` prints these and the step's
+  FLOPs alone, in seconds.
 
 Usage::
 
     python benchmarks/gan_training.py [--steps 40] [--threads N] [--device cpu]
-        [--precision fp32,bf16] [--compile]
+        [--precision fp32,bf16] [--compile] [--flops-only]
 
 ``--precision`` and ``--compile`` set ``train.precision`` and ``train.compile`` for both
 loops (the bare loop then runs the same autocast, loss scaling and compiled models), so the
@@ -167,6 +171,39 @@ def step_flops(cfg: GANConfig, Z, y, side, device) -> int:
     return int(counter.get_total_flops())
 
 
+def forward_flops(cfg: GANConfig, Z, y, side, device) -> str:
+    """Forward FLOPs of one batch through the generator and each critic, as one line."""
+    plain = apply_overrides(cfg, ["train.compile=false", "train.precision=fp32"])
+    n_ch, length, batch = Z.shape[1], Z.shape[2], plain.train.batch_size
+    G = build_generator(
+        plain.model, n_ch, length, 7, n_sides=2, seed=0,
+        channel_mean=np.zeros(n_ch), channel_scale=np.ones(n_ch),
+    ).to(device)  # fmt: skip
+    D = build_discriminator(plain.model, n_ch, 7, n_sides=2, seed=0).to(device)
+    z = torch.randn(batch, G.latent_dim, device=device)
+    codes = torch.as_tensor(y[:batch], device=device)
+    sides = torch.as_tensor(side[:batch], device=device)
+
+    def gflop(module, *inputs) -> float:
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            module(*inputs)
+        return counter.get_total_flops() / 1e9
+
+    x = G(z, codes, sides).detach()  # (B, C, T)
+    parts = [f"G {gflop(G, z, codes, sides):.2f}", f"D {gflop(D, x, codes, sides):.2f}"]
+    critics = [getattr(D, "time_critic", D), *getattr(D, "spectral_critics", [])]
+    names = []
+    for critic in critics:
+        if hasattr(critic, "n_fft"):
+            label = f"STFT n_fft {critic.n_fft}"
+        elif hasattr(critic, "max_lag"):
+            label = f"repetition {critic.max_lag} lags"
+        else:
+            label = "time-domain"
+        names.append(f"{label} {gflop(critic, x, codes, sides):.2f}")
+    return f"forward GFLOP, batch {batch}: {' | '.join(parts)} ({', '.join(names)})"
+
+
 def peak_matmul_flops(device, n: int = 1024, repeats: int = 10) -> float:
     """Best FLOP/s of a bare float32 ``torch.mm`` of two n x n matrices (2 n^3 FLOPs)."""
     gen = torch.Generator().manual_seed(0)
@@ -239,6 +276,9 @@ def main() -> None:
         "or several (fp32,bf16) run alternately",
     )
     parser.add_argument("--compile", action="store_true", help="train.compile=true")
+    parser.add_argument(
+        "--flops-only", action="store_true", help="only the FLOP counts (no timing)"
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -259,6 +299,13 @@ def main() -> None:
     print(f"device {device}, torch threads {torch.get_num_threads()}, "
           f"{len(ws)} windows {ws.X.shape[1:]}, batch {cfg.train.batch_size}, "
           f"compile {args.compile}")  # fmt: skip
+    if args.flops_only:
+        for generator in ("conv1d", "kinematic"):
+            c = apply_overrides(cfg, [f"model.generator={generator}"])
+            flops = step_flops(c, Z, y, side, device)
+            print(f"{generator:9s} one training step (D + G): {flops / 1e9:.2f} GFLOP")
+            print(f"{generator:9s} {forward_flops(c, Z, y, side, device)}")
+        return
     bf16 = native_bf16(device)
     print(f"{processor_name(device)}, native bf16 {bf16}, torch {torch.__version__}")
     peak = peak_matmul_flops(device)
@@ -271,6 +318,7 @@ def main() -> None:
         )  # fmt: skip
         flops = step_flops(apply_overrides(cfg, over), Z, y, side, device)
         print(f"{generator:9s} one training step (D + G): {flops / 1e9:.2f} GFLOP")
+        print(f"{generator:9s} {forward_flops(apply_overrides(cfg, over), Z, y, side, device)}")
         for p, (ours, bare) in rates.items():
             print(f"{generator:9s} {p} fit_gan {ours:6.2f} steps/s | bare loop {bare:6.2f} "
                   f"steps/s | ratio {ours / bare:.2f}")  # fmt: skip
