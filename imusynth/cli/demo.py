@@ -1,4 +1,4 @@
-"""``imusynth demo``: window the embedded watch data, train a small conditional GAN and balance
+"""``imusynth demo``: window the embedded watch data, train the default conditional GAN and balance
 the classes, into a folder that is never one of anything else."""
 
 from __future__ import annotations
@@ -53,10 +53,11 @@ def _set_demo_state(folder: Path, state: str) -> None:
 def _cmd_demo(args: argparse.Namespace) -> int:
     """run the main job on the embedded default data
 
-    Window the smartwatch data, train a small conditional GAN on it, write a class-balanced windows
-    file and a figure of real vs synthetic windows per exercise. The output folder and its parents
-    are created; a folder holding anything but an earlier demo is refused, a finished demo is kept
-    (this one goes to OUT-2, ...).
+    Window the smartwatch data, train the default conditional GAN on it (watch_cgan.toml: 3600
+    steps, near an hour on one CPU core; --set train.steps=20 for a short try), write a
+    class-balanced windows file and a figure of real vs synthetic windows per exercise. The
+    output folder and its parents are created; a folder holding anything but an earlier demo is
+    refused, a finished demo is kept (this one goes to OUT-2, ...).
     """
     import time
 
