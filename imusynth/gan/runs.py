@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from imusynth.errors import CheckpointError, ConfigError, DataError
+from imusynth.train.checkpoint import load_checkpoint
 from imusynth.train.config import GANConfig, config_from_dict, config_to_toml, validate_config
 from imusynth.train.loop import CHECKPOINT_NAME
 
@@ -98,6 +99,17 @@ def stored_config(ckpt: Mapping[str, Any], path: Path | None) -> GANConfig:
     except ConfigError as exc:
         raise CheckpointError(f"bad stored config: {exc}", path=path, field="config") from None
     return config
+
+
+def last_config(run_dir: Path, chosen: GANConfig) -> GANConfig:
+    """The run's config as of its last checkpoint, for a run that samples an earlier chosen
+    one (``best.pt`` keeps the config it was chosen under, which a resume with more steps
+    has since changed); ``chosen`` when there is no last checkpoint or its model differs."""
+    path = run_dir / CHECKPOINT_NAME
+    if not path.exists():
+        return chosen
+    config = stored_config(load_checkpoint(path, map_location="cpu"), path)
+    return config if config.model == chosen.model else chosen
 
 
 def synthetic_fields(run: Any, X: np.ndarray, codes: np.ndarray) -> dict[str, Any]:

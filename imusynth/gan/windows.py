@@ -252,14 +252,8 @@ class WindowModality(Modality):
         ckpt = load_checkpoint(path, map_location=dev)
         run = _run_from_checkpoint(ckpt, path, dev)
         run.run_dir = run_dir
-        if path.name == BEST_NAME:
-            # The run's config is the last step's: best.pt keeps the one it was chosen under,
-            # which a resume with more steps has since changed.
-            last = run_dir / CHECKPOINT_NAME
-            if last.exists():
-                config = _runs.stored_config(load_checkpoint(last, map_location="cpu"), last)
-                if config.model == run.config.model:
-                    run.config = config
+        if path.name == BEST_NAME:  # the chosen step of a run with checkpoint selection
+            run.config = _runs.last_config(run_dir, run.config)
             run.validation_subjects = tuple((meta or {}).get("validation_subjects", ()))
         return run
 
