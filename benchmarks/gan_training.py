@@ -16,9 +16,10 @@ Prints, for the default config (imusynth/configs/watch_cgan.toml) on the real wa
   the arm model's trigonometry) is not counted, so MFU is a lower bound on how busy the
   arithmetic units are; with bf16 the FLOPs are the same and the peak stays float32;
 * where those FLOPs go: the forward FLOPs of a batch through the generator and through each
-  critic of the discriminator (a training step costs about six forwards of the
-  discriminator and three of the generator). ``--flops-only`` prints these and the step's
-  FLOPs alone, in seconds.
+  critic of the discriminator (a training step costs roughly nine forwards of the
+  discriminator and four of the generator, backward passes counted as two: 9 x 1.31 + 4 x
+  1.44 = 17.5 GFLOP against the 16.9 counted for the default). ``--flops-only`` prints
+  these and the step's FLOPs alone, in seconds.
 
 Usage::
 
