@@ -122,10 +122,8 @@ def find_config_file(path: str | Path) -> Path:
     PosixPath('no/such.toml')
     """
     path = Path(path)
-    if path.exists():
-        return path
     bundled = BUNDLED_DIR / path.name
-    if path.name not in bundled_names():
+    if path.exists() or not bundled.is_file():
         return path
     if len(path.parts) == 1:
         return bundled

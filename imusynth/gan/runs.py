@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from imusynth.config import read_toml
 from imusynth.errors import CheckpointError, ConfigError, DataError
-from imusynth.train.checkpoint import load_checkpoint
 from imusynth.train.config import GANConfig, config_from_dict, config_to_toml, validate_config
 from imusynth.train.loop import CHECKPOINT_NAME
 
@@ -102,13 +102,14 @@ def stored_config(ckpt: Mapping[str, Any], path: Path | None) -> GANConfig:
 
 
 def last_config(run_dir: Path, chosen: GANConfig) -> GANConfig:
-    """The run's config as of its last checkpoint, for a run that samples an earlier chosen
-    one (``best.pt`` keeps the config it was chosen under, which a resume with more steps
-    has since changed); ``chosen`` when there is no last checkpoint or its model differs."""
-    path = run_dir / CHECKPOINT_NAME
-    if not path.exists():
+    """The run's config (its ``config.toml``, which a resume with more steps rewrites), for a
+    run that samples an earlier chosen checkpoint (``best.pt`` keeps the config it was chosen
+    under); ``chosen`` when the file is missing or unreadable or names another model."""
+    try:
+        config = config_from_dict(read_toml(run_dir / CONFIG_NAME))
+        validate_config(config)
+    except ConfigError:
         return chosen
-    config = stored_config(load_checkpoint(path, map_location="cpu"), path)
     return config if config.model == chosen.model else chosen
 
 
