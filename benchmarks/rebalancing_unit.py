@@ -43,6 +43,20 @@ def class_trts(run_dir: Path, forest: FeatureRandomForest, classes) -> dict[str,
     return {c: float(np.mean(pred[fake.y == k] == k)) for k, c in enumerate(classes)}
 
 
+def print_seed_spread(f1: dict[str, list[float]]) -> None:
+    """Mean and sd of each arm's macro-F1 over classifier seeds, and each arm's paired
+    difference against the first (same seed, same test subjects)."""
+    arms = list(f1)
+    for arm in arms:
+        v = np.asarray(f1[arm])
+        print(f"  {arm:16s} macro-F1 over {len(v)} classifier seeds: {v.mean():.3f} +- "
+              f"{v.std(ddof=1):.3f} (min {v.min():.3f}, max {v.max():.3f})")  # fmt: skip
+    for arm in arms[1:]:
+        d = np.asarray(f1[arm]) - np.asarray(f1[arms[0]])
+        print(f"  {arm} - {arms[0]}: {d.mean():+.3f} +- {d.std(ddof=1):.3f} "
+              f"({int((d > 0).sum())}/{len(d)} seeds ahead)")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default="experiments/watch_rebalancing.toml")
@@ -53,6 +67,10 @@ def main() -> None:
                         help="GAN config override (after the study's own)")  # fmt: skip
     parser.add_argument("--out", type=Path, required=True, help="folder for the unit's GANs")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
+    parser.add_argument("--classifier-seeds", type=int, default=1, metavar="N",
+                        help="train each arm's classifier with N seeds (the study's first) and "
+                        "print the spread: how much of a paired difference is the classifier's "
+                        "own seed")  # fmt: skip
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     cfg = load_experiment(args.config)
@@ -60,18 +78,25 @@ def main() -> None:
         cfg,
         grid=dataclasses.replace(cfg.grid, arms=args.arms.split(",")),
         gan=dataclasses.replace(cfg.gan, set=[*cfg.gan.set, *args.set]),
+        classifier={**cfg.classifier, "seeds": 1},  # one per row; --classifier-seeds repeats
     )
     ws = load_data(cfg.data)
     split = make_folds(cfg, ws)[args.fold]
     args.out.mkdir(parents=True, exist_ok=True)
     for k in cfg.grid.train_subjects:
-        rows = _unit_rows(cfg, ws, split, Unit(args.fold, args.seed, k), set(), args.out, "cpu")
-        for r in rows:
-            print(
-                f"fold {args.fold} seed {args.seed} subjects {k} {r['arm']:16s} "
-                f"macro-F1 {r['macro_f1']:.3f} rare-class recall {r['minority_recall']:.3f}",
-                flush=True,
-            )
+        unit = Unit(args.fold, args.seed, k)
+        f1: dict[str, list[float]] = {}
+        for repeat in range(args.classifier_seeds):
+            for r in _unit_rows(cfg, ws, split, unit, set(), args.out, "cpu", clf_repeat=repeat):
+                f1.setdefault(r["arm"], []).append(r["macro_f1"])
+                print(
+                    f"fold {args.fold} seed {args.seed} subjects {k} classifier seed {repeat} "
+                    f"{r['arm']:16s} macro-F1 {r['macro_f1']:.3f} "
+                    f"rare-class recall {r['minority_recall']:.3f}",
+                    flush=True,
+                )
+        if args.classifier_seeds > 1:
+            print_seed_spread(f1)
         # One GAN per generator, whichever arms use it; one forest per training set.
         generators = dict.fromkeys(g for a in cfg.grid.arms if (g := a.partition(":")[2]))
         if not generators:

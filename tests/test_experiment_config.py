@@ -125,6 +125,8 @@ def _edit(old, new):
         (_edit('["model.g_width=32"]', "1"), "gan.generator_set.conv1d", "list of strings"),
         (_edit("[cv]", "[cv]\n[cv.inner]"), "cv.inner", "unknown key"),
         (_edit("[classifier]", "[classifier]\nsample_budget = 0"), "classifier.sample_budget", ""),
+        (_edit("[classifier]", "[classifier]\nseeds = 0"), "classifier.seeds", "positive"),
+        (_edit("[classifier]", "[classifier]\nseeds = 2.0"), "classifier.seeds", "positive"),
         (
             lambda t: t.replace("augmentation", "rebalancing").replace(
                 '"real", "classical"', '"none"'

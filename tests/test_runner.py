@@ -158,6 +158,62 @@ def test_rebalancing_cuts_and_tops_up(tmp_path, caplog):
     assert all(r["minority_recall"] != "" for r in rows)
 
 
+def test_classifier_seeds_average_each_cell_over_paired_seeds(tmp_path, monkeypatch):
+    from imusynth.experiments import run as runner
+    from imusynth.train import classifiers
+
+    ws = _windows()
+    arms = ["real", "classical"]
+    states, scores = [], []
+    fit, score = classifiers.CNNClassifier.fit, runner._scores
+
+    def spy_fit(self, X, y, groups=None):
+        states.append(self.random_state)
+        return fit(self, X, y, groups)
+
+    def spy_scores(*args):
+        scores.append(score(*args))
+        return scores[-1]
+
+    monkeypatch.setattr(classifiers.CNNClassifier, "fit", spy_fit)
+    monkeypatch.setattr(runner, "_scores", spy_scores)
+    one = _rows(
+        run_experiment(load_experiment(_config(tmp_path, arms=arms)), tmp_path / "1", windows=ws)
+    )
+    single_states = list(states)
+    states.clear()
+    scores.clear()
+    path = (
+        _config(tmp_path, arms=arms, extra="")
+        .read_text()
+        .replace("[classifier]", "[classifier]\nseeds = 3")
+    )
+    (tmp_path / "exp3.toml").write_text(path)
+    three = _rows(
+        run_experiment(load_experiment(tmp_path / "exp3.toml"), tmp_path / "3", windows=ws)
+    )
+    assert len(three) == len(one) == 2 * 2  # real (0 added) and classical (4), two folds
+    assert len(states) == 3 * len(three)
+    # each cell: the single-seed study's seed first, then two more; arms of a unit share them
+    cells = [states[i : i + 3] for i in range(0, len(states), 3)]
+    assert [c[0] for c in cells] == single_states
+    assert all(len(set(c)) == 3 for c in cells)
+    assert cells[0] == cells[1] != cells[2]  # fold 0's two cells share; fold 1 draws anew
+    n_test = 2 * 3 * 6  # two held-out subjects x 3 classes x 6 windows
+    for k, row in enumerate(three):
+        mine = scores[3 * k : 3 * k + 3]
+        assert float(row["macro_f1"]) == pytest.approx(np.mean([s["macro_f1"] for s in mine]))
+        assert float(row["macro_f1_seed_sd"]) == pytest.approx(
+            np.std([s["macro_f1"] for s in mine], ddof=1)
+        )
+        assert int(row["classifier_seeds"]) == 3
+        assert sum(int(row[f"cm_{i}_{j}"]) for i in range(3) for j in range(3)) == 3 * n_test
+    # the first seed's scores are the single-seed study's row
+    assert scores[0]["macro_f1"] == pytest.approx(float(one[0]["macro_f1"]))
+    text = summarise(tmp_path / "3" / "results.csv", tmp_path / "3").read_text()
+    assert "mean of 3 classifiers" in text
+
+
 def test_parallel_equals_serial(tmp_path):
     ws = _windows()
     cfg = load_experiment(_config(tmp_path, arms=["real", "classical"]))

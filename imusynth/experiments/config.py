@@ -305,6 +305,9 @@ def _check(cfg: ExperimentConfig) -> None:
         isinstance(budget, bool) or not isinstance(budget, int) or budget < 1
     ):
         raise ConfigError("must be a positive integer", field="classifier.sample_budget")
+    seeds = cfg.classifier.get("seeds", 1)
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+        raise ConfigError("must be a positive integer", field="classifier.seeds")
 
 
 def load_saved_config(folder: str | Path) -> ExperimentConfig:

@@ -84,6 +84,15 @@ def summarise(
         f"mean ± sd over folds and seeds ({groups[:-1]}-wise CV).",
         "",
     ]
+    if "classifier_seeds" in df and df["classifier_seeds"].max() > 1:
+        n_seeds = int(df["classifier_seeds"].max())
+        spread = df["macro_f1_seed_sd"].mean()
+        lines += [
+            f"Each cell's scores are the mean of {n_seeds} classifiers (seeds) trained on its "
+            f"training set; their macro-F1 varies by {spread:.3f} (sd) on average within a "
+            "cell, a noise every single-seed figure carries.",
+            "",
+        ]
     header = f"| {words.size_column} | added / class | arm | " + " | ".join(metrics) + " | n |"
     lines += [header, "|" + "---|" * (len(metrics) + 4)]
     totals = df.groupby(keys)["added_per_class"].mean() if "added_per_class" in df else None

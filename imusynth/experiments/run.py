@@ -268,7 +268,10 @@ def _run_unit(cfg, ws, split, unit, done, out, device, jobs, pin) -> list[dict[s
         return _unit_rows(cfg, ws, split, unit, done, out, device)
 
 
-def _unit_rows(cfg, ws, split, unit, done, out, device) -> list[dict[str, Any]]:
+def _unit_rows(cfg, ws, split, unit, done, out, device, clf_repeat=0) -> list[dict[str, Any]]:
+    """The unit's result rows, one per (added, arm) cell not in ``done``. ``clf_repeat`` > 0
+    starts the cell's classifier seeds further along (the same seeds for each arm, so arms
+    stay paired); 0 starts at the study's own seed."""
     train_idx, test_idx = split
     train = training_set(cfg, ws, train_idx, unit)
     test = ws.subset(test_idx)
@@ -294,12 +297,16 @@ def _unit_rows(cfg, ws, split, unit, done, out, device) -> list[dict[str, Any]]:
                 cfg.kind, cfg.augment, cfg.grid.classical_base, source, n_added, gans.get(gen), rng
             )
         )
-        clf = _classifier(
-            cfg, device, seed=cell_seed("clf", unit.fold, unit.seed), n_train=len(X), **clf_kwargs
-        )
-        clf.fit(X, y, groups=groups if len(np.unique(groups[groups != ""])) > 1 else None)
+        groups = groups if len(np.unique(groups[groups != ""])) > 1 else None
+        n_seeds = int(cfg.classifier.get("seeds", 1))
+        scores = []
+        for r in range(clf_repeat, clf_repeat + n_seeds):
+            # the first seed is the one every study used before ``seeds`` existed
+            clf_seed = cell_seed("clf", unit.fold, unit.seed, *([r] if r else []))
+            clf = _classifier(cfg, device, seed=clf_seed, n_train=len(X), **clf_kwargs)
+            clf.fit(X, y, groups=groups)
+            scores.append(_scores(test.y, clf.predict(test.X), test.n_classes, minority))
         n_real = len(source) if spec.real else 0
-        pred = clf.predict(test.X)
         rows.append(
             {
                 "experiment": cfg.name,
@@ -311,10 +318,25 @@ def _unit_rows(cfg, ws, split, unit, done, out, device) -> list[dict[str, Any]]:
                 "n_train_real": n_real,
                 "n_train_added": len(X) - n_real,
                 "added_per_class": round((len(X) - n_real) / train.n_classes, 3),
-                **_scores(test.y, pred, test.n_classes, minority),
+                **_mean_scores(scores),
             }
         )
     return rows
+
+
+def _mean_scores(scores: list[dict[str, float]]) -> dict[str, float]:
+    """One cell's row from its classifier seeds' scores: each score's mean, the confusion
+    matrices summed (so per-class tables count every fit), and with several seeds their
+    number and the spread of macro-F1 (``macro_f1_seed_sd``, ddof 1)."""
+    if len(scores) == 1:
+        return scores[0]
+    out = {}
+    for key in scores[0]:
+        values = [s[key] for s in scores]
+        out[key] = int(sum(values)) if key.startswith("cm_") else float(np.mean(values))
+    out["classifier_seeds"] = len(scores)
+    out["macro_f1_seed_sd"] = float(np.std([s["macro_f1"] for s in scores], ddof=1))
+    return out
 
 
 def _classifier(cfg: ExperimentConfig, device: str, seed: int, n_train: int, **overrides):
@@ -324,6 +346,7 @@ def _classifier(cfg: ExperimentConfig, device: str, seed: int, n_train: int, **o
     from imusynth.train.classifiers import CNNClassifier
 
     params = {**cfg.classifier, **overrides}
+    params.pop("seeds", None)  # how many classifiers a cell trains (_unit_rows)
     budget = params.pop("sample_budget", None)
     if budget:
         epochs = params.get("epochs", CNNClassifier().epochs)
