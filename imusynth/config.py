@@ -141,10 +141,10 @@ def find_config_file(path: str | Path) -> Path:
 def path_beside(name: str | Path, folder: str | Path) -> Path:
     """Where a path that a TOML file in ``folder`` gives (a spec, a GAN config) points.
 
-    An absolute ``name`` as given; else ``folder / name`` when that exists; else a bundled
-    config that ``name`` (a bare file name) or ``folder / name`` (where it stood before it
-    moved) names, by :func:`find_config_file`; else ``folder / name``, for its reader to say
-    it is missing.
+    An absolute ``name`` as given; else ``folder / name`` when that exists; else the bundled
+    config of that bare file name (never a file of that name in the working folder), or the
+    bundled file that ``folder / name`` names where it stood before it moved
+    (:func:`find_config_file`); else ``folder / name``, for its reader to say it is missing.
 
     Examples
     --------
@@ -157,7 +157,10 @@ def path_beside(name: str | Path, folder: str | Path) -> Path:
     beside = Path(folder) / name
     if name.is_absolute() or beside.exists():
         return beside
-    found = find_config_file(name if len(name.parts) == 1 else beside)
+    if len(name.parts) == 1:  # never a file of that name in the working folder
+        bundled = BUNDLED_DIR / name
+        return bundled if bundled.is_file() else beside
+    found = find_config_file(beside)
     return found if found.exists() else beside
 
 

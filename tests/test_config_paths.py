@@ -109,6 +109,24 @@ def test_a_file_of_that_name_in_the_folder_wins_over_the_bundled_one(tmp_path, m
     assert load_config(tmp_path / "gan.toml").data.spec == "watch.toml"  # beside the config
 
 
+def test_a_bare_name_in_a_toml_never_means_a_file_of_the_working_folder(tmp_path, monkeypatch):
+    # an experiment in one folder names the bundled spec and GAN config; files of those
+    # names where the user happens to stand are not what it meant
+    work, studies = tmp_path / "work", tmp_path / "studies"
+    work.mkdir()
+    studies.mkdir()
+    (work / "watch.toml").write_text('name = "stray"\n')
+    (work / "watch_cgan.toml").write_text("[train]\nsteps = 1\n")
+    exp = studies / "exp.toml"
+    exp.write_text((ROOT / "experiments" / "watch_rebalancing.toml").read_text())
+    monkeypatch.chdir(work)
+    cfg = load_experiment(exp)
+    assert Path(cfg.data) == BUNDLED_DIR / "watch.toml"
+    assert Path(cfg.gan.config) == BUNDLED_DIR / "watch_cgan.toml"
+    (studies / "watch.toml").write_text('name = "beside"\n')  # beside the experiment: its own
+    assert Path(load_experiment(exp).data) == studies / "watch.toml"
+
+
 def test_paths_of_the_files_before_they_moved_still_find_them_with_a_warning(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.warns(DeprecationWarning, match="moved into imusynth"):
