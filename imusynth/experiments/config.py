@@ -366,7 +366,10 @@ def freeze_gan_config(cfg: ExperimentConfig, out: Path) -> ExperimentConfig:
 
     gan_cfg = load_config(cfg.gan.config)
     spec = Path(gan_cfg.data.spec)
-    if gan_cfg.data.spec and not spec.is_absolute() and spec.exists():  # not a bundled name
+    if gan_cfg.data.spec and spec.exists() and spec.resolve() == (BUNDLED_DIR / spec.name):
+        # A bundled spec by its name: the copy reads the same from any checkout or install.
+        gan_cfg.data.spec = spec.name
+    elif gan_cfg.data.spec and not spec.is_absolute() and spec.exists():
         # Relative to the copy's folder, where the copy will be read from.
         gan_cfg.data.spec = _relative_to(gan_cfg.data.spec, out)
     current = config_to_toml(gan_cfg)
