@@ -5,6 +5,10 @@ Arms of the augmentation study (``kind = "augmentation"``):
 - ``real``: real training windows only.
 - ``classical``: plus ``n_added`` classically augmented windows per class.
 - ``cgan:<generator>``: plus ``n_added`` synthetic windows per class.
+- ``cgan_filtered:<generator>``: the same number, kept from :data:`FILTER_FACTOR` times as
+  many by a forest on window features fitted on the unit's real training windows: of each
+  class, the windows it gives the highest probability of that class
+  (:func:`~imusynth.augment.filtering.select_recognised`).
 - ``classical+cgan:<generator>``: plus ``n_added / 2`` of each; or, with
   ``grid.classical_base`` set, plus ``classical_base`` classically augmented and ``n_added``
   synthetic windows per class (Frid-Adar et al.: synthetic data added on top of the classic
@@ -16,8 +20,9 @@ have been cut to ``rebalance.fraction`` of their training windows:
 
 - ``reference``: the uncut training set (what imbalance costs is measured against it).
 - ``none``, ``class_weight``, ``random_over``, ``smote`` (imbalanced-learn, on flattened
-  windows), ``classical_over`` (augmented copies), ``cgan:<generator>`` (synthetic windows);
-  every oversampler tops each class up to the largest class's count.
+  windows), ``classical_over`` (augmented copies), ``cgan:<generator>`` (synthetic windows),
+  ``cgan_filtered:<generator>`` (filtered synthetic windows, as above); every oversampler
+  tops each class up to the largest class's count.
 
 A new arm is one function registered with :func:`arm`; it receives an :class:`ArmInput` and
 returns the training rows ``(X, y, groups, classifier overrides)``. Rows made from a real
@@ -41,6 +46,9 @@ from imusynth.errors import ConfigError
 __all__ = ["ARMS", "Arm", "ArmInput", "arm", "arm_spec", "arms_of", "find_arm"]
 
 AUGMENTATION, REBALANCING = ("augmentation",), ("rebalancing",)
+
+# ``cgan_filtered``: synthetic windows drawn per window kept
+FILTER_FACTOR = 4
 
 # (X, y, groups, keyword overrides of the arm's classifier)
 TrainingRows = tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]
@@ -169,6 +177,32 @@ def _cgan(a: ArmInput) -> TrainingRows:
         counts, top_up = a.counts, a.top_up()
         return _with_synthetic(a, X, y, g, {c: top_up[c] - int(counts[c]) for c in top_up})
     return _with_synthetic(a, X, y, g, a.n_added)
+
+
+@arm("cgan_filtered", AUGMENTATION + REBALANCING, generator=True)
+def _cgan_filtered(a: ArmInput) -> TrainingRows:
+    """As ``cgan``, with :data:`FILTER_FACTOR` times the synthetic windows drawn and the
+    ones a forest fitted on the unit's real training windows recognises best kept."""
+    X, y, g = a.train.X, a.train.y, a.train.groups
+    if a.kind == "rebalancing":
+        counts, top_up = a.counts, a.top_up()
+        need = {c: top_up[c] - int(counts[c]) for c in top_up}
+    else:
+        need = dict.fromkeys(range(a.train.n_classes), a.n_added)
+    from imusynth.augment.filtering import select_recognised
+    from imusynth.models.features import FeatureRandomForest
+
+    Xs, ys = _sample(a.gan, {c: FILTER_FACTOR * n for c, n in need.items() if n > 0}, a.rng)
+    judge = FeatureRandomForest(
+        200, class_weight="balanced", random_state=int(a.rng.integers(2**31)), n_jobs=1
+    ).fit(X, y)
+    Xs, ys = select_recognised(Xs, ys, need, judge)
+    return (
+        np.concatenate([X, Xs]),
+        np.concatenate([y, ys]),
+        np.concatenate([g, np.full(len(ys), "")]),
+        {},
+    )
 
 
 @arm("classical+cgan", AUGMENTATION, generator=True)

@@ -271,6 +271,11 @@ def _check(cfg: ExperimentConfig) -> None:
             raise ConfigError(f"unknown arm {arm!r} for a {cfg.kind} experiment", field="grid.arms")
         if gen and gen not in generators:
             raise ConfigError(f"unknown generator {gen!r}", field="grid.arms")
+        if base == "cgan_filtered" and gen in IMAGE_GENERATORS:
+            raise ConfigError(
+                f"{arm!r}: the filter judges windows (features of time series), not images",
+                field="grid.arms",
+            )
     for key, values in (
         ("cv.seeds", cfg.cv.seeds),
         ("grid.train_subjects", grid.train_subjects),
