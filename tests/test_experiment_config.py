@@ -196,6 +196,20 @@ def test_config_json_keeps_its_flat_keys_and_loads_back(tmp_path):
         load_saved_config(out)
 
 
+def test_config_json_names_bundled_configs_by_name(tmp_path):
+    # from any checkout or install the saved config reads the same and loads back
+    cfg = load_experiment(ROOT / "experiments" / "watch_rebalancing.toml")
+    out = tmp_path / "results"
+    out.mkdir()
+    saved = portable_config(cfg, out)
+    assert saved["data"] == "watch.toml" and saved["gan_config"] == "watch_cgan.toml"
+    assert saved["path"].endswith("experiments/watch_rebalancing.toml")  # not bundled
+    (out / "config.json").write_text(json.dumps(saved))
+    (out / "watch.toml").write_text("a stray file beside the results is not the bundled one")
+    back = load_saved_config(out)
+    assert back.data == str(BUNDLED_CONFIGS / "watch.toml") and back == cfg
+
+
 @pytest.mark.parametrize("name", ["watch_augmentation", "watch_rebalancing", "ct_augmentation"])
 def test_committed_results_folders_load_their_saved_config(name):
     folder = ROOT / "experiments" / "results" / name

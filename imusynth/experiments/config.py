@@ -319,8 +319,9 @@ def load_saved_config(folder: str | Path) -> ExperimentConfig:
     """The :class:`ExperimentConfig` that :func:`run_experiment` saved in ``folder``.
 
     ``config.json`` holds the config under its flat keys (:data:`SAVED_KEYS`), with its
-    paths (``data``, ``gan_config``, ``path``) relative to the results folder, so that a
-    committed results folder names no machine's directories; they come back absolute.
+    paths (``data``, ``gan_config``, ``path``) relative to the results folder, or a bundled
+    config by its bare name, so that a committed results folder names no machine's
+    directories; they come back absolute.
     Absolute paths (older results folders) are kept as they are; keys that older versions
     did not write take their defaults.
 
@@ -345,7 +346,10 @@ def load_saved_config(folder: str | Path) -> ExperimentConfig:
         if key not in SAVED_KEYS:
             raise ConfigError("unknown key", path=path, field=key)
         if key in _PATH_KEYS and isinstance(value, str) and value:
-            value = str((folder / value).resolve()) if not Path(value).is_absolute() else value
+            if len(Path(value).parts) == 1 and (BUNDLED_DIR / value).is_file():
+                value = str(BUNDLED_DIR / value)  # a bundled config by its name
+            elif not Path(value).is_absolute():
+                value = str((folder / value).resolve())
         section, _, name = SAVED_KEYS[key].rpartition(".")
         (nested.setdefault(section, {}) if section else nested)[name] = value
     try:
@@ -371,7 +375,7 @@ def freeze_gan_config(cfg: ExperimentConfig, out: Path) -> ExperimentConfig:
 
     gan_cfg = load_config(cfg.gan.config)
     spec = Path(gan_cfg.data.spec)
-    if gan_cfg.data.spec and spec.exists() and spec.resolve() == (BUNDLED_DIR / spec.name):
+    if gan_cfg.data.spec and _bundled_name(gan_cfg.data.spec):
         # A bundled spec by its name: the copy reads the same from any checkout or install.
         gan_cfg.data.spec = spec.name
     elif gan_cfg.data.spec and not spec.is_absolute() and spec.exists():
@@ -410,5 +414,12 @@ def portable_config(cfg: ExperimentConfig, folder: Path) -> dict[str, Any]:
     out = {key: copy.deepcopy(attrgetter(dotted)(cfg)) for key, dotted in SAVED_KEYS.items()}
     for key in _PATH_KEYS:
         if out[key]:
-            out[key] = _relative_to(out[key], folder)
+            out[key] = _bundled_name(out[key]) or _relative_to(out[key], folder)
     return out
+
+
+def _bundled_name(path: str) -> str:
+    """The bare name of a bundled config that ``path`` is (it reads the same from any
+    checkout or install), else ``""``."""
+    p = Path(path)
+    return p.name if p.exists() and p.resolve() == BUNDLED_DIR / p.name else ""
