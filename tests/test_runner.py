@@ -212,6 +212,13 @@ def test_classifier_seeds_average_each_cell_over_paired_seeds(tmp_path, monkeypa
     assert scores[0]["macro_f1"] == pytest.approx(float(one[0]["macro_f1"]))
     text = summarise(tmp_path / "3" / "results.csv", tmp_path / "3").read_text()
     assert "mean of 3 classifiers" in text
+    import pandas as pd
+
+    from imusynth.plots.experiments import _caption
+
+    df = pd.read_csv(tmp_path / "3" / "results.csv")
+    assert _caption(df, "bars").endswith("each the mean of 3 classifiers")
+    assert "classifiers" not in _caption(pd.read_csv(tmp_path / "1" / "results.csv"), "bars")
 
 
 def test_parallel_equals_serial(tmp_path):

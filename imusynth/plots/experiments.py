@@ -155,4 +155,10 @@ def _caption(df, what: str, note: str = "") -> str:
     name = escape(df["experiment"].iloc[0]) if "experiment" in df and len(df) else ""
     pairs = df[["fold", "seed"]].drop_duplicates().shape[0] if {"fold", "seed"} <= set(df) else 0
     over = f" over {pairs} fold x seed pairs" if pairs else " over folds and seeds"
+    if "classifier_seeds" in df and df["classifier_seeds"].max() > 1:
+        note = ", ".join(
+            n
+            for n in (note, f"each the mean of {int(df['classifier_seeds'].max())} classifiers")
+            if n
+        )
     return "\n".join(line for line in (name, what + over + (f"; {note}" if note else "")) if line)
