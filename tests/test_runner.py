@@ -221,6 +221,30 @@ def test_classifier_seeds_average_each_cell_over_paired_seeds(tmp_path, monkeypa
     assert "classifiers" not in _caption(pd.read_csv(tmp_path / "1" / "results.csv"), "bars")
 
 
+def test_parallel_workers_log_the_gans_pace_as_the_caller_would(tmp_path):
+    # A unit's GAN trains for minutes to an hour in a worker process; the caller's log (a
+    # terminal, nohup, a cluster job) shows its pace, not nothing until the unit ends.
+    import subprocess
+    import sys
+
+    script = f"""
+import logging, sys
+sys.path.insert(0, {str(ROOT)!r})
+logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+from pathlib import Path
+from imusynth.experiments import load_experiment, run_experiment
+from tests.test_runner import _config, _windows
+cfg = load_experiment(_config(Path({str(tmp_path)!r}), arms=["real", "cgan:conv1d"]))
+run_experiment(cfg, Path({str(tmp_path)!r}) / "res", windows=_windows(), jobs=2)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    for fold in (0, 1):
+        assert f"imusynth.train.loop: fold{fold}-seed0-k0-conv1d: step 1/3" in done.stderr
+
+
 def test_parallel_equals_serial(tmp_path):
     ws = _windows()
     cfg = load_experiment(_config(tmp_path, arms=["real", "classical"]))

@@ -229,9 +229,11 @@ def _run_locked(cfg, ws, folds, out, jobs, device, progress, backend) -> Path:
     # Units pin torch's threads wherever they may run beside others; a serial run keeps the
     # caller's setting.
     pin = jobs > 1 or backend not in LOCAL_BACKENDS
+    level = logging.getLogger("imusynth").getEffectiveLevel()  # for workers' own logs
     where = out.resolve()  # workers may not share the caller's working directory
     work = [
-        delayed(_run_unit)(cfg, ws, folds[u.fold], u, done, where, device, jobs, pin) for u in todo
+        delayed(_run_unit)(cfg, ws, folds[u.fold], u, done, where, device, jobs, pin, level)
+        for u in todo
     ]
     # Dask: send the data to every worker once, not inside every unit's task.
     scatter = {"scatter": [ws]} if backend == "dask" else {}
@@ -261,11 +263,29 @@ def _pace(
     return f"{name}: {unit} done, {n}/{total} cells, {elapsed / 60:.0f} min so far{left}"
 
 
-def _run_unit(cfg, ws, split, unit, done, out, device, jobs, pin) -> list[dict[str, Any]]:
+def _run_unit(
+    cfg, ws, split, unit, done, out, device, jobs, pin, level=logging.WARNING
+) -> list[dict[str, Any]]:
     """The rows of one unit's cells; with ``pin``, torch uses ``cpu_count() // jobs`` threads
-    of the machine that runs it (one worker's share of its cores)."""
+    of the machine that runs it (one worker's share of its cores). A worker process that has
+    no logging set up logs imusynth's records of ``level`` and above to its stderr (a GAN's
+    pace every tenth of its steps), as the caller would."""
+    _worker_logging(level)
     with one_unit_at_a_time(max(1, (os.cpu_count() or 1) // jobs) if pin else None):
         return _unit_rows(cfg, ws, split, unit, done, out, device)
+
+
+def _worker_logging(level: int) -> None:
+    """Give a fresh worker process (loky, dask) a stderr handler for imusynth's logger at
+    ``level``; a process with handlers already (the caller itself, a serial run) is left
+    alone."""
+    logger = logging.getLogger("imusynth")
+    if logging.getLogger().handlers or logger.handlers:
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(level)
 
 
 def _unit_rows(cfg, ws, split, unit, done, out, device, clf_repeat=0) -> list[dict[str, Any]]:
