@@ -168,6 +168,13 @@ def test_paired_table_against_a_rival_matches_fold_seed_size_and_number_added():
         rows.append(dict(fold=fold, seed=0, train_subjects=2, n_added=0, arm="real", macro_f1=0.4))
     text = paired_table(pd.DataFrame(rows), "macro_f1", base="classical", arms=["cgan:kinematic"])
     assert "against `classical` (same fold, seed, size and number added)" in text
-    assert "| 2 | 50 | cgan:kinematic | +0.020 | 0.000 | 3/3 |" in text
-    assert "| 2 | 150 | cgan:kinematic | -0.010 | 0.000 | 0/3 |" in text
+    assert "| mean diff | sd | 95 % CI | wins/n |" in text
+    assert "| 2 | 50 | cgan:kinematic | +0.020 | 0.000 | +0.020 to +0.020 | 3/3 |" in text
+    assert "| 2 | 150 | cgan:kinematic | -0.010 | 0.000 | -0.010 to -0.010 | 0/3 |" in text
+    # a spread: the t interval of the mean (t(0.975, 2) = 4.303)
+    for r in rows:
+        if r["arm"] == "cgan:kinematic" and r["n_added"] == 50:
+            r["macro_f1"] += 0.1 * r["fold"]  # gains 0.02, 0.12, 0.22
+    text = paired_table(pd.DataFrame(rows), "macro_f1", base="classical", arms=["cgan:kinematic"])
+    assert "| 2 | 50 | cgan:kinematic | +0.120 | 0.100 | -0.128 to +0.368 | 3/3 |" in text
     assert "| real |" not in text

@@ -229,15 +229,38 @@ def paired_table(
         + (" and number added" if "n_added" in keys else "")
         + "):",
         "",
-        f"| {words.size_column} | added / class | arm | mean diff | sd | wins/n |",
-        "|---|---|---|---|---|---|",
+        f"| {words.size_column} | added / class | arm | mean diff | sd | 95 % CI | wins/n |",
+        "|---|---|---|---|---|---|---|",
     ]
     for (k, n, arm), g in rows.groupby(["train_subjects", "n_added", "arm"]):
         d = (g.set_index(keys)[metric] - ref).dropna()
         if d.empty:
             continue
+        lo, hi = mean_interval(d.to_numpy())
+        ci = f"{lo:+.3f} to {hi:+.3f}" if len(d) > 1 else "n/a"
         lines.append(
-            f"| {k or 'all'} | {n} | {arm} | {d.mean():+.3f} | {d.std():.3f} | "
+            f"| {k or 'all'} | {n} | {arm} | {d.mean():+.3f} | {d.std():.3f} | {ci} | "
             f"{int((d > 0).sum())}/{len(d)} |"
         )
+    lines += [
+        "",
+        "95 % CI: Student's t interval of the mean difference over the fold x seed pairs. The "
+        f"pairs of one fold share its test {words.groups}, so they are not independent and the "
+        "true interval is wider; an interval that holds 0 does not tell the arms apart.",
+    ]
     return "\n".join(lines)
+
+
+def mean_interval(d: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    """Student's t interval of the mean of ``d`` (at least two values).
+
+    Examples
+    --------
+    >>> lo, hi = mean_interval(np.array([0.1, 0.2, 0.3]))
+    >>> round(lo, 3), round(hi, 3)
+    (-0.048, 0.448)
+    """
+    from scipy import stats
+
+    half = stats.t.ppf(0.5 + level / 2, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
+    return float(d.mean() - half), float(d.mean() + half)
