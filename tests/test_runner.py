@@ -245,6 +245,56 @@ run_experiment(cfg, Path({str(tmp_path)!r}) / "res", windows=_windows(), jobs=2)
         assert f"imusynth.train.loop: fold{fold}-seed0-k0-conv1d: step 1/3" in done.stderr
 
 
+def test_a_results_folder_adopts_the_finished_gans_of_another(tmp_path, monkeypatch):
+    from imusynth.gan import ConditionalGAN
+
+    ws = _windows()
+    first = tmp_path / "first"
+    cfg = load_experiment(_config(tmp_path, arms=["real", "cgan:conv1d"]))
+    one = _rows(run_experiment(cfg, first, windows=ws))
+    fits = []
+    fit = ConditionalGAN.fit
+    monkeypatch.setattr(
+        ConditionalGAN, "fit", lambda self, *a, **k: fits.append(1) or fit(self, *a, **k)
+    )
+    # other arms and classifier seeds on the same GANs: none trains again
+    text = _config(tmp_path, arms=["cgan:conv1d", "synthetic:conv1d"]).read_text()
+    (tmp_path / "other.toml").write_text(text.replace("[classifier]", "[classifier]\nseeds = 2"))
+    other = load_experiment(tmp_path / "other.toml")
+    second = tmp_path / "second"
+    two = _rows(run_experiment(other, second, windows=ws, gans_from=first))
+    assert fits == [] and len(two) == 2 * 2
+    assert sorted(p.name for p in (second / "gans").iterdir()) == [
+        "fold0-seed0-k0-conv1d",
+        "fold1-seed0-k0-conv1d",
+    ]
+    assert (second / "gan_config.toml").read_text() == (first / "gan_config.toml").read_text()
+    # the same GAN, the same arm, the first classifier seed: the same windows and scores
+    key = lambda r: (r["fold"], r["arm"], r["n_added"])  # noqa: E731
+    mine = {key(r): r for r in one}
+    for r in two:
+        if r["arm"] == "cgan:conv1d":
+            assert int(r["n_train_added"]) == int(mine[key(r)]["n_train_added"])
+    # GANs trained on anything else are refused before a row is written: other folds, another
+    # rare-class cut, other GAN settings
+    for edit, field in (
+        (("n_splits = 2", "n_splits = 3"), "n_splits"),
+        (('set = ["train.steps=3"', 'set = ["train.steps=4"'), "gan_set"),
+    ):
+        (tmp_path / "bad.toml").write_text(text.replace(*edit))
+        with pytest.raises(ConfigError) as info:
+            run_experiment(
+                load_experiment(tmp_path / "bad.toml"),
+                tmp_path / "bad",
+                windows=ws,
+                gans_from=first,
+            )
+        assert info.value.field == field
+        assert not (tmp_path / "bad" / "results.csv").exists()
+    with pytest.raises(ConfigError, match="not a results folder with GANs"):
+        run_experiment(other, tmp_path / "third", windows=ws, gans_from=tmp_path)
+
+
 def test_parallel_equals_serial(tmp_path):
     ws = _windows()
     cfg = load_experiment(_config(tmp_path, arms=["real", "classical"]))

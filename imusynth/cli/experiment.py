@@ -32,6 +32,7 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
         device=args.device,
         progress=_progress(args),
         backend=args.backend,
+        gans_from=args.gans_from,
     )
     summary = summarise(results, out)
     _say(args, _headline(summary.read_text(encoding="utf-8")))
@@ -70,3 +71,11 @@ def _add_experiment(sub) -> None:
         "threads)",
     )
     p.add_argument("--quick", action="store_true", help="the config's small [quick] grid")
+    p.add_argument(
+        "--gans-from",
+        type=Path,
+        metavar="DIR",
+        help="start with the finished GANs of the results folder DIR (linked, not retrained), "
+        "e.g. to run other arms or classifier seeds on them; refused unless they were trained "
+        "on the same data, folds, rare-class cut and GAN config",
+    )

@@ -76,8 +76,13 @@ def run_experiment(
     progress: bool = False,
     windows: WindowSet | None = None,
     backend: str = "loky",
+    gans_from: str | Path | None = None,
 ) -> Path:
     """Run (or resume) every cell of the grid; returns the path of ``results.csv``.
+
+    ``gans_from``: a results folder whose finished GANs this one adopts (linked, not
+    retrained) when they were trained on what this experiment would train them on
+    (:func:`~imusynth.experiments.reuse.adopt_gans`; a mismatch is a ``ConfigError``).
 
     ``jobs`` > 1 runs units (fold x seed x training size) in parallel with joblib; results
     are identical to a serial run, since every cell is seeded from its own coordinates.
@@ -120,7 +125,7 @@ def run_experiment(
     folds = _check_before_writing(cfg, ws, out, device)
     out.mkdir(parents=True, exist_ok=True)
     with folder_lock(out, "results folder"):
-        return _run_locked(cfg, ws, folds, out, jobs, device, progress, backend)
+        return _run_locked(cfg, ws, folds, out, jobs, device, progress, backend, gans_from)
 
 
 def _check_before_writing(
@@ -184,24 +189,24 @@ def _check_before_writing(
     return folds
 
 
-def _run_locked(cfg, ws, folds, out, jobs, device, progress, backend) -> Path:
+def _run_locked(cfg, ws, folds, out, jobs, device, progress, backend, gans_from=None) -> Path:
     from joblib import Parallel, delayed, parallel_config
     from tqdm.auto import tqdm
 
+    data_info = {
+        "classes": list(ws.classes),
+        "modality": modality(ws),
+        "shape": list(ws.X.shape),
+        "groups": len(np.unique(ws.groups)),
+        "source": ws.source,
+    }
+    if gans_from is not None and cfg.generators():
+        from imusynth.experiments.reuse import adopt_gans
+
+        adopt_gans(cfg, gans_from, out, data_info)
     (out / CONFIG_INFO).write_text(json.dumps(portable_config(cfg, out), indent=2, default=str))
     cfg = freeze_gan_config(cfg, out)
-    (out / DATA_INFO).write_text(
-        json.dumps(
-            {
-                "classes": list(ws.classes),
-                "modality": modality(ws),
-                "shape": list(ws.X.shape),
-                "groups": len(np.unique(ws.groups)),
-                "source": ws.source,
-            },
-            indent=2,
-        )
-    )
+    (out / DATA_INFO).write_text(json.dumps(data_info, indent=2))
     results = out / "results.csv"
     repair_tail(results)
     done = {cell_key(r) for r in read_rows(results)}
