@@ -114,6 +114,7 @@ def test_augmentation_grid_runs_and_resumes(tmp_path, monkeypatch):
     text = summary.read_text()
     assert "± " in text and "Paired difference" in text
     assert (out / "accuracy_vs_added.png").stat().st_size > 5000
+    assert (out / "paired.png").stat().st_size > 5000  # every arm minus real, cGAN minus classical
 
 
 def test_training_subjects_never_include_test_subjects(tmp_path, monkeypatch):

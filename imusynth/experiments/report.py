@@ -111,18 +111,47 @@ def summarise(
     # The comparison the studies are about: each GAN arm against the strongest classical
     # remedy of its kind, paired on the same fold, seed, size (and number added).
     rival = "classical" if "classical" in set(df["arm"]) else "smote"
-    gan_arms = [a for a in dict.fromkeys(df["arm"]) if "cgan:" in a]
+    gan_arms = [a for a in dict.fromkeys(df["arm"]) if "cgan" in a.partition(":")[0]]
+    panels = {default_base(df): paired_differences(df, metric, default_base(df))}
     if rival in set(df["arm"]) and gan_arms:
         lines += ["", paired_table(df, metric, words, base=rival, arms=gan_arms)]
+        panels[rival] = paired_differences(df, metric, rival, gan_arms)
     tables = sensitivity_specificity_tables(df, classes, groups, words.added)
     if tables:
         lines += ["", tables]
     path = out / "summary.md"
     path.write_text("\n".join(lines) + "\n")
-    from imusynth.plots.experiments import plot_experiment
+    from imusynth.plots.experiments import plot_experiment, plot_paired
 
     plot_experiment(df, out, groups=groups, added=words.added)
+    if any(panels.values()):
+        sizes = df["train_subjects"].nunique() > 1
+        labels = {
+            base: {
+                _label(k, n, arm, words, sizes): d.to_numpy() for (k, n, arm), d in diffs.items()
+            }
+            for base, diffs in panels.items()
+        }
+        plot_paired(labels, metric, out / "paired.png", title=_caption_line(df))
     return path
+
+
+def _label(k: int, n: int, arm: str, words: Wording, sizes: bool) -> str:
+    """An arm's name in the paired figure, with the number added and, where the grid has
+    several, the training size."""
+    parts = [arm]
+    if n:
+        parts.append(f"+{n}")
+    if sizes:
+        parts.append(f"({k or 'all'} {words.groups})")
+    return " ".join(parts)
+
+
+def _caption_line(df) -> str:
+    pairs = df[["fold", "seed"]].drop_duplicates().shape[0]
+    seeds = int(df["classifier_seeds"].max()) if "classifier_seeds" in df else 1
+    each = f"; each the mean of {seeds} classifiers" if seeds > 1 else ""
+    return f"{df['experiment'].iloc[0]}: paired differences over {pairs} fold x seed pairs{each}"
 
 
 def _saved_info(folder: Path) -> dict[str, Any]:
@@ -203,6 +232,35 @@ def sensitivity_specificity_tables(
     return "\n".join(lines + details)
 
 
+def default_base(df) -> str:
+    """The arm the others are paired against: ``real`` (augmentation) or ``none``."""
+    return "real" if "real" in set(df["arm"]) else "none"
+
+
+def paired_differences(
+    df, metric: str, base: str, arms: Sequence[str] | None = None
+) -> dict[tuple[int, int, str], Any]:
+    """Each arm's ``metric`` minus ``base``'s, per (training size, number added, arm), as a
+    Series over the fold x seed pairs both have: paired on the same fold, seed and size, and
+    against an arm that adds samples itself, also the same number added. Empty without
+    ``base``."""
+    if base not in set(df["arm"]):
+        return {}
+    keys = ["fold", "seed", "train_subjects"]
+    if base not in ("real", "none", "reference"):
+        keys.append("n_added")  # e.g. classical at the same number of added windows
+    ref = df[df["arm"] == base].set_index(keys)[metric]
+    rows = df[df["arm"] != base]
+    if arms is not None:
+        rows = rows[rows["arm"].isin(arms)]
+    out = {}
+    for (k, n, arm), g in rows.groupby(["train_subjects", "n_added", "arm"]):
+        d = (g.set_index(keys)[metric] - ref).dropna()
+        if not d.empty:
+            out[(k, n, arm)] = d
+    return out
+
+
 def paired_table(
     df,
     metric: str,
@@ -212,30 +270,22 @@ def paired_table(
     arms: Sequence[str] | None = None,
 ) -> str:
     """Paired differences against ``base`` (default ``real`` or ``none``) on the same fold,
-    seed and size; against an arm that adds windows itself, also the same number added."""
+    seed and size; against an arm that adds windows itself, also the same number added
+    (:func:`paired_differences`)."""
     words = words or Wording.of(None)
-    base = base or ("real" if "real" in set(df["arm"]) else "none")
+    base = base or default_base(df)
+    diffs = paired_differences(df, metric, base, arms)
     if base not in set(df["arm"]):
         return ""
-    keys = ["fold", "seed", "train_subjects"]
-    if base not in ("real", "none", "reference"):
-        keys.append("n_added")  # e.g. classical at the same number of added windows
-    ref = df[df["arm"] == base].set_index(keys)[metric]
-    rows = df[df["arm"] != base]
-    if arms is not None:
-        rows = rows[rows["arm"].isin(arms)]
     lines = [
         f"Paired difference in {metric} against `{base}` (same fold, seed, size"
-        + (" and number added" if "n_added" in keys else "")
+        + (" and number added" if base not in ("real", "none", "reference") else "")
         + "):",
         "",
         f"| {words.size_column} | added / class | arm | mean diff | sd | 95 % CI | wins/n |",
         "|---|---|---|---|---|---|---|",
     ]
-    for (k, n, arm), g in rows.groupby(["train_subjects", "n_added", "arm"]):
-        d = (g.set_index(keys)[metric] - ref).dropna()
-        if d.empty:
-            continue
+    for (k, n, arm), d in diffs.items():
         lo, hi = mean_interval(d.to_numpy())
         ci = f"{lo:+.3f} to {hi:+.3f}" if len(d) > 1 else "n/a"
         lines.append(
