@@ -169,6 +169,7 @@ def test_paired_table_against_a_rival_matches_fold_seed_size_and_number_added():
     text = paired_table(pd.DataFrame(rows), "macro_f1", base="classical", arms=["cgan:kinematic"])
     assert "against `classical` (same fold, seed, size and number added)" in text
     assert "| mean diff | sd | 95 % CI | wins/n |" in text
+    assert "share its test" not in text  # one seed per fold: the pairs are independent
     assert "| 2 | 50 | cgan:kinematic | +0.020 | 0.000 | +0.020 to +0.020 | 3/3 |" in text
     assert "| 2 | 150 | cgan:kinematic | -0.010 | 0.000 | -0.010 to -0.010 | 0/3 |" in text
     # a spread: the t interval of the mean (t(0.975, 2) = 4.303)
@@ -177,4 +178,6 @@ def test_paired_table_against_a_rival_matches_fold_seed_size_and_number_added():
             r["macro_f1"] += 0.1 * r["fold"]  # gains 0.02, 0.12, 0.22
     text = paired_table(pd.DataFrame(rows), "macro_f1", base="classical", arms=["cgan:kinematic"])
     assert "| 2 | 50 | cgan:kinematic | +0.120 | 0.100 | -0.128 to +0.368 | 3/3 |" in text
+    twice = pd.DataFrame(rows + [{**r, "seed": 1} for r in rows])
+    assert "share its test subjects" in paired_table(twice, "macro_f1", base="classical")
     assert "| real |" not in text

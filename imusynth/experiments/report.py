@@ -292,11 +292,17 @@ def paired_table(
             f"| {k or 'all'} | {n} | {arm} | {d.mean():+.3f} | {d.std():.3f} | {ci} | "
             f"{int((d > 0).sum())}/{len(d)} |"
         )
+    shared = (
+        f" The pairs of one fold share its test {words.groups}, so they are not independent "
+        "and the true interval is wider."
+        if df.groupby("fold")["seed"].nunique().max() > 1
+        else ""
+    )
     lines += [
         "",
-        "95 % CI: Student's t interval of the mean difference over the fold x seed pairs. The "
-        f"pairs of one fold share its test {words.groups}, so they are not independent and the "
-        "true interval is wider; an interval that holds 0 does not tell the arms apart.",
+        "95 % CI: Student's t interval of the mean difference over the fold x seed pairs."
+        + shared
+        + " An interval that holds 0 does not tell the arms apart.",
     ]
     return "\n".join(lines)
 
