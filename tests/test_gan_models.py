@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
+
 import numpy as np
 import pytest
 import torch
 
 from imusynth.errors import ConfigError
 from imusynth.kinematics.arm import ArmModel
-from imusynth.models.blocks import seeded
+from imusynth.models.blocks import GeneratorTrunk1d, MinibatchStd, seeded
 from imusynth.models.gan1d import Conv1dGenerator, ProjectionDiscriminator1d
 from imusynth.models.kinematic import KinematicGenerator
+from imusynth.train import build
 from imusynth.train.build import build_discriminator, build_generator
 from imusynth.train.config import ModelConfig
 
@@ -219,6 +223,37 @@ def test_build_from_config_is_seeded_and_leaves_the_global_rng_alone():
         ModelConfig(generator="kinematic", g_width=32, g_blocks=2), 6, 32, 3, n_sides=2
     )
     assert isinstance(k, KinematicGenerator) and k.n_sides == 2
+
+
+@pytest.mark.parametrize(
+    ("network", "same", "renamed"),
+    [
+        (GeneratorTrunk1d, build.TRUNK_FIELDS, build.TRUNK_RENAMED),
+        (ProjectionDiscriminator1d, build.TIME_CRITIC_FIELDS, build.TIME_CRITIC_RENAMED),
+        (KinematicGenerator, build.KINEMATIC_FIELDS, {}),
+    ],
+)
+def test_the_config_fields_the_builders_pass_are_config_fields_and_network_arguments(
+    network, same, renamed
+):
+    fields = {f.name for f in dataclasses.fields(ModelConfig)}
+    arguments = set(inspect.signature(network).parameters)
+    assert set(same) | set(renamed.values()) <= fields
+    assert set(same) | set(renamed) <= arguments
+
+
+def test_build_passes_the_config_fields_to_the_networks():
+    cfg = ModelConfig(
+        generator="kinematic", g_width=16, g_blocks=2, latent_dim=8, noise_channels=0,
+        d_width=8, d_blocks=3, mount_max_deg=7.0, joint_harmonics=2, d_diff_input=True,
+    )  # fmt: skip
+    g = build_generator(cfg, 6, 64, 3)
+    assert g.trunk.latent_dim == 8 and len(g.trunk.blocks) == 2
+    assert g.mount_max == pytest.approx(np.radians(7.0))
+    assert g.harmonic_head.out_features == len(g.joint_names) * 4 + 1  # 2 x 2 harmonics
+    d = build_discriminator(cfg, 6, 3)
+    convs = [m for m in d.blocks if not isinstance(m, MinibatchStd)]
+    assert d.diff_input and len(convs) == 3 and convs[0].conv.in_channels == 12  # 6 + 6 diffs
 
 
 def test_build_unknown_generator_is_a_config_error():

@@ -412,13 +412,8 @@ class ImageGAN(GANEstimator):
         Generator updates per GAN, and batch size.
     lr_g, lr_d, ema_decay : float, optional
     seed : int, optional
-    device : str
-    progress : bool
-    run_dir : str or Path, optional
-        A run folder that ``fit`` writes as it trains (``config.toml``, ``run.json``, a
-        checkpoint every ``train.checkpoint_every`` steps), so a killed fit called again
-        with the same data and parameters resumes from its last checkpoint; :meth:`load`
-        reads the folder of a finished fit. Default: train in memory only.
+    device, progress, run_dir
+        As for :class:`ConditionalGAN`: a ``run_dir`` makes a killed ``fit`` resumable.
 
     Attributes
     ----------

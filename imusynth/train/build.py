@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+from typing import Any
 
 import numpy as np
 from torch import nn
@@ -29,6 +30,35 @@ STFT_MIN_FFT = 8  # fewer samples give a spectrum of 4 bins
 # discriminator win outright: conv1d's forest TSTR/TRTR 0.53 with them, 0.95 without
 # (experiments/results/user_data_10hz.md). The time-domain critic judges such data alone.
 STFT_MIN_RATE_HZ = 20.0
+# The ModelConfig fields each network takes: under the same names, and renamed (argument:
+# field). The generators' GeneratorTrunk1d gets the TRUNK ones.
+TRUNK_FIELDS = ("latent_dim", "embed_dim", "kernel_size", "noise_channels")
+TRUNK_RENAMED = {"width": "g_width", "n_blocks": "g_blocks"}
+TIME_CRITIC_FIELDS = ("kernel_size", "spectral_norm", "ac_head", "minibatch_std")
+TIME_CRITIC_RENAMED = {"width": "d_width", "n_blocks": "d_blocks", "diff_input": "d_diff_input"}
+KINEMATIC_FIELDS = (
+    "mount_max_deg",
+    "residual",
+    "sensor_noise_bands",
+    "sensor_noise_mix",
+    "sensor_noise_envelope",
+    "sensor_noise_envelope_max",
+    "joint_harmonics",
+    "joint_symmetric",
+    "joint_reversal",
+)
+
+
+def _fields(cfg: ModelConfig, *same: str, **renamed: str) -> dict[str, Any]:
+    """Constructor arguments read from ``cfg``: the fields ``same`` under their own names,
+    and ``renamed`` as ``argument="field"``.
+
+    >>> _fields(ModelConfig(), "kernel_size", width="g_width")
+    {'kernel_size': 5, 'width': 128}
+    """
+    return {name: getattr(cfg, name) for name in same} | {
+        arg: getattr(cfg, name) for arg, name in renamed.items()
+    }
 
 
 def build_generator(
@@ -80,15 +110,7 @@ def build_generator(
     """
     # What both 1D generators pass to their shared GeneratorTrunk1d.
     sides = cfg.sides_for(n_sides)
-    trunk = dict(
-        latent_dim=cfg.latent_dim,
-        embed_dim=cfg.embed_dim,
-        width=cfg.g_width,
-        n_blocks=cfg.g_blocks,
-        kernel_size=cfg.kernel_size,
-        n_sides=sides,
-        noise_channels=cfg.noise_channels,
-    )
+    trunk = _fields(cfg, *TRUNK_FIELDS, **TRUNK_RENAMED) | {"n_sides": sides}
     with seeded(seed):
         if cfg.generator == "conv1d":
             return Conv1dGenerator(n_channels, length, n_classes, **trunk)
@@ -117,16 +139,8 @@ def build_generator(
                 channel_scale=channel_scale,
                 **trunk,
                 joint_stride=stride,
-                mount_max_deg=cfg.mount_max_deg,
-                residual=cfg.residual,
                 sensor_noise_taps=cfg.sensor_noise_taps_for(sampling_rate_hz),
-                sensor_noise_bands=cfg.sensor_noise_bands,
-                sensor_noise_mix=cfg.sensor_noise_mix,
-                sensor_noise_envelope=cfg.sensor_noise_envelope,
-                sensor_noise_envelope_max=cfg.sensor_noise_envelope_max,
-                joint_harmonics=cfg.joint_harmonics,
-                joint_symmetric=cfg.joint_symmetric,
-                joint_reversal=cfg.joint_reversal,
+                **_fields(cfg, *KINEMATIC_FIELDS),
                 sensor_noise_std=sensor_noise_std,
                 gravity=gravity,
                 placement=placement,
@@ -171,18 +185,8 @@ def build_discriminator(
     """
     sides = cfg.sides_for(n_sides)
     with seeded(seed + 1):
-        time_critic = ProjectionDiscriminator1d(
-            n_channels,
-            n_classes,
-            width=cfg.d_width,
-            n_blocks=cfg.d_blocks,
-            kernel_size=cfg.kernel_size,
-            spectral_norm=cfg.spectral_norm,
-            ac_head=cfg.ac_head,
-            minibatch_std=cfg.minibatch_std,
-            n_sides=sides,
-            diff_input=cfg.d_diff_input,
-        )
+        passed = _fields(cfg, *TIME_CRITIC_FIELDS, **TIME_CRITIC_RENAMED)
+        time_critic = ProjectionDiscriminator1d(n_channels, n_classes, n_sides=sides, **passed)
         sizes = stft_sizes(cfg.d_stft, sampling_rate_hz, length) if cfg.d_stft else []
         if cfg.d_stft and not sizes:
             log.info(
