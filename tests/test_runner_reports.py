@@ -181,3 +181,31 @@ def test_paired_table_against_a_rival_matches_fold_seed_size_and_number_added():
     twice = pd.DataFrame(rows + [{**r, "seed": 1} for r in rows])
     assert "share its test subjects" in paired_table(twice, "macro_f1", base="classical")
     assert "| real |" not in text
+
+
+def test_summaries_pair_each_class_recall_of_the_gan_arms_against_their_rival(tmp_path):
+    from imusynth.experiments.report import paired_class_table
+
+    rows = []
+    for fold in range(3):
+        for arm, recalls in (
+            ("none", (0.2, 0.9)),
+            ("smote", (0.4, 0.9)),
+            ("cgan:kinematic", (0.6, 0.8 + 0.1 * (fold == 2))),
+        ):
+            row = {"experiment": "r", "fold": fold, "seed": 0, "train_subjects": 4}
+            row |= {"n_added": 0, "arm": arm, "accuracy": 0.5, "macro_f1": 0.5}
+            row |= {f"recall_{c}": v for c, v in enumerate(recalls)}
+            rows.append(row)
+    out = tmp_path / "reb"
+    out.mkdir()
+    pd.DataFrame(rows).to_csv(out / "results.csv", index=False)
+    text = summarise(out / "results.csv", out, ("IR", "PEN")).read_text()
+    assert "Per-class recall, paired difference against `smote`" in text
+    assert "| train subjects | added / class | arm | IR | PEN |" in text
+    # IR: +0.2 in every fold; PEN: -0.1, -0.1 and 0.0 (a tie is no win)
+    assert "| 4 | 0 | cgan:kinematic | +0.200 (3/3) | -0.067 (0/3) |" in text
+    assert "| none |" not in text.split("Per-class recall")[1]  # only the GAN arms
+    no_recalls = pd.DataFrame(rows).drop(columns=["recall_0", "recall_1"])
+    assert paired_class_table(no_recalls, "smote") == ""
+    assert paired_class_table(pd.DataFrame(rows), "classical") == ""

@@ -115,6 +115,7 @@ def summarise(
     panels = {default_base(df): paired_differences(df, metric, default_base(df))}
     if rival in set(df["arm"]) and gan_arms:
         lines += ["", paired_table(df, metric, words, base=rival, arms=gan_arms)]
+        lines += ["", paired_class_table(df, rival, gan_arms, classes, words)]
         panels[rival] = paired_differences(df, metric, rival, gan_arms)
     tables = sensitivity_specificity_tables(df, classes, groups, words.added)
     if tables:
@@ -304,6 +305,49 @@ def paired_table(
         + shared
         + " An interval that holds 0 does not tell the arms apart.",
     ]
+    return "\n".join(lines)
+
+
+def paired_class_table(
+    df,
+    base: str,
+    arms: Sequence[str] | None = None,
+    classes: Sequence[str] = (),
+    words: Wording | None = None,
+) -> str:
+    """Per class, the paired difference in recall against ``base`` (mean over the fold x
+    seed pairs and wins/n), on the pairing of :func:`paired_differences`: where an arm wins
+    and where it loses. Empty without per-class recalls or ``base``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"fold": [0, 0, 1, 1], "seed": 0, "train_subjects": 4,
+    ...                    "n_added": 0, "arm": ["smote", "cgan", "smote", "cgan"],
+    ...                    "recall_0": [0.5, 0.7, 0.6, 0.7], "recall_1": [0.9, 0.8, 0.9, 0.9]})
+    >>> print(paired_class_table(df, "smote", classes=["IR", "ER"]).splitlines()[-1])
+    | 4 | 0 | cgan | +0.150 (2/2) | -0.050 (0/2) |
+    """
+    n_classes = sum(1 for c in df.columns if str(c).startswith("recall_"))
+    if not n_classes or base not in set(df["arm"]):
+        return ""
+    words = words or Wording.of(None)
+    names = list(classes) if len(classes) == n_classes else [str(c) for c in range(n_classes)]
+    per_class = [paired_differences(df, f"recall_{c}", base, arms) for c in range(n_classes)]
+    lines = [
+        f"Per-class recall, paired difference against `{base}`: mean over the fold x seed "
+        "pairs (wins/n).",
+        "",
+        f"| {words.size_column} | added / class | arm | " + " | ".join(names) + " |",
+        "|---|---|---|" + "---|" * n_classes,
+    ]
+    for key in per_class[0]:
+        k, n, arm = key
+        cells = []
+        for diffs in per_class:
+            d = diffs.get(key)
+            cells.append("n/a" if d is None else f"{d.mean():+.3f} ({int((d > 0).sum())}/{len(d)})")
+        lines.append(f"| {k or 'all'} | {n} | {arm} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
