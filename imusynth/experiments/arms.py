@@ -172,23 +172,26 @@ def _classical_over(a: ArmInput) -> TrainingRows:
 
 @arm("cgan", AUGMENTATION + REBALANCING, generator=True)
 def _cgan(a: ArmInput) -> TrainingRows:
-    X, y, g = a.train.X, a.train.y, a.train.groups
+    return _with_synthetic(a, a.train.X, a.train.y, a.train.groups, _synthetic_counts(a))
+
+
+def _synthetic_counts(a: ArmInput) -> int | dict[int, int]:
+    """How many synthetic windows a GAN arm adds: up to the largest class's count, per class
+    (rebalancing), or ``n_added`` of every class (augmentation)."""
     if a.kind == "rebalancing":
         counts, top_up = a.counts, a.top_up()
-        return _with_synthetic(a, X, y, g, {c: top_up[c] - int(counts[c]) for c in top_up})
-    return _with_synthetic(a, X, y, g, a.n_added)
+        return {c: top_up[c] - int(counts[c]) for c in top_up}
+    return a.n_added
 
 
 @arm("cgan_filtered", AUGMENTATION + REBALANCING, generator=True)
 def _cgan_filtered(a: ArmInput) -> TrainingRows:
     """As ``cgan``, with :data:`FILTER_FACTOR` times the synthetic windows drawn and the
     ones a forest fitted on the unit's real training windows recognises best kept."""
-    X, y, g = a.train.X, a.train.y, a.train.groups
-    if a.kind == "rebalancing":
-        counts, top_up = a.counts, a.top_up()
-        need = {c: top_up[c] - int(counts[c]) for c in top_up}
-    else:
-        need = dict.fromkeys(range(a.train.n_classes), a.n_added)
+    X, y = a.train.X, a.train.y
+    need = _synthetic_counts(a)
+    if not isinstance(need, dict):
+        need = dict.fromkeys(range(a.train.n_classes), need)
     from imusynth.augment.filtering import select_recognised
     from imusynth.models.features import FeatureRandomForest
 
@@ -196,13 +199,7 @@ def _cgan_filtered(a: ArmInput) -> TrainingRows:
     judge = FeatureRandomForest(
         200, class_weight="balanced", random_state=int(a.rng.integers(2**31)), n_jobs=1
     ).fit(X, y)
-    Xs, ys = select_recognised(Xs, ys, need, judge)
-    return (
-        np.concatenate([X, Xs]),
-        np.concatenate([y, ys]),
-        np.concatenate([g, np.full(len(ys), "")]),
-        {},
-    )
+    return _plus_synthetic(X, y, a.train.groups, *select_recognised(Xs, ys, need, judge))
 
 
 @arm("classical+cgan", AUGMENTATION, generator=True)
@@ -254,7 +251,11 @@ def _augmented(a: ArmInput, targets: dict[int, int]) -> TrainingRows:
 
 
 def _with_synthetic(a: ArmInput, X, y, groups, per_class) -> TrainingRows:
-    Xs, ys = _sample(a.gan, per_class, a.rng)
+    return _plus_synthetic(X, y, groups, *_sample(a.gan, per_class, a.rng))
+
+
+def _plus_synthetic(X, y, groups, Xs, ys) -> TrainingRows:
+    """The rows ``X, y, groups`` and the synthetic ``Xs, ys`` (of no subject) after them."""
     return (
         np.concatenate([X, Xs]),
         np.concatenate([y, ys]),

@@ -19,7 +19,7 @@ import numpy as np
 from imusynth.errors import DataError
 from imusynth.experiments.config import DATA_INFO
 from imusynth.experiments.grid import Wording, complete_text
-from imusynth.metrics.classification import sensitivity_specificity
+from imusynth.metrics.classification import mean_interval, sensitivity_specificity
 
 __all__ = ["confusion_matrix_of", "sensitivity_specificity_tables", "summarise"]
 
@@ -233,6 +233,10 @@ def sensitivity_specificity_tables(
     return "\n".join(lines + details)
 
 
+# Arms that add no samples: others pair with them on fold, seed and size alone.
+UNADDED_BASES = ("real", "none", "reference")
+
+
 def default_base(df) -> str:
     """The arm the others are paired against: ``real`` (augmentation) or ``none``."""
     return "real" if "real" in set(df["arm"]) else "none"
@@ -248,7 +252,7 @@ def paired_differences(
     if base not in set(df["arm"]):
         return {}
     keys = ["fold", "seed", "train_subjects"]
-    if base not in ("real", "none", "reference"):
+    if base not in UNADDED_BASES:
         keys.append("n_added")  # e.g. classical at the same number of added windows
     ref = df[df["arm"] == base].set_index(keys)[metric]
     rows = df[df["arm"] != base]
@@ -275,12 +279,12 @@ def paired_table(
     (:func:`paired_differences`)."""
     words = words or Wording.of(None)
     base = base or default_base(df)
-    diffs = paired_differences(df, metric, base, arms)
     if base not in set(df["arm"]):
         return ""
+    diffs = paired_differences(df, metric, base, arms)
     lines = [
         f"Paired difference in {metric} against `{base}` (same fold, seed, size"
-        + (" and number added" if base not in ("real", "none", "reference") else "")
+        + (" and number added" if base not in UNADDED_BASES else "")
         + "):",
         "",
         f"| {words.size_column} | added / class | arm | mean diff | sd | 95 % CI | wins/n |",
@@ -349,18 +353,3 @@ def paired_class_table(
             cells.append("n/a" if d is None else f"{d.mean():+.3f} ({int((d > 0).sum())}/{len(d)})")
         lines.append(f"| {k or 'all'} | {n} | {arm} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
-
-
-def mean_interval(d: np.ndarray, level: float = 0.95) -> tuple[float, float]:
-    """Student's t interval of the mean of ``d`` (at least two values).
-
-    Examples
-    --------
-    >>> lo, hi = mean_interval(np.array([0.1, 0.2, 0.3]))
-    >>> round(lo, 3), round(hi, 3)
-    (-0.048, 0.448)
-    """
-    from scipy import stats
-
-    half = stats.t.ppf(0.5 + level / 2, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
-    return float(d.mean() - half), float(d.mean() + half)

@@ -2,6 +2,7 @@
 
 from imusynth.metrics.classification import (
     classification_metrics,
+    mean_interval,
     sensitivity_specificity,
     tstr_trts,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "heldout_discriminative_score",
     "judge_features",
     "kinematic_plausibility",
+    "mean_interval",
     "mmd_rbf",
     "per_class",
     "psd_distance",

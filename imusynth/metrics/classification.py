@@ -15,7 +15,7 @@ from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 
 from imusynth.errors import DataError
 
-__all__ = ["classification_metrics", "sensitivity_specificity", "tstr_trts"]
+__all__ = ["classification_metrics", "mean_interval", "sensitivity_specificity", "tstr_trts"]
 
 
 def sensitivity_specificity(cm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -185,3 +185,19 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
 
 def _nan_to_none(values: np.ndarray) -> list[float | None]:
     return [None if np.isnan(v) else float(v) for v in values]
+
+
+def mean_interval(d: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    """Student's t interval of the mean of ``d`` (at least two values), e.g. of the paired
+    differences between two arms over folds.
+
+    Examples
+    --------
+    >>> lo, hi = mean_interval(np.array([0.1, 0.2, 0.3]))
+    >>> round(lo, 3), round(hi, 3)
+    (-0.048, 0.448)
+    """
+    from scipy import stats
+
+    half = stats.t.ppf(0.5 + level / 2, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
+    return float(d.mean() - half), float(d.mean() + half)

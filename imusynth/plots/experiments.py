@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
+from imusynth.metrics.classification import mean_interval
 from imusynth.plots._text import escape
 
 __all__ = ["plot_experiment", "plot_paired"]
@@ -53,8 +54,6 @@ def plot_paired(
     ...     plot_paired(d, "macro_f1", Path(tmp) / "p.png").stat().st_size > 5000
     True
     """
-    from scipy import stats
-
     panels = {b: arms for b, arms in panels.items() if arms}
     widths = [max(2.0, 0.75 * len(arms) + 1.0) for arms in panels.values()]
     fig = Figure(figsize=(sum(widths) + 0.6, 3.9), layout="constrained")
@@ -66,11 +65,11 @@ def plot_paired(
             ax.scatter(
                 x + rng.uniform(-0.12, 0.12, len(d)), d, s=14, color="tab:blue", alpha=0.6, lw=0
             )
-            half = stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
-            ax.errorbar(
-                x + 0.25, d.mean(), yerr=half if len(d) > 1 else None, fmt="D", color="black",
-                ms=5, capsize=3,
-            )  # fmt: skip
+            yerr = None
+            if len(d) > 1:
+                lo, hi = mean_interval(d)
+                yerr = [[d.mean() - lo], [hi - d.mean()]]
+            ax.errorbar(x + 0.25, d.mean(), yerr=yerr, fmt="D", color="black", ms=5, capsize=3)
             wins = int((d > 0).sum())
             ax.annotate(f"{wins}/{len(d)}", (x, 1.0), xycoords=("data", "axes fraction"),
                         ha="center", va="bottom", fontsize=8)  # fmt: skip
