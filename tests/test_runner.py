@@ -215,11 +215,11 @@ def test_classifier_seeds_average_each_cell_over_paired_seeds(tmp_path, monkeypa
     assert "mean of 3 classifiers" in text
     import pandas as pd
 
-    from imusynth.plots.experiments import _caption
+    from imusynth.plots.experiments import caption
 
     df = pd.read_csv(tmp_path / "3" / "results.csv")
-    assert _caption(df, "bars").endswith("each the mean of 3 classifiers")
-    assert "classifiers" not in _caption(pd.read_csv(tmp_path / "1" / "results.csv"), "bars")
+    assert caption(df, "bars").endswith("each the mean of 3 classifiers")
+    assert "classifiers" not in caption(pd.read_csv(tmp_path / "1" / "results.csv"), "bars")
 
 
 def test_parallel_workers_log_the_gans_pace_as_the_caller_would(tmp_path):

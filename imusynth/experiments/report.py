@@ -122,7 +122,7 @@ def summarise(
         lines += ["", tables]
     path = out / "summary.md"
     path.write_text("\n".join(lines) + "\n")
-    from imusynth.plots.experiments import plot_experiment, plot_paired
+    from imusynth.plots.experiments import caption, plot_experiment, plot_paired
 
     plot_experiment(df, out, groups=groups, added=words.added)
     if any(panels.values()):
@@ -133,7 +133,7 @@ def summarise(
             }
             for base, diffs in panels.items()
         }
-        plot_paired(labels, metric, out / "paired.png", title=_caption_line(df))
+        plot_paired(labels, metric, out / "paired.png", title=caption(df, "paired differences"))
     return path
 
 
@@ -146,13 +146,6 @@ def _label(k: int, n: int, arm: str, words: Wording, sizes: bool) -> str:
     if sizes:
         parts.append(f"({k or 'all'} {words.groups})")
     return " ".join(parts)
-
-
-def _caption_line(df) -> str:
-    pairs = df[["fold", "seed"]].drop_duplicates().shape[0]
-    seeds = int(df["classifier_seeds"].max()) if "classifier_seeds" in df else 1
-    each = f"; each the mean of {seeds} classifiers" if seeds > 1 else ""
-    return f"{df['experiment'].iloc[0]}: paired differences over {pairs} fold x seed pairs{each}"
 
 
 def _saved_info(folder: Path) -> dict[str, Any]:

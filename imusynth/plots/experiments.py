@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 from imusynth.metrics.classification import mean_interval
 from imusynth.plots._text import escape
 
-__all__ = ["plot_experiment", "plot_paired"]
+__all__ = ["caption", "plot_experiment", "plot_paired"]
 
 
 def plot_experiment(
@@ -139,8 +139,8 @@ def _curves(df, groups: str, added: str) -> Figure:
         ncol=ncol,
         fontsize=8,
     )
-    caption = _caption(df, "points: mean ± sd", "arms at the same x drawn slightly apart")
-    fig.suptitle(caption, fontsize=10)
+    title = caption(df, "points: mean ± sd", "arms at the same x drawn slightly apart")
+    fig.suptitle(title, fontsize=10)
     return fig
 
 
@@ -169,7 +169,7 @@ def _bars(df, groups: str) -> Figure:
     ax.set_ylabel(f"score on held-out {groups}")
     ax.legend(fontsize=8, loc="upper center", ncol=len(metrics), frameon=False)
     ax.grid(axis="y", alpha=0.3)
-    ax.set_title(_caption(df, "bars: mean, whiskers: ± sd"), fontsize=10)
+    ax.set_title(caption(df, "bars: mean, whiskers: ± sd"), fontsize=10)
     return fig
 
 
@@ -201,7 +201,7 @@ def _dodge(xs: dict[str, np.ndarray], share: float = 0.02) -> dict[str, np.ndarr
     return shifts
 
 
-def _caption(df, what: str, note: str = "") -> str:
+def caption(df, what: str, note: str = "") -> str:
     """The experiment's name (first line), then what its marks mean, over how many fold x seed
     pairs."""
     name = escape(df["experiment"].iloc[0]) if "experiment" in df and len(df) else ""
