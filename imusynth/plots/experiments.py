@@ -202,8 +202,9 @@ def _dodge(xs: dict[str, np.ndarray], share: float = 0.02) -> dict[str, np.ndarr
 
 
 def caption(df, what: str, note: str = "") -> str:
-    """The experiment's name (first line), then what its marks mean, over how many fold x seed
-    pairs."""
+    """A figure's title for the rows ``df`` of a results table: the experiment's name (first
+    line), then ``what`` its marks mean, over how many fold x seed pairs, then ``note`` and,
+    where a cell averages several classifiers, how many."""
     name = escape(df["experiment"].iloc[0]) if "experiment" in df and len(df) else ""
     pairs = df[["fold", "seed"]].drop_duplicates().shape[0] if {"fold", "seed"} <= set(df) else 0
     over = f" over {pairs} fold x seed pairs" if pairs else " over folds and seeds"
