@@ -23,8 +23,11 @@ Prints, for the default config (imusynth/configs/watch_cgan.toml) on the real wa
 
 Usage::
 
-    python benchmarks/gan_training.py [--steps 40] [--threads N] [--device cpu]
-        [--precision fp32,bf16] [--compile] [--flops-only]
+    python benchmarks/gan_training.py [--steps 40] [--threads N[,M]] [--device cpu]
+        [--precision fp32,bf16] [--compile] [--flops-only] [--set KEY=VALUE ...]
+
+``--set`` overrides a key of the config as ``imusynth train --set`` does (e.g.
+``--set model.d_width=16`` to time a narrower critic).
 
 ``--precision`` and ``--compile`` set ``train.precision`` and ``train.compile`` for both
 loops (the bare loop then runs the same autocast, loss scaling and compiled models), so the
@@ -35,6 +38,10 @@ CPU), and the timed runs reuse the compiled code.
 
 On a machine shared with other jobs, ``--threads 1`` avoids OpenMP threads waiting for each
 other (which can slow small convolutions down by 100x); say which you used when reporting.
+Several counts (``--threads 1,2``) are timed alternately like several precisions, each
+training rate labelled with its count (``fp32 2t``: float32, two threads) and its MFU taken
+against the matmul peak measured at that count (FLOPs, sampling and the arm model run at the
+first count).
 """
 
 from __future__ import annotations
@@ -52,6 +59,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from imusynth.data import load_windows
 from imusynth.data.normalize import ChannelNormalizer
+from imusynth.errors import ImusynthError
 from imusynth.gan import SIDES, GANRun, sample_run
 from imusynth.kinematics.arm import ArmModel
 from imusynth.runtime import resolve_device
@@ -131,11 +139,12 @@ def _sync(device) -> None:
 
 
 def training_rates(
-    cfgs: dict[str, GANConfig], Z, y, side, steps: int, repeats: int, device
+    cfgs: dict[str, tuple[GANConfig, int]], Z, y, side, steps: int, repeats: int, device
 ) -> dict[str, tuple[float, float]]:
-    """Median steps/s of fit_gan and of the bare loop for each config (same models, data
-    and batches), all alternated within each repeat to share the machine's noise."""
-    first = next(iter(cfgs.values()))
+    """Median steps/s of fit_gan and of the bare loop for each (config, torch thread count)
+    (same models, data and batches), all alternated within each repeat to share the
+    machine's noise. A thread count of 0 leaves torch's count as it is."""
+    first = next(iter(cfgs.values()))[0]
     G0 = build_generator(
         first.model, Z.shape[1], Z.shape[2], 7, n_sides=2, seed=0,
         channel_mean=np.zeros(Z.shape[1]), channel_scale=np.ones(Z.shape[1]),
@@ -144,17 +153,24 @@ def training_rates(
     loader = epoch_loader(Z, y, side, batch_size=first.train.batch_size, seed=0)
     ours: dict[str, list[float]] = {name: [] for name in cfgs}
     bare: dict[str, list[float]] = {name: [] for name in cfgs}
-    for cfg in cfgs.values():  # warm-up (with --compile: the compilation), both loops
+    for cfg, threads in cfgs.values():  # warm-up (with --compile: the compilation), both loops
+        _set_threads(threads)
         fit_gan_rate(copy.deepcopy(G0), copy.deepcopy(D0), loader, cfg, 3, device)
         G, D = copy.deepcopy(G0).to(device), copy.deepcopy(D0).to(device)
         bare_loop(G, D, loader, cfg.train, 3, device)
     for _ in range(repeats):
-        for name, cfg in cfgs.items():
+        for name, (cfg, threads) in cfgs.items():
+            _set_threads(threads)
             G, D = copy.deepcopy(G0), copy.deepcopy(D0)
             ours[name].append(fit_gan_rate(G, D, loader, cfg, steps, device))
             G, D = copy.deepcopy(G0).to(device), copy.deepcopy(D0).to(device)
             bare[name].append(bare_loop(G, D, loader, cfg.train, steps, device))
     return {n: (statistics.median(ours[n]), statistics.median(bare[n])) for n in cfgs}
+
+
+def _set_threads(threads: int) -> None:
+    if threads:
+        torch.set_num_threads(threads)
 
 
 def step_flops(cfg: GANConfig, Z, y, side, device) -> int:
@@ -266,9 +282,16 @@ def arm_ms(device, repeats: int = 5) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default="watch_cgan.toml")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="config override"
+    )
     parser.add_argument("--steps", type=int, default=40, help="steps per timed run")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    parser.add_argument(
+        "--threads",
+        default="0",
+        help="torch threads (0: default), or several (1,2) timed alternately",
+    )
     parser.add_argument("--device", default="cpu", help="auto, cpu or cuda")
     parser.add_argument(
         "--precision",
@@ -281,15 +304,23 @@ def main() -> None:
         "--flops-only", action="store_true", help="only the FLOP counts (no timing)"
     )
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    try:
+        thread_counts = [int(t) for t in args.threads.split(",") if t.strip()] or [0]
+    except ValueError:
+        parser.error(f"--threads {args.threads!r}: expected a count or counts such as 1,2")
+    if any(t < 0 for t in thread_counts):
+        parser.error("--threads: counts are 0 (torch's default) or more")
+    _set_threads(thread_counts[0])
     device = resolve_device(args.device)
     precisions = [
         resolve_precision(p.strip(), device) for p in args.precision.split(",") if p.strip()
     ]
     if "fp16" in precisions and device.type != "cuda":
         parser.error("fp16 needs --device cuda")
-    cfg = load_config(args.config, [f"train.compile={args.compile}"])
+    try:
+        cfg = load_config(args.config, [*args.set, f"train.compile={args.compile}"])
+    except ImusynthError as exc:
+        parser.error(str(exc))
     cfgs = {p: apply_overrides(cfg, [f"train.precision={p}"]) for p in precisions}
     for c in cfgs.values():
         validate_config(c)
@@ -309,18 +340,28 @@ def main() -> None:
         return
     bf16 = native_bf16(device)
     print(f"{processor_name(device)}, native bf16 {bf16}, torch {torch.__version__}")
-    peak = peak_matmul_flops(device)
-    print(f"peak: float32 torch.mm 1024x1024, best of 10: {peak / 1e9:.1f} GFLOP/s")
+    several = len(thread_counts) > 1
+    peaks = {}
+    for t in thread_counts:
+        _set_threads(t)
+        peaks[t] = peak_matmul_flops(device)
+        at = f", {torch.get_num_threads()} torch thread(s)" if several else ""
+        print(f"peak{at}: float32 torch.mm 1024x1024, best of 10: {peaks[t] / 1e9:.1f} GFLOP/s")
+    _set_threads(thread_counts[0])
     for generator in ("conv1d", "kinematic"):
         over = [f"model.generator={generator}"]
-        rates = training_rates(
-            {p: apply_overrides(c, over) for p, c in cfgs.items()},
-            Z, y, side, args.steps, args.repeats, device,
-        )  # fmt: skip
+        runs = {
+            (f"{p} {t}t" if several else p): (apply_overrides(c, over), t)
+            for p, c in cfgs.items()
+            for t in thread_counts
+        }
+        rates = training_rates(runs, Z, y, side, args.steps, args.repeats, device)
+        _set_threads(thread_counts[0])
         flops = step_flops(apply_overrides(cfg, over), Z, y, side, device)
         print(f"{generator:9s} one training step (D + G): {flops / 1e9:.2f} GFLOP")
         print(f"{generator:9s} {forward_flops(apply_overrides(cfg, over), Z, y, side, device)}")
         for p, (ours, bare) in rates.items():
+            peak = peaks[runs[p][1]]
             print(f"{generator:9s} {p} fit_gan {ours:6.2f} steps/s | bare loop {bare:6.2f} "
                   f"steps/s | ratio {ours / bare:.2f}")  # fmt: skip
             print(f"{generator:9s} {p} achieved: fit_gan {ours * flops / 1e9:7.2f} GFLOP/s, "

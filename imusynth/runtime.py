@@ -50,14 +50,17 @@ SMALL_MACHINE_CORES = 2
 def apply_thread_policy() -> int:
     """Run torch on one intra-op thread on a machine with at most two cores; return the count.
 
-    On two cores a second intra-op thread mostly spin-waits for the first: GAN steps of the
-    small networks here measured several times slower with two threads than with one
-    (up to 25x on a busy machine). The policy changes nothing when the user has chosen a
+    On two cores a second intra-op thread pays only while nothing else runs: GAN steps of
+    the default config ran 1.5x as fast with two threads on an idle 2-core machine, but
+    0.7x as fast beside two other jobs (and up to 25x slower on busy machines), as the
+    threads spin-wait for each other. One thread gives up at most that 1.5x and gives the
+    same results whatever else runs. The policy changes nothing when the user has chosen a
     count: ``OMP_NUM_THREADS`` is set, or ``torch.set_num_threads`` was called after
     imusynth was imported (any count other than torch's default). Set
-    ``OMP_NUM_THREADS=2`` to use both cores anyway. The command line applies it at start;
-    ``train_run``, ``ConditionalGAN.fit``, ``ImageGAN.fit`` and ``run_experiment`` apply it
-    when called, so the Python API runs as fast as the command line.
+    ``OMP_NUM_THREADS=2`` to use both cores of a machine you have to yourself. The command
+    line applies it at start; ``train_run``, ``ConditionalGAN.fit``, ``ImageGAN.fit`` and
+    ``run_experiment`` apply it when called, so the Python API runs as fast as the command
+    line.
 
     Returns
     -------
