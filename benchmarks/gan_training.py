@@ -308,8 +308,8 @@ def main() -> None:
         thread_counts = [int(t) for t in args.threads.split(",") if t.strip()] or [0]
     except ValueError:
         parser.error(f"--threads {args.threads!r}: expected a count or counts such as 1,2")
-    if any(t < 0 for t in thread_counts):
-        parser.error("--threads: counts are 0 (torch's default) or more")
+    if any(t < 0 for t in thread_counts) or (len(thread_counts) > 1 and 0 in thread_counts):
+        parser.error("--threads: one count, 0 for torch's default, or several counts of 1 or more")
     _set_threads(thread_counts[0])
     device = resolve_device(args.device)
     precisions = [
