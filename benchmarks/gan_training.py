@@ -38,10 +38,10 @@ CPU), and the timed runs reuse the compiled code.
 
 On a machine shared with other jobs, ``--threads 1`` avoids OpenMP threads waiting for each
 other (which can slow small convolutions down by 100x); say which you used when reporting.
-Several counts (``--threads 1,2``) are timed alternately like several precisions, each
-training rate labelled with its count (``fp32 2t``: float32, two threads) and its MFU taken
-against the matmul peak measured at that count (FLOPs, sampling and the arm model run at the
-first count).
+Several counts (``--threads 1,2``; 0 stands for torch's own count) are timed alternately
+like several precisions, each training rate labelled with its count (``fp32 2t``: float32,
+two threads) and its MFU taken against the matmul peak measured at that count (FLOPs,
+sampling and the arm model run at the first count).
 """
 
 from __future__ import annotations
@@ -143,7 +143,7 @@ def training_rates(
 ) -> dict[str, tuple[float, float]]:
     """Median steps/s of fit_gan and of the bare loop for each (config, torch thread count)
     (same models, data and batches), all alternated within each repeat to share the
-    machine's noise. A thread count of 0 leaves torch's count as it is."""
+    machine's noise. Leaves torch on the thread count it found."""
     first = next(iter(cfgs.values()))[0]
     G0 = build_generator(
         first.model, Z.shape[1], Z.shape[2], 7, n_sides=2, seed=0,
@@ -153,24 +153,21 @@ def training_rates(
     loader = epoch_loader(Z, y, side, batch_size=first.train.batch_size, seed=0)
     ours: dict[str, list[float]] = {name: [] for name in cfgs}
     bare: dict[str, list[float]] = {name: [] for name in cfgs}
+    found = torch.get_num_threads()
     for cfg, threads in cfgs.values():  # warm-up (with --compile: the compilation), both loops
-        _set_threads(threads)
+        torch.set_num_threads(threads)
         fit_gan_rate(copy.deepcopy(G0), copy.deepcopy(D0), loader, cfg, 3, device)
         G, D = copy.deepcopy(G0).to(device), copy.deepcopy(D0).to(device)
         bare_loop(G, D, loader, cfg.train, 3, device)
     for _ in range(repeats):
         for name, (cfg, threads) in cfgs.items():
-            _set_threads(threads)
+            torch.set_num_threads(threads)
             G, D = copy.deepcopy(G0), copy.deepcopy(D0)
             ours[name].append(fit_gan_rate(G, D, loader, cfg, steps, device))
             G, D = copy.deepcopy(G0).to(device), copy.deepcopy(D0).to(device)
             bare[name].append(bare_loop(G, D, loader, cfg.train, steps, device))
+    torch.set_num_threads(found)
     return {n: (statistics.median(ours[n]), statistics.median(bare[n])) for n in cfgs}
-
-
-def _set_threads(threads: int) -> None:
-    if threads:
-        torch.set_num_threads(threads)
 
 
 def step_flops(cfg: GANConfig, Z, y, side, device) -> int:
@@ -305,12 +302,14 @@ def main() -> None:
     )
     args = parser.parse_args()
     try:
-        thread_counts = [int(t) for t in args.threads.split(",") if t.strip()] or [0]
+        counts = [int(t) for t in args.threads.split(",") if t.strip()] or [0]
     except ValueError:
         parser.error(f"--threads {args.threads!r}: expected a count or counts such as 1,2")
-    if any(t < 0 for t in thread_counts) or (len(thread_counts) > 1 and 0 in thread_counts):
-        parser.error("--threads: one count, 0 for torch's default, or several counts of 1 or more")
-    _set_threads(thread_counts[0])
+    if any(t < 0 for t in counts):
+        parser.error("--threads: counts are 0 (torch's default) or more")
+    # 0 is torch's own count, resolved once here, so that every later switch names a count
+    thread_counts = list(dict.fromkeys(t or torch.get_num_threads() for t in counts))
+    torch.set_num_threads(thread_counts[0])
     device = resolve_device(args.device)
     precisions = [
         resolve_precision(p.strip(), device) for p in args.precision.split(",") if p.strip()
@@ -343,11 +342,11 @@ def main() -> None:
     several = len(thread_counts) > 1
     peaks = {}
     for t in thread_counts:
-        _set_threads(t)
+        torch.set_num_threads(t)
         peaks[t] = peak_matmul_flops(device)
-        at = f", {torch.get_num_threads()} torch thread(s)" if several else ""
+        at = f", {t} torch thread(s)" if several else ""
         print(f"peak{at}: float32 torch.mm 1024x1024, best of 10: {peaks[t] / 1e9:.1f} GFLOP/s")
-    _set_threads(thread_counts[0])
+    torch.set_num_threads(thread_counts[0])
     for generator in ("conv1d", "kinematic"):
         over = [f"model.generator={generator}"]
         runs = {
@@ -356,10 +355,10 @@ def main() -> None:
             for t in thread_counts
         }
         rates = training_rates(runs, Z, y, side, args.steps, args.repeats, device)
-        _set_threads(thread_counts[0])
-        flops = step_flops(apply_overrides(cfg, over), Z, y, side, device)
+        base = apply_overrides(cfg, over)
+        flops = step_flops(base, Z, y, side, device)
         print(f"{generator:9s} one training step (D + G): {flops / 1e9:.2f} GFLOP")
-        print(f"{generator:9s} {forward_flops(apply_overrides(cfg, over), Z, y, side, device)}")
+        print(f"{generator:9s} {forward_flops(base, Z, y, side, device)}")
         for p, (ours, bare) in rates.items():
             peak = peaks[runs[p][1]]
             print(f"{generator:9s} {p} fit_gan {ours:6.2f} steps/s | bare loop {bare:6.2f} "
@@ -367,8 +366,8 @@ def main() -> None:
             print(f"{generator:9s} {p} achieved: fit_gan {ours * flops / 1e9:7.2f} GFLOP/s, "
                   f"MFU {ours * flops / peak:6.1%} | bare loop {bare * flops / 1e9:7.2f} "
                   f"GFLOP/s, MFU {bare * flops / peak:6.1%}")  # fmt: skip
-        c = apply_overrides(cfg, over)  # sampling: the EMA generator, float32
-        print(f"{generator:9s} sampling {sampling_rate(c, Z, norm, device):8.0f} windows/s")
+        rate = sampling_rate(base, Z, norm, device)  # the EMA generator, float32
+        print(f"{generator:9s} sampling {rate:8.0f} windows/s")
     print(f"ArmModel forward+backward, 256 x 250 samples: {arm_ms(device):.1f} ms")
 
 
